@@ -1,0 +1,28 @@
+# gatehouse — run `make help` for the list of targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Every Go module of the repository, as listed in go.work.
+MODULES := service
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: test
+test: build-alone ## Run every test: unit, process, e2e (installs what they need)
+	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -count=1 ./...); done
+
+.PHONY: build-alone
+build-alone: ## Check each module builds on its own (GOWORK=off), as Pulumi's Go host needs
+	@for m in $(MODULES); do echo "== GOWORK=off go build $$m"; (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
+
+.PHONY: bench
+bench: ## Run the benchmarks and print the measured ratios
+	cd service && go test -run '^$$' -bench 'Hello' -benchtime=50000x .
+	cd service && go test -run '^$$' -bench 'Startup' -benchtime=20x .
+
+.PHONY: fmt
+fmt: ## gofmt every module
+	gofmt -w $(MODULES)

@@ -1,0 +1,250 @@
+// Package api is the backend's HTTP surface: routes, handlers and the
+// middleware stack, wired on an echo instance.
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/gatehouse/gatehouse/service/internal/cloudlog"
+	"github.com/gatehouse/gatehouse/service/internal/identity"
+)
+
+// Defaults for Options.
+const (
+	DefaultBodyLimit      = "1M"
+	DefaultRequestTimeout = 25 * time.Second
+)
+
+// Options configures New.
+type Options struct {
+	Logger         *slog.Logger
+	ProjectID      string        // for trace links in logs; may be empty
+	Service        string        // K_SERVICE, reported by /healthz
+	Revision       string        // K_REVISION, reported by /healthz
+	BodyLimit      string        // e.g. "1M"; DefaultBodyLimit if empty
+	RequestTimeout time.Duration // request context deadline; DefaultRequestTimeout if zero
+}
+
+// Route is one method and path the backend serves.
+type Route struct {
+	Method, Path string
+	Public       bool // served to the gateway's callers (declared in the API spec)
+}
+
+// Routes lists every route New registers. The spec drift guard compares the
+// public ones with the OpenAPI document.
+func Routes() []Route {
+	return []Route{
+		{http.MethodGet, "/v1/hello", true},
+		{http.MethodGet, "/v1/me", true},
+		{http.MethodGet, "/healthz", false},
+	}
+}
+
+// ErrorBody is the JSON shape of every error response.
+type ErrorBody struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+type helloResponse struct {
+	Message string `json:"message"`
+}
+
+type handlers struct {
+	service, revision string
+}
+
+// New returns the backend's echo instance with all routes and middleware.
+func New(o Options) *echo.Echo {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.BodyLimit == "" {
+		o.BodyLimit = DefaultBodyLimit
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = errorHandler(o.Logger)
+
+	e.Use(
+		middleware.RequestID(),
+		requestLogger(o.Logger, o.ProjectID),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			StackSize: 8 << 10,
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				o.Logger.ErrorContext(c.Request().Context(), "panic serving request",
+					slog.String("error", err.Error()),
+					slog.String("stack_trace", string(stack)),
+					slog.String("path", c.Path()))
+				return err // the error handler turns it into a bare 500
+			},
+		}),
+		middleware.BodyLimit(o.BodyLimit),
+		middleware.ContextTimeout(o.RequestTimeout),
+	)
+
+	h := &handlers{service: o.Service, revision: o.Revision}
+	e.GET("/healthz", h.healthz)
+	// Route-level rather than group middleware: an echo group with middleware
+	// claims every method under its prefix, which would turn 405s into 404s.
+	e.GET("/v1/hello", h.hello, gatewayIdentity)
+	e.GET("/v1/me", h.me, gatewayIdentity)
+	return e
+}
+
+func (h *handlers) healthz(c echo.Context) error {
+	body := map[string]string{"status": "ok"}
+	if h.revision != "" {
+		body["revision"] = h.revision
+	}
+	return c.JSON(http.StatusOK, body)
+}
+
+func (h *handlers) hello(c echo.Context) error {
+	id, err := callerIdentity(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, helloResponse{Message: "Hello, " + id.Name() + "!"})
+}
+
+func (h *handlers) me(c echo.Context) error {
+	id, err := callerIdentity(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, id)
+}
+
+func callerIdentity(c echo.Context) (identity.Identity, error) {
+	id, ok := identity.FromContext(c.Request().Context())
+	if !ok {
+		// Only reachable if a route is registered without gatewayIdentity.
+		return identity.Identity{}, echo.NewHTTPError(http.StatusUnauthorized, "missing gateway identity")
+	}
+	return id, nil
+}
+
+// gatewayIdentity requires the identity API Gateway forwards and puts it in
+// the request context. See package identity for why the header is trusted.
+func gatewayIdentity(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		id, err := identity.Decode(req.Header.Get(identity.Header))
+		if err != nil {
+			// The message comes from a fixed set of errors and never quotes the header.
+			return echo.NewHTTPError(http.StatusUnauthorized, unauthorizedMessage(err)).WithInternal(err)
+		}
+		c.SetRequest(req.WithContext(identity.NewContext(req.Context(), id)))
+		return next(c)
+	}
+}
+
+func unauthorizedMessage(err error) string {
+	switch {
+	case errors.Is(err, identity.ErrMissing):
+		return "missing gateway identity"
+	default:
+		return "invalid gateway identity"
+	}
+}
+
+// errorHandler writes every error as JSON {"code":N,"message":"..."}.
+// Messages of 5xx errors are never passed to the client.
+func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code := http.StatusInternalServerError
+		msg := http.StatusText(code)
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			code = he.Code
+			if m, ok := he.Message.(string); ok && code < 500 {
+				msg = m
+			} else {
+				msg = http.StatusText(code)
+			}
+		}
+		if code >= 500 {
+			logger.ErrorContext(c.Request().Context(), "request failed", slog.String("error", err.Error()))
+		}
+		var werr error
+		if c.Request().Method == http.MethodHead {
+			werr = c.NoContent(code)
+		} else {
+			werr = c.JSON(code, ErrorBody{Code: code, Message: msg})
+		}
+		if werr != nil {
+			logger.WarnContext(c.Request().Context(), "write error response", slog.String("error", werr.Error()))
+		}
+	}
+}
+
+// requestLogger logs one line per request with Cloud Logging's httpRequest
+// and trace fields. It hands errors to the error handler first so that the
+// logged status is the one the client got. No header values are logged.
+func requestLogger(logger *slog.Logger, projectID string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			req, res := c.Request(), c.Response()
+			level := slog.LevelInfo
+			switch {
+			case res.Status >= 500:
+				level = slog.LevelError
+			case res.Status >= 400:
+				level = slog.LevelWarn
+			}
+			if !logger.Enabled(req.Context(), level) {
+				return nil
+			}
+			attrs := []slog.Attr{
+				cloudlog.HTTPRequest{
+					Method:       req.Method,
+					URL:          req.URL,
+					Status:       res.Status,
+					Latency:      time.Since(start),
+					UserAgent:    req.UserAgent(),
+					RemoteIP:     c.RealIP(),
+					Protocol:     req.Proto,
+					RequestSize:  req.ContentLength,
+					ResponseSize: res.Size,
+				}.Attr(),
+				slog.String("requestId", res.Header().Get(echo.HeaderXRequestID)),
+			}
+			if err != nil {
+				attrs = append(attrs, slog.String("error", errorSummary(err)))
+			}
+			attrs = append(attrs, cloudlog.TraceAttrs(projectID, req.Header)...)
+			logger.LogAttrs(req.Context(), level, req.Method+" "+c.Path(), attrs...)
+			return nil
+		}
+	}
+}
+
+// errorSummary describes err for the log: the internal cause of an HTTP error
+// when there is one (never a header value: see identity.Decode).
+func errorSummary(err error) string {
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Internal != nil {
+		return he.Internal.Error()
+	}
+	return err.Error()
+}

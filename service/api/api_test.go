@@ -1,0 +1,271 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/service/internal/cloudlog"
+	"github.com/gatehouse/gatehouse/service/internal/identity"
+)
+
+const payload = `{"iss":"https://securetoken.google.com/demo-p","aud":"demo-p","sub":"u1","user_id":"u1","email":"ada@example.com","email_verified":true,"iat":1700000000,"exp":1700003600,"firebase":{"sign_in_provider":"password"}}`
+
+func userinfo(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newTestAPI(t *testing.T) (*echo.Echo, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	e := New(Options{Logger: slog.New(cloudlog.NewHandler(logs, slog.LevelDebug)), ProjectID: "demo-p", BodyLimit: "1K"})
+	return e, logs
+}
+
+func do(e *echo.Echo, method, target string, headers map[string]string, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec
+}
+
+func decodeJSON(t *testing.T, rec *httptest.ResponseRecorder, v any) {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type = %q, want application/json; body %q", ct, rec.Body.String())
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+		t.Fatalf("body %q is not JSON: %v", rec.Body.String(), err)
+	}
+}
+
+func TestHello(t *testing.T) {
+	e, _ := newTestAPI(t)
+	tests := []struct {
+		payload, want string
+	}{
+		{payload, "Hello, ada@example.com!"},
+		{`{"sub":"machine-1"}`, "Hello, machine-1!"},
+	}
+	for _, tt := range tests {
+		rec := do(e, http.MethodGet, "/v1/hello", map[string]string{identity.Header: userinfo(tt.payload)}, "")
+		var got map[string]string
+		decodeJSON(t, rec, &got)
+		if rec.Code != http.StatusOK || got["message"] != tt.want {
+			t.Errorf("GET /v1/hello with %s = %d %v, want 200 %q", tt.payload, rec.Code, got, tt.want)
+		}
+	}
+}
+
+func TestMe(t *testing.T) {
+	e, _ := newTestAPI(t)
+	rec := do(e, http.MethodGet, "/v1/me", map[string]string{identity.Header: userinfo(payload)}, "")
+	var got map[string]any
+	decodeJSON(t, rec, &got)
+	want := map[string]any{
+		"uid": "u1", "email": "ada@example.com", "email_verified": true, "sign_in_provider": "password",
+		"issuer": "https://securetoken.google.com/demo-p", "audience": []any{"demo-p"},
+		"issued_at": "2023-11-14T22:13:20Z", "expires_at": "2023-11-14T23:13:20Z",
+	}
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /v1/me = %d, want 200", rec.Code)
+	}
+	for k, v := range want {
+		if gb, _ := json.Marshal(got[k]); string(gb) != mustJSON(v) {
+			t.Errorf("GET /v1/me [%s] = %s, want %s", k, gb, mustJSON(v))
+		}
+	}
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestIdentityRequired(t *testing.T) {
+	huge := userinfo(`{"sub":"u1","pad":"` + strings.Repeat("x", identity.MaxHeaderLen) + `"}`)
+	tests := []struct {
+		name, header, wantMsg string
+	}{
+		{"missing", "", "missing gateway identity"},
+		{"garbage base64", "%%%not-base64%%%", "invalid gateway identity"},
+		{"base64 of non-JSON", userinfo("definitely not json"), "invalid gateway identity"},
+		{"JSON without sub", userinfo(`{"email":"ada@example.com"}`), "invalid gateway identity"},
+		{"oversized", huge, "invalid gateway identity"},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"/v1/hello", "/v1/me"} {
+			t.Run(tt.name+path, func(t *testing.T) {
+				e, logs := newTestAPI(t)
+				h := map[string]string{}
+				if tt.header != "" {
+					h[identity.Header] = tt.header
+				}
+				rec := do(e, http.MethodGet, path, h, "")
+				var got ErrorBody
+				decodeJSON(t, rec, &got)
+				if rec.Code != http.StatusUnauthorized || got != (ErrorBody{401, tt.wantMsg}) {
+					t.Errorf("GET %s (%s) = %d %+v, want 401 %q", path, tt.name, rec.Code, got, tt.wantMsg)
+				}
+				if tt.header != "" && (strings.Contains(rec.Body.String(), tt.header) || strings.Contains(logs.String(), tt.header)) {
+					t.Error("the userinfo header is echoed in the response or the log")
+				}
+			})
+		}
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	e, _ := newTestAPI(t)
+	rec := do(e, http.MethodGet, "/healthz", nil, "")
+	var got map[string]string
+	decodeJSON(t, rec, &got)
+	if rec.Code != http.StatusOK || got["status"] != "ok" {
+		t.Errorf("GET /healthz = %d %v, want 200 status ok", rec.Code, got)
+	}
+}
+
+func TestErrorShapes(t *testing.T) {
+	e, _ := newTestAPI(t)
+	id := map[string]string{identity.Header: userinfo(payload)}
+	tests := []struct {
+		method, path string
+		body         string
+		want         ErrorBody
+	}{
+		{http.MethodGet, "/nope", "", ErrorBody{404, "Not Found"}},
+		{http.MethodGet, "/v1/nope", "", ErrorBody{404, "Not Found"}},
+		{http.MethodPost, "/v1/hello", "", ErrorBody{405, "Method Not Allowed"}},
+		{http.MethodDelete, "/healthz", "", ErrorBody{405, "Method Not Allowed"}},
+		{http.MethodGet, "/v1/hello", strings.Repeat("b", 2048), ErrorBody{413, "Request Entity Too Large"}},
+	}
+	for _, tt := range tests {
+		rec := do(e, tt.method, tt.path, id, tt.body)
+		var got ErrorBody
+		decodeJSON(t, rec, &got)
+		if rec.Code != tt.want.Code || got != tt.want {
+			t.Errorf("%s %s = %d %+v, want %d %+v", tt.method, tt.path, rec.Code, got, tt.want.Code, tt.want)
+		}
+	}
+}
+
+func TestPanicRecovery(t *testing.T) {
+	e, logs := newTestAPI(t)
+	e.GET("/boom", func(echo.Context) error { panic("secret internal detail") })
+	e.GET("/fail", func(echo.Context) error { return errors.New("db password=hunter2 rejected") })
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+
+	for _, path := range []string{"/boom", "/fail"} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		var got ErrorBody
+		err = json.NewDecoder(res.Body).Decode(&got)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 500 || got != (ErrorBody{500, "Internal Server Error"}) {
+			t.Errorf("GET %s = %d %+v (%v), want 500 Internal Server Error", path, res.StatusCode, got, err)
+		}
+	}
+	// The server keeps serving.
+	res, err := http.Get(srv.URL + "/healthz")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz after panic = %v, %v, want 200", res, err)
+	}
+	res.Body.Close()
+	if !strings.Contains(logs.String(), "secret internal detail") || !strings.Contains(logs.String(), `"stack_trace":"`) {
+		t.Errorf("panic and stack not logged: %s", logs.String())
+	}
+}
+
+func TestRequestLog(t *testing.T) {
+	e, logs := newTestAPI(t)
+	const (
+		clientToken = "Bearer client.jwt.secret"
+		gwToken     = "Bearer gateway.jwt.secret"
+	)
+	info := userinfo(payload)
+	rec := do(e, http.MethodGet, "/v1/hello?access_token=query.jwt.secret", map[string]string{
+		identity.Header:             info,
+		"Authorization":             gwToken,
+		"X-Forwarded-Authorization": clientToken,
+		"X-Cloud-Trace-Context":     "4bf92f3577b34da6a3ce929d0e0e4736/1;o=1",
+		"User-Agent":                "test-agent",
+	}, "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d log lines, want 1: %q", len(lines), logs.String())
+	}
+	for _, secret := range []string{"client.jwt.secret", "gateway.jwt.secret", "query.jwt.secret", info} {
+		if strings.Contains(lines[0], secret) {
+			t.Errorf("log line contains secret %q: %s", secret, lines[0])
+		}
+	}
+	var entry struct {
+		Severity    string         `json:"severity"`
+		Message     string         `json:"message"`
+		Trace       string         `json:"logging.googleapis.com/trace"`
+		RequestID   string         `json:"requestId"`
+		HTTPRequest map[string]any `json:"httpRequest"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
+		t.Fatal(err)
+	}
+	if entry.Severity != "INFO" || entry.Message != "GET /v1/hello" || entry.Trace != "projects/demo-p/traces/4bf92f3577b34da6a3ce929d0e0e4736" ||
+		entry.RequestID == "" || entry.HTTPRequest["status"] != 200.0 || entry.HTTPRequest["userAgent"] != "test-agent" {
+		t.Errorf("log entry = %+v, want INFO \"GET /v1/hello\" with trace, request id, status 200, user agent", entry)
+	}
+
+	// Errors are logged with the status the client got.
+	do(e, http.MethodGet, "/v1/hello", nil, "")
+	last := strings.Split(strings.TrimSpace(logs.String()), "\n")[1]
+	if !strings.Contains(last, `"severity":"WARNING"`) || !strings.Contains(last, `"status":401`) {
+		t.Errorf("401 log line = %s, want WARNING with status 401", last)
+	}
+}
+
+func TestRoutesMatchRouter(t *testing.T) {
+	e := New(Options{})
+	registered := map[string]bool{}
+	for _, r := range e.Routes() {
+		registered[r.Method+" "+r.Path] = true
+	}
+	for _, r := range Routes() {
+		if !registered[r.Method+" "+r.Path] {
+			t.Errorf("Routes() lists %s %s, which New does not register", r.Method, r.Path)
+		}
+		delete(registered, r.Method+" "+r.Path)
+	}
+	for r := range registered {
+		t.Errorf("New registers %s, which Routes() does not list", r)
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/service/api"
+	"github.com/gatehouse/gatehouse/service/internal/cloudlog"
+)
+
+// Server limits. Cloud Run sends SIGTERM and kills the container 10 s later,
+// so in-flight requests get shutdownGrace to finish.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = api.DefaultRequestTimeout + 5*time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	shutdownGrace     = 8 * time.Second
+)
+
+type config struct {
+	port      int
+	logLevel  slog.Level
+	service   string
+	revision  string
+	projectID string
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		port:      8080,
+		service:   getenv("K_SERVICE"),
+		revision:  getenv("K_REVISION"),
+		projectID: getenv("GOOGLE_CLOUD_PROJECT"),
+	}
+	if p := getenv("PORT"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return config{}, fmt.Errorf("invalid PORT %q: want a number from 1 to 65535", p)
+		}
+		c.port = n
+	}
+	lvl, err := cloudlog.ParseLevel(getenv("LOG_LEVEL"))
+	if err != nil {
+		return config{}, fmt.Errorf("invalid LOG_LEVEL: %w", err)
+	}
+	c.logLevel = lvl
+	return c, nil
+}
+
+// run serves until ctx is cancelled or SIGTERM/SIGINT arrives, then drains
+// in-flight requests for at most shutdownGrace.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	handler := cloudlog.NewHandler(stdout, cfg.logLevel)
+	logger := slog.New(handler)
+	if cfg.service != "" {
+		logger = logger.With(slog.String("service", cfg.service), slog.String("revision", cfg.revision))
+	}
+
+	srv := &http.Server{
+		Handler: api.New(api.Options{
+			Logger:    logger,
+			ProjectID: cfg.projectID,
+			Service:   cfg.service,
+			Revision:  cfg.revision,
+		}),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.port))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", cfg.port, err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", slog.String("addr", ln.Addr().String()))
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second signal now kills the process the default way
+	logger.Info("shutting down", slog.Duration("grace", shutdownGrace))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close() // grace period over: drop what is left
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
