@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 # Every Go module of the repository, as listed in go.work.
-MODULES := service
+MODULES := service spec local
 
 .PHONY: help
 help: ## List the targets
@@ -26,3 +26,11 @@ bench: ## Run the benchmarks and print the measured ratios
 .PHONY: fmt
 fmt: ## gofmt every module
 	gofmt -w $(MODULES)
+
+# Values for `make spec`; override on the command line.
+BACKEND_URL ?= https://gatehouse-backend-example-ew.a.run.app
+FIREBASE_PROJECT ?= demo-gatehouse
+
+.PHONY: spec
+spec: ## Render and validate the OpenAPI document (BACKEND_URL=… FIREBASE_PROJECT=…)
+	@cd spec && go run ./cmd/render --backend-url "$(BACKEND_URL)" --firebase-project "$(FIREBASE_PROJECT)"

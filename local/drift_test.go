@@ -1,0 +1,63 @@
+package local
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/service/api"
+	"github.com/gatehouse/gatehouse/spec"
+)
+
+// TestSpecMatchesServiceRoutes fails when the backend serves a public route
+// that the spec lacks (the gateway would 404 it) or the spec declares an
+// operation the backend does not serve (the gateway would forward to a 404).
+// It lives here because this module imports both sides; the service module
+// does not depend on spec.
+func TestSpecMatchesServiceRoutes(t *testing.T) {
+	doc, err := spec.Render(spec.Params{BackendURL: "https://drift-check.a.run.app", FirebaseProjectID: "demo-gatehouse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := spec.Parse(doc, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inSpec, inService []string
+	for _, op := range d.Operations {
+		inSpec = append(inSpec, op.Method+" "+op.Path)
+	}
+	for _, r := range api.Routes() {
+		if r.Public {
+			inService = append(inService, r.Method+" "+r.Path)
+		}
+	}
+	if missing, extra := diff(inService, inSpec), diff(inSpec, inService); len(missing)+len(extra) > 0 {
+		t.Errorf("spec and service disagree:\n  served but not in spec/openapi.yaml: %v\n  in the spec but not served: %v", missing, extra)
+	}
+}
+
+// TestDiff shows that the guard catches a difference either way.
+func TestDiff(t *testing.T) {
+	a := []string{"GET /v1/hello", "GET /v1/me"}
+	b := []string{"GET /v1/hello", "POST /v1/items"}
+	if got := diff(a, b); !slices.Equal(got, []string{"GET /v1/me"}) {
+		t.Errorf("diff(a, b) = %v, want [GET /v1/me]", got)
+	}
+	if got := diff(b, a); !slices.Equal(got, []string{"POST /v1/items"}) {
+		t.Errorf("diff(b, a) = %v, want [POST /v1/items]", got)
+	}
+	if got := diff(a, a); len(got) != 0 {
+		t.Errorf("diff(a, a) = %v, want none", got)
+	}
+}
+
+// diff returns the entries of a that are not in b.
+func diff(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

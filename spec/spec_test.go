@@ -1,0 +1,355 @@
+package spec
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func goodParams() Params {
+	return Params{
+		BackendURL:        "https://gatehouse-abc123-ew.a.run.app",
+		FirebaseProjectID: "demo-gatehouse",
+		ServiceAccounts:   []ServiceAccount{{Email: "robot@demo-gatehouse.iam.gserviceaccount.com", Audience: "gatehouse"}},
+		Deadline:          30 * time.Second,
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	for name, p := range map[string]Params{
+		"default": {BackendURL: "https://gatehouse-abc123-ew.a.run.app", FirebaseProjectID: "demo-gatehouse"},
+		"full": func() Params {
+			p := goodParams()
+			p.Title, p.Version = "Acme API", "2.1.0"
+			p.JWTAudience = "https://custom-audience.example.com"
+			p.CORS, p.EndpointsName = true, "gatehouse-0a1b2c3d4e5f6.apigateway.demo-gatehouse.cloud.goog"
+			return p
+		}(),
+		"local": {BackendURL: "http://127.0.0.1:8081", FirebaseProjectID: "demo-gatehouse", Local: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := Render(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", name+".golden.yaml")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("Render(%s) differs from %s (go test -update rewrites it):\n%s", name, golden, got)
+			}
+		})
+	}
+}
+
+func TestRenderContent(t *testing.T) {
+	doc, err := Render(goodParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Parse(doc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBackend := Backend{Address: "https://gatehouse-abc123-ew.a.run.app", PathTranslation: AppendPathToAddress,
+		JWTAudience: "https://gatehouse-abc123-ew.a.run.app", Deadline: 30 * time.Second}
+	if d.Backend != wantBackend {
+		t.Errorf("Backend = %+v, want %+v", d.Backend, wantBackend)
+	}
+	fb := d.Issuers["firebase"]
+	if fb.Issuer != "https://securetoken.google.com/demo-gatehouse" || fb.JWKSURI != FirebaseJWKSURI || fmt.Sprint(fb.Audiences) != "[demo-gatehouse]" {
+		t.Errorf("firebase issuer = %+v", fb)
+	}
+	sa := d.Issuers["sa_robot_at_demo_gatehouse_iam_gserviceaccount_com"]
+	if sa.Issuer != "robot@demo-gatehouse.iam.gserviceaccount.com" ||
+		sa.JWKSURI != "https://www.googleapis.com/robot/v1/metadata/x509/robot@demo-gatehouse.iam.gserviceaccount.com" || fmt.Sprint(sa.Audiences) != "[gatehouse]" {
+		t.Errorf("service account issuer = %+v", sa)
+	}
+	var got []string
+	for _, op := range d.Operations {
+		got = append(got, fmt.Sprintf("%s %s %s %v", op.Method, op.Path, op.ID, op.Security))
+	}
+	want := []string{
+		"GET /v1/hello hello [[firebase] [sa_robot_at_demo_gatehouse_iam_gserviceaccount_com]]",
+		"GET /v1/me me [[firebase] [sa_robot_at_demo_gatehouse_iam_gserviceaccount_com]]",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Operations = %q, want %q", got, want)
+	}
+	if !bytes.Contains(doc, []byte(`authorizationUrl: ""`)) {
+		t.Error(`rendered document lost Google's authorizationUrl: ""`)
+	}
+}
+
+func TestParamRules(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*Params)
+		field string
+	}{
+		{"no backend", func(p *Params) { p.BackendURL = "" }, "BackendURL"},
+		{"relative backend", func(p *Params) { p.BackendURL = "/v1" }, "BackendURL"},
+		{"http backend", func(p *Params) { p.BackendURL = "http://example.com" }, "BackendURL"},
+		{"loopback http outside local mode", func(p *Params) { p.BackendURL = "http://127.0.0.1:8080" }, "BackendURL"},
+		{"ftp backend", func(p *Params) { p.BackendURL = "ftp://example.com" }, "BackendURL"},
+		{"backend with query", func(p *Params) { p.BackendURL = "https://example.com/?a=b" }, "BackendURL"},
+		{"backend with user", func(p *Params) { p.BackendURL = "https://u:p@example.com" }, "BackendURL"},
+		{"bad project", func(p *Params) { p.FirebaseProjectID = "Bad_Project" }, "FirebaseProjectID"},
+		{"short project", func(p *Params) { p.FirebaseProjectID = "abc" }, "FirebaseProjectID"},
+		{"project ending in hyphen", func(p *Params) { p.FirebaseProjectID = "my-project-" }, "FirebaseProjectID"},
+		{"no issuer at all", func(p *Params) { p.FirebaseProjectID, p.ServiceAccounts = "", nil }, "FirebaseProjectID"},
+		{"bad sa email", func(p *Params) { p.ServiceAccounts[0].Email = "robot@gmail.com" }, "ServiceAccounts[0].Email"},
+		{"empty sa audience", func(p *Params) { p.ServiceAccounts[0].Audience = "" }, "ServiceAccounts[0].Audience"},
+		{"duplicate sa", func(p *Params) { p.ServiceAccounts = append(p.ServiceAccounts, p.ServiceAccounts[0]) }, "Issuers"},
+		{"issuer equal to firebase", func(p *Params) {
+			p.Issuers = []Issuer{{Name: "other", Issuer: "https://securetoken.google.com/demo-gatehouse", JWKSURI: "https://keys.example.com", Audiences: []string{"x"}}}
+		}, "Issuers"},
+		{"issuer name taken", func(p *Params) {
+			p.Issuers = []Issuer{{Name: "firebase", Issuer: "https://other.example.com", JWKSURI: "https://keys.example.com", Audiences: []string{"x"}}}
+		}, "Issuers"},
+		{"issuer bad name", func(p *Params) {
+			p.Issuers = []Issuer{{Name: "1bad-name", Issuer: "i", JWKSURI: "https://keys.example.com", Audiences: []string{"x"}}}
+		}, "Issuers[0].Name"},
+		{"issuer without audience", func(p *Params) {
+			p.Issuers = []Issuer{{Name: "x", Issuer: "i", JWKSURI: "https://keys.example.com"}}
+		}, "Issuers[0].Audiences"},
+		{"issuer http jwks", func(p *Params) {
+			p.Issuers = []Issuer{{Name: "x", Issuer: "i", JWKSURI: "http://keys.example.com", Audiences: []string{"a"}}}
+		}, "Issuers[0].JWKSURI"},
+		{"negative deadline", func(p *Params) { p.Deadline = -time.Second }, "Deadline"},
+		{"huge deadline", func(p *Params) { p.Deadline = 2 * time.Hour }, "Deadline"},
+		{"audience with space", func(p *Params) { p.JWTAudience = "a b" }, "JWTAudience"},
+		{"title with newline", func(p *Params) { p.Title = "a\nb" }, "Title"},
+		{"cors without endpoints name", func(p *Params) { p.CORS = true }, "EndpointsName"},
+	}
+	if _, err := Render(goodParams()); err != nil {
+		t.Fatalf("Render(good params) = %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := goodParams()
+			p.ServiceAccounts = append([]ServiceAccount(nil), p.ServiceAccounts...)
+			tt.edit(&p)
+			doc, err := Render(p)
+			if err == nil || !strings.Contains(err.Error(), tt.field+":") {
+				t.Errorf("Render(%s) = %d bytes, %v, want an error naming %s", tt.name, len(doc), err, tt.field)
+			}
+		})
+	}
+	// Loopback http is fine for the local twin.
+	p := goodParams()
+	p.BackendURL, p.Local = "http://[::1]:8081", true
+	p.Issuers = []Issuer{{Name: "test", Issuer: "https://issuer.test", JWKSURI: "http://localhost:9999/jwks", Audiences: []string{"a", "b"}}}
+	if _, err := Render(p); err != nil {
+		t.Errorf("Render(local loopback) = %v, want ok", err)
+	}
+}
+
+// mutate applies edit to the document's generic YAML form.
+func mutate(t *testing.T, doc []byte, edit func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	out, err := yaml.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func obj(m map[string]any, keys ...string) map[string]any {
+	for _, k := range keys {
+		m = m[k].(map[string]any)
+	}
+	return m
+}
+
+func TestDocumentRules(t *testing.T) {
+	good, err := Render(goodParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(good, Options{}); err != nil {
+		t.Fatalf("Validate(rendered) = %v", err)
+	}
+	// A YAML round trip of the good document stays valid, so each failure
+	// below comes from its edit.
+	if err := Validate(mutate(t, good, func(map[string]any) {}), Options{}); err != nil {
+		t.Fatalf("Validate(round-tripped) = %v", err)
+	}
+	hello := func(m map[string]any) map[string]any { return obj(m, "paths", "/v1/hello", "get") }
+	tests := []struct {
+		name string
+		edit func(m map[string]any)
+		want string
+	}{
+		{"swagger 3", func(m map[string]any) { m["swagger"] = "3.0" }, `swagger must be "2.0"`},
+		{"schema: no responses", func(m map[string]any) { delete(hello(m), "responses") }, "swagger 2.0 schema"},
+		{"schema: authorizationUrl not a URI", func(m map[string]any) {
+			obj(m, "securityDefinitions", "firebase")["authorizationUrl"] = "not a uri"
+		}, "authorizationUrl"},
+		{"schema: empty authorizationUrl without x-google-issuer", func(m map[string]any) {
+			delete(obj(m, "securityDefinitions", "firebase"), "x-google-issuer")
+		}, "authorizationUrl"},
+		{"duplicate operationId", func(m map[string]any) { hello(m)["operationId"] = "me" }, `operationId "me" is also used`},
+		{"missing operationId", func(m map[string]any) { delete(hello(m), "operationId") }, "operationId is required"},
+		{"operation without security", func(m map[string]any) { delete(hello(m), "security") }, "GET /v1/hello: no security requirement"},
+		{"empty security requirement", func(m map[string]any) { hello(m)["security"] = []any{map[string]any{}} }, "empty security requirement"},
+		{"undefined security", func(m map[string]any) { hello(m)["security"] = []any{map[string]any{"nope": []any{}}} }, `"nope" has no securityDefinition`},
+		{"OPTIONS without allowCors", func(m map[string]any) {
+			obj(m, "paths", "/v1/hello")["options"] = map[string]any{"operationId": "pre", "responses": map[string]any{"204": map[string]any{"description": "x"}}}
+		}, "OPTIONS /v1/hello: no security requirement"},
+		{"no backend", func(m map[string]any) { delete(m, "x-google-backend") }, "x-google-backend: missing"},
+		{"http backend", func(m map[string]any) { obj(m, "x-google-backend")["address"] = "http://example.com" }, "must use https"},
+		{"loopback backend in cloud mode", func(m map[string]any) {
+			obj(m, "x-google-backend")["address"] = "http://127.0.0.1:8080"
+		}, "allowed only for the local twin"},
+		{"bad path_translation", func(m map[string]any) { obj(m, "x-google-backend")["path_translation"] = "REWRITE" }, "path_translation"},
+		{"negative deadline", func(m map[string]any) { obj(m, "x-google-backend")["deadline"] = -1 }, "deadline"},
+		{"operation backend http", func(m map[string]any) {
+			hello(m)["x-google-backend"] = map[string]any{"address": "http://evil.example.com"}
+		}, "GET /v1/hello: x-google-backend"},
+		{"issuer without jwks", func(m map[string]any) { delete(obj(m, "securityDefinitions", "firebase"), "x-google-jwks_uri") }, "without x-google-jwks_uri"},
+		{"issuer without audiences", func(m map[string]any) { delete(obj(m, "securityDefinitions", "firebase"), "x-google-audiences") }, "without x-google-audiences"},
+		{"issuer jwks over http", func(m map[string]any) {
+			obj(m, "securityDefinitions", "firebase")["x-google-jwks_uri"] = "http://keys.example.com"
+		}, "x-google-jwks_uri"},
+		{"undeclared path", func(m map[string]any) {
+			obj(m, "paths")["/v1/admin"] = map[string]any{"get": map[string]any{"operationId": "admin", "security": []any{map[string]any{"firebase": []any{}}},
+				"responses": map[string]any{"200": map[string]any{"description": "x"}}}}
+		}, "path /v1/admin: not declared"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Validate(mutate(t, good, tt.edit), Options{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate(%s) = %v, want error containing %q", tt.name, err, tt.want)
+			}
+		})
+	}
+	// The loopback backend is accepted in local mode.
+	local := mutate(t, good, func(m map[string]any) { obj(m, "x-google-backend")["address"] = "http://127.0.0.1:8080" })
+	if err := Validate(local, Options{Local: true}); err != nil {
+		t.Errorf("Validate(loopback, local) = %v, want ok", err)
+	}
+	if err := Validate([]byte("{not yaml"), Options{}); err == nil {
+		t.Error("Validate(garbage) = nil, want error")
+	}
+}
+
+var configIDRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+func randomParams(r *rand.Rand) Params {
+	letters := "abcdefghijklmnopqrstuvwxyz0123456789"
+	word := func(n int) string {
+		b := make([]byte, n)
+		b[0] = 'a' + byte(r.IntN(26))
+		for i := 1; i < n; i++ {
+			b[i] = letters[r.IntN(len(letters))]
+		}
+		return string(b)
+	}
+	p := Params{
+		BackendURL:        "https://" + word(3+r.IntN(20)) + ".a.run.app",
+		FirebaseProjectID: word(6 + r.IntN(24)),
+	}
+	if r.IntN(2) == 0 {
+		p.Deadline = time.Duration(1+r.IntN(600)) * time.Second
+	}
+	for range r.IntN(3) {
+		p.ServiceAccounts = append(p.ServiceAccounts, ServiceAccount{Email: word(6) + "@" + word(8) + ".iam.gserviceaccount.com", Audience: word(5)})
+	}
+	if r.IntN(2) == 0 {
+		p.CORS, p.EndpointsName = true, word(8)+".apigateway."+word(8)+".cloud.goog"
+	}
+	return p
+}
+
+// TestDeterminismAndConfigID checks, over many random params, that the same
+// params give the same bytes and id, that different documents get different
+// ids and that any byte change changes the id. Every tenth case also goes
+// through the full Render (schema validation is the slow part).
+func TestDeterminismAndConfigID(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	seen := map[string]string{}
+	const n = 300
+	for i := range n {
+		p := randomParams(r)
+		if err := p.Validate(); err != nil {
+			t.Fatalf("random params invalid: %v", err)
+		}
+		a, err := build(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := build(p)
+		if err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("rendering is not deterministic for %+v", p)
+		}
+		if i%10 == 0 {
+			c, err := Render(p)
+			if err != nil || !bytes.Equal(a, c) {
+				t.Fatalf("Render(%+v) = %v, or differs from the unvalidated build", p, err)
+			}
+		}
+		id := ConfigID(a)
+		if !configIDRe.MatchString(id) || len(id) > 63 || id != ConfigID(b) {
+			t.Fatalf("ConfigID = %q, want a stable API Gateway config id", id)
+		}
+		if prev, ok := seen[id]; ok && prev != string(a) {
+			t.Fatalf("ConfigID collision for different documents: %s", id)
+		}
+		seen[id] = string(a)
+		c := bytes.Clone(a)
+		c[r.IntN(len(c))] ^= byte(1 + r.IntN(255))
+		if ConfigID(c) == id {
+			t.Fatalf("ConfigID unchanged after a byte change (case %d)", i)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct documents from %d random params, want %d", len(seen), n, n)
+	}
+}
+
+func FuzzRender(f *testing.F) {
+	f.Add("https://a.run.app", "demo-gatehouse", "robot@p-123456.iam.gserviceaccount.com", "aud", int64(0), false)
+	f.Add("http://127.0.0.1:1", "bad", "", "", int64(-5), true)
+	f.Add("https://x", "", "nobody", "a b", int64(1e9), false)
+	f.Fuzz(func(t *testing.T, backend, project, email, aud string, deadline int64, cors bool) {
+		p := Params{BackendURL: backend, FirebaseProjectID: project, Deadline: time.Duration(deadline), CORS: cors, EndpointsName: "x.apigateway.p.cloud.goog"}
+		if email != "" {
+			p.ServiceAccounts = []ServiceAccount{{Email: email, Audience: aud}}
+		}
+		doc, err := Render(p)
+		if err != nil {
+			return
+		}
+		if p.Validate() != nil {
+			t.Fatalf("Render accepted params that Validate rejects: %+v", p)
+		}
+		if err := Validate(doc, Options{}); err != nil {
+			t.Fatalf("Render produced an invalid document: %v", err)
+		}
+	})
+}
