@@ -1,0 +1,125 @@
+package components
+
+import (
+	"encoding/base64"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/apigateway"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/gatehouse/gatehouse/spec"
+)
+
+// GatewayArgs configures API Gateway in front of the backend.
+type GatewayArgs struct {
+	Project, Region string
+	APIID           string // API and gateway id
+
+	// ServiceAccount is the email the gateway calls the backend as.
+	ServiceAccount pulumi.StringInput
+	// BackendURL is the Cloud Run URL the spec points at.
+	BackendURL pulumi.StringInput
+	// Spec returns the rendering params given the live backend URL and the
+	// API's managed service name.
+	Spec func(backendURL, managedService string) spec.Params
+
+	GatewayAPI pulumi.ResourceOption // waits for the API Gateway APIs
+	Protect    bool
+}
+
+// Gateway is the API, its config (the rendered spec) and the gateway serving
+// it, plus the API's own managed service enabled in the project.
+type Gateway struct {
+	pulumi.ResourceState
+
+	API            *apigateway.Api
+	Config         *apigateway.ApiConfig
+	Gateway        *apigateway.Gateway
+	ManagedService *projects.Service
+
+	Document pulumi.StringOutput // rendered OpenAPI document
+	ConfigID pulumi.StringOutput // content-hash config id
+	URL      pulumi.StringOutput // https://<gateway host>
+}
+
+// NewGateway renders the spec from live outputs and deploys it.
+func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pulumi.ResourceOption) (*Gateway, error) {
+	c := &Gateway{}
+	if err := ctx.RegisterComponentResource(typePrefix+"Gateway", name, c, opts...); err != nil {
+		return nil, err
+	}
+	var err error
+	c.API, err = apigateway.NewApi(ctx, name+"-api", &apigateway.ApiArgs{
+		Project:     pulumi.String(args.Project),
+		ApiId:       pulumi.String(args.APIID),
+		DisplayName: pulumi.String(args.APIID),
+	}, withParent(c, args.GatewayAPI, pulumi.Protect(args.Protect))...)
+	if err != nil {
+		return nil, err
+	}
+
+	c.Document = pulumi.All(args.BackendURL, c.API.ManagedService).ApplyT(func(v []any) (string, error) {
+		doc, err := spec.Render(args.Spec(v[0].(string), v[1].(string)))
+		return string(doc), err
+	}).(pulumi.StringOutput)
+	c.ConfigID = c.Document.ApplyT(func(doc string) string { return spec.ConfigID([]byte(doc)) }).(pulumi.StringOutput)
+
+	// A spec change gives a new config id, which replaces the ApiConfig.
+	// Pulumi's default create-before-delete order then creates the new
+	// config, repoints the gateway, and only then deletes the old one, so
+	// there is no "config in use" error. Never DeleteBeforeReplace here.
+	c.Config, err = apigateway.NewApiConfig(ctx, name+"-config", &apigateway.ApiConfigArgs{
+		Project:     pulumi.String(args.Project),
+		Api:         c.API.ApiId,
+		ApiConfigId: c.ConfigID,
+		DisplayName: c.ConfigID,
+		OpenapiDocuments: apigateway.ApiConfigOpenapiDocumentArray{&apigateway.ApiConfigOpenapiDocumentArgs{
+			Document: &apigateway.ApiConfigOpenapiDocumentDocumentArgs{
+				Path: pulumi.String("openapi.yaml"),
+				Contents: c.Document.ApplyT(func(doc string) string {
+					return base64.StdEncoding.EncodeToString([]byte(doc))
+				}).(pulumi.StringOutput),
+			},
+		}},
+		// The gateway calls the backend with this account's identity token.
+		GatewayConfig: &apigateway.ApiConfigGatewayConfigArgs{
+			BackendConfig: &apigateway.ApiConfigGatewayConfigBackendConfigArgs{
+				GoogleServiceAccount: args.ServiceAccount,
+			},
+		},
+	}, withParent(c, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "15m", Update: "15m", Delete: "15m"}))...)
+	if err != nil {
+		return nil, err
+	}
+
+	c.Gateway, err = apigateway.NewGateway(ctx, name+"-gateway", &apigateway.GatewayArgs{
+		Project:     pulumi.String(args.Project),
+		Region:      pulumi.String(args.Region),
+		GatewayId:   pulumi.String(args.APIID),
+		DisplayName: pulumi.String(args.APIID),
+		ApiConfig:   c.Config.ID().ToStringOutput(),
+	}, withParent(c, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "30m", Update: "30m", Delete: "30m"}))...)
+	if err != nil {
+		return nil, err
+	}
+
+	// Enabling the API's managed service lets API keys and quotas work.
+	c.ManagedService, err = projects.NewService(ctx, name+"-managed-service", &projects.ServiceArgs{
+		Project:          pulumi.String(args.Project),
+		Service:          c.API.ManagedService,
+		DisableOnDestroy: pulumi.Bool(false),
+	}, withParent(c, pulumi.DependsOn([]pulumi.Resource{c.Config}))...)
+	if err != nil {
+		return nil, err
+	}
+
+	c.URL = pulumi.Sprintf("https://%s", c.Gateway.DefaultHostname)
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"url":            c.URL,
+		"configId":       c.ConfigID,
+		"managedService": c.API.ManagedService,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

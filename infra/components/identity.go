@@ -1,0 +1,79 @@
+package components
+
+import (
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/firebase"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/identityplatform"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// IdentityArgs configures end-user authentication.
+type IdentityArgs struct {
+	// Manage enables Firebase in Project with email/password sign-in and a
+	// web app. Otherwise ProjectID/APIKey name an existing Firebase project.
+	Manage      bool
+	Project     string
+	ProjectID   string // Firebase project id (= Project when managed)
+	APIKey      string // web API key, when not managed
+	DisplayName string
+}
+
+// Identity is the Firebase Authentication project whose ID tokens the
+// gateway accepts, and the web API key clients sign in with.
+type Identity struct {
+	pulumi.ResourceState
+
+	ProjectID pulumi.StringOutput
+	APIKey    pulumi.StringOutput
+}
+
+// NewIdentity sets up Firebase Authentication, or refers to an existing one.
+func NewIdentity(ctx *pulumi.Context, name string, args *IdentityArgs, opts ...pulumi.ResourceOption) (*Identity, error) {
+	c := &Identity{}
+	if err := ctx.RegisterComponentResource(typePrefix+"Identity", name, c, opts...); err != nil {
+		return nil, err
+	}
+	if !args.Manage {
+		c.ProjectID = pulumi.String(args.ProjectID).ToStringOutput()
+		c.APIKey = pulumi.String(args.APIKey).ToStringOutput()
+	} else {
+		fb, err := firebase.NewProject(ctx, name+"-firebase", &firebase.ProjectArgs{
+			Project: pulumi.String(args.Project),
+		}, withParent(c)...)
+		if err != nil {
+			return nil, err
+		}
+		// Email/password sign-in, as the CLI uses. Identity Platform's
+		// config is the API behind Firebase Authentication's settings.
+		auth, err := identityplatform.NewConfig(ctx, name+"-auth", &identityplatform.ConfigArgs{
+			Project: fb.Project,
+			SignIn: &identityplatform.ConfigSignInArgs{
+				AllowDuplicateEmails: pulumi.Bool(false),
+				Email: &identityplatform.ConfigSignInEmailArgs{
+					Enabled:          pulumi.Bool(true),
+					PasswordRequired: pulumi.Bool(true),
+				},
+			},
+		}, withParent(c, pulumi.DependsOn([]pulumi.Resource{fb}))...)
+		if err != nil {
+			return nil, err
+		}
+		app, err := firebase.NewWebApp(ctx, name+"-web", &firebase.WebAppArgs{
+			Project:        fb.Project,
+			DisplayName:    pulumi.String(args.DisplayName),
+			DeletionPolicy: pulumi.String("DELETE"),
+		}, withParent(c, pulumi.DependsOn([]pulumi.Resource{auth}))...)
+		if err != nil {
+			return nil, err
+		}
+		conf := firebase.GetWebAppConfigOutput(ctx, firebase.GetWebAppConfigOutputArgs{
+			Project:  fb.Project,
+			WebAppId: app.AppId,
+		}, pulumi.Parent(c))
+		c.ProjectID = fb.Project
+		c.APIKey = conf.ApiKey()
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"projectId": c.ProjectID, "apiKey": c.APIKey}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

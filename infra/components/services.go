@@ -1,0 +1,61 @@
+package components
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ProjectServicesArgs lists the Google APIs to enable.
+type ProjectServicesArgs struct {
+	Project  string
+	Services []string // e.g. "run.googleapis.com"
+}
+
+// ProjectServices enables Google APIs in a project. They are left enabled on
+// destroy: other workloads in the project may use them.
+type ProjectServices struct {
+	pulumi.ResourceState
+
+	Enabled map[string]*projects.Service
+}
+
+// NewProjectServices enables every API in args.Services.
+func NewProjectServices(ctx *pulumi.Context, name string, args *ProjectServicesArgs, opts ...pulumi.ResourceOption) (*ProjectServices, error) {
+	c := &ProjectServices{Enabled: map[string]*projects.Service{}}
+	if err := ctx.RegisterComponentResource(typePrefix+"ProjectServices", name, c, opts...); err != nil {
+		return nil, err
+	}
+	names := pulumi.StringArray{}
+	for _, svc := range args.Services {
+		s, err := projects.NewService(ctx, name+"-"+strings.TrimSuffix(svc, ".googleapis.com"), &projects.ServiceArgs{
+			Project:                  pulumi.String(args.Project),
+			Service:                  pulumi.String(svc),
+			DisableOnDestroy:         pulumi.Bool(false),
+			DisableDependentServices: pulumi.Bool(false),
+		}, withParent(c)...)
+		if err != nil {
+			return nil, fmt.Errorf("enable %s: %w", svc, err)
+		}
+		c.Enabled[svc] = s
+		names = append(names, s.Service)
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"services": names}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Require returns a DependsOn option on the named APIs, for resources that
+// cannot be created before their API is on.
+func (p *ProjectServices) Require(services ...string) pulumi.ResourceOption {
+	var deps []pulumi.Resource
+	for _, s := range services {
+		if svc, ok := p.Enabled[s]; ok {
+			deps = append(deps, svc)
+		}
+	}
+	return pulumi.DependsOn(deps)
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/infra/components"
+	"github.com/gatehouse/gatehouse/spec"
+)
+
+const digestA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+func TestDevStackGraph(t *testing.T) {
+	cfg := devConfig(t)
+	res := run(t, cfg, digestA)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	m := res.m
+	project, region := cfg["gcp:project"], cfg["gcp:region"]
+
+	apis := map[string]bool{}
+	for _, s := range m.all("gcp:projects/service:Service") {
+		apis[s.str("service")] = true
+		if s.input("disableOnDestroy") != false {
+			t.Errorf("API %s would be disabled on destroy", s.str("service"))
+		}
+	}
+	for _, want := range []string{"run.googleapis.com", "apigateway.googleapis.com", "servicemanagement.googleapis.com",
+		"servicecontrol.googleapis.com", "artifactregistry.googleapis.com", "iam.googleapis.com", "firebase.googleapis.com",
+		"identitytoolkit.googleapis.com", "gatehouse-0a1b2c3d4e5f6.apigateway." + project + ".cloud.goog"} {
+		if !apis[want] {
+			t.Errorf("API %s not enabled; enabled: %v", want, apis)
+		}
+	}
+
+	repo := m.one(t, "gcp:artifactregistry/repository:Repository")
+	if repo.str("format") != "DOCKER" || repo.str("location") != region || repo.str("repositoryId") != "gatehouse" {
+		t.Errorf("repository = %v", repo.Inputs)
+	}
+
+	img := m.one(t, "docker:index/image:Image")
+	wantImage := region + "-docker.pkg.dev/" + project + "/gatehouse/gatehouse:main"
+	if img.str("imageName") != wantImage || img.str("build.platform") != components.ImagePlatform ||
+		img.str("build.context") != "../service" || img.str("build.dockerfile") != "../service/Dockerfile" {
+		t.Errorf("image = %v, want %s built from ../service/Dockerfile for %s", img.Inputs, wantImage, components.ImagePlatform)
+	}
+	if img.str("registry.username") != "oauth2accesstoken" || img.str("registry.server") != region+"-docker.pkg.dev" {
+		t.Errorf("registry = %v", img.input("registry"))
+	}
+	if pw := img.Inputs["registry"].ObjectValue()["password"]; !pw.IsSecret() {
+		t.Errorf("registry password is not secret: %v", pw)
+	}
+
+	svc := m.one(t, tRunService)
+	digestRef := wantImage[:strings.LastIndex(wantImage, ":")] + "@sha256:" + digestA
+	checks := map[string]any{
+		"name": "gatehouse", "location": region, "ingress": "INGRESS_TRAFFIC_ALL",
+		"template.serviceAccount":                          "gatehouse-runtime@" + project + ".iam.gserviceaccount.com",
+		"template.containers.0.image":                      digestRef,
+		"template.containers.0.ports.0.containerPort":      8080.0,
+		"template.containers.0.startupProbe.httpGet.path":  "/healthz",
+		"template.containers.0.livenessProbe.httpGet.path": "/healthz",
+		"template.containers.0.resources.limits.cpu":       "1",
+		"template.containers.0.resources.limits.memory":    "512Mi",
+		"template.maxInstanceRequestConcurrency":           80.0,
+		"template.scaling.minInstanceCount":                0.0,
+		"template.scaling.maxInstanceCount":                2.0,
+		"template.timeout":                                 "30s",
+		"template.containers.0.envs.0.value":               project,
+	}
+	for path, want := range checks {
+		if got := svc.input(path); got != want {
+			t.Errorf("Cloud Run %s = %v, want %v", path, got, want)
+		}
+	}
+
+	for _, typ := range []string{"gcp:firebase/project:Project", "gcp:identityplatform/config:Config", "gcp:firebase/webApp:WebApp",
+		"gcp:apigateway/api:Api", "gcp:apigateway/gateway:Gateway", tRunIamMember} {
+		m.one(t, typ)
+	}
+	auth := m.one(t, "gcp:identityplatform/config:Config")
+	if auth.input("signIn.email.enabled") != true || auth.input("signIn.email.passwordRequired") != true {
+		t.Errorf("email/password sign-in not enabled: %v", auth.input("signIn"))
+	}
+	gw := m.one(t, "gcp:apigateway/gateway:Gateway")
+	if gw.str("region") != region || gw.str("apiConfig") != "gateway-config_id" {
+		t.Errorf("gateway = %v", gw.Inputs)
+	}
+	if gw.CustomTimeouts["create"] == "" {
+		t.Error("gateway has no custom create timeout")
+	}
+
+	// Every custom resource is parented under a gatehouse component.
+	for _, r := range m.resources {
+		if r.Custom && !strings.Contains(r.Parent, "gatehouse:components:") {
+			t.Errorf("%s %s has parent %q, want a gatehouse component", r.Type, r.Name, r.Parent)
+		}
+	}
+}
+
+func apiConfigDoc(t *testing.T, m *mocks) (registered, string) {
+	t.Helper()
+	cfg := m.one(t, tApiConfig)
+	raw, err := base64.StdEncoding.DecodeString(cfg.str("openapiDocuments.0.document.contents"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, string(raw)
+}
+
+func TestRenderedSpecInAPIConfig(t *testing.T) {
+	cfg := devConfig(t)
+	res := run(t, cfg, digestA)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	apiCfg, doc := apiConfigDoc(t, res.m)
+	for _, want := range []string{
+		"address: https://gatehouse-abc123xyz-ew.a.run.app",
+		"jwt_audience: https://gatehouse-abc123xyz-ew.a.run.app",
+		"x-google-issuer: https://securetoken.google.com/" + cfg["gcp:project"],
+		"x-google-audiences: " + cfg["gcp:project"],
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("rendered document lacks %q:\n%s", want, doc)
+		}
+	}
+	if err := spec.Validate([]byte(doc), spec.Options{}); err != nil {
+		t.Errorf("document in the ApiConfig is invalid: %v", err)
+	}
+	if id := apiCfg.str("apiConfigId"); id != spec.ConfigID([]byte(doc)) {
+		t.Errorf("apiConfigId = %q, want spec.ConfigID = %q", id, spec.ConfigID([]byte(doc)))
+	}
+	if apiCfg.DeleteBeforeReplace {
+		t.Error("ApiConfig is delete-before-replace; a new config must exist before the old one goes")
+	}
+	if res.outputs["apiConfigId"] != apiCfg.str("apiConfigId") {
+		t.Errorf("apiConfigId output = %v, want %s", res.outputs["apiConfigId"], apiCfg.str("apiConfigId"))
+	}
+}
+
+func TestUpdateBehaviour(t *testing.T) {
+	cfg := devConfig(t)
+	a := run(t, cfg, digestA)
+	b := run(t, cfg, strings.Repeat("b", 64))
+	if a.err != nil || b.err != nil {
+		t.Fatal(a.err, b.err)
+	}
+	ca, _ := apiConfigDoc(t, a.m)
+	cb, _ := apiConfigDoc(t, b.m)
+	if !ca.Inputs.DeepEquals(cb.Inputs) {
+		t.Errorf("a new image digest changed the ApiConfig inputs:\n%v\n%v", ca.Inputs, cb.Inputs)
+	}
+	ia := a.m.one(t, tRunService).str("template.containers.0.image")
+	ib := b.m.one(t, tRunService).str("template.containers.0.image")
+	if ia == ib || !strings.HasSuffix(ib, strings.Repeat("b", 64)) {
+		t.Errorf("Cloud Run image %q -> %q, want the new digest", ia, ib)
+	}
+
+	for _, kv := range [][2]string{
+		{"gatehouse:backendDeadline", "20s"},
+		{"gatehouse:cors", "true"},
+		{"gatehouse:serviceAccountIssuers", `["robot@my-gcp-project-id.iam.gserviceaccount.com=gatehouse"]`},
+	} {
+		c := run(t, with(cfg, kv[0], kv[1]), digestA)
+		if c.err != nil {
+			t.Fatalf("%s=%s: %v", kv[0], kv[1], c.err)
+		}
+		cc, _ := apiConfigDoc(t, c.m)
+		if cc.str("apiConfigId") == ca.str("apiConfigId") {
+			t.Errorf("%s=%s left the config id at %s", kv[0], kv[1], ca.str("apiConfigId"))
+		}
+	}
+}
+
+func TestFirebaseOff(t *testing.T) {
+	cfg := with(devConfig(t), "gatehouse:manageFirebase", "false", "gatehouse:firebaseProjectId", "other-firebase-proj",
+		"gatehouse:firebaseApiKey", "AIzaExisting")
+	res := run(t, cfg, digestA)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	for _, r := range res.m.resources {
+		if strings.HasPrefix(r.Type, "gcp:firebase/") || strings.HasPrefix(r.Type, "gcp:identityplatform/") {
+			t.Errorf("Firebase off still registers %s %s", r.Type, r.Name)
+		}
+		if r.Type == "gcp:projects/service:Service" && (r.str("service") == "firebase.googleapis.com" || r.str("service") == "identitytoolkit.googleapis.com") {
+			t.Errorf("Firebase off still enables %s", r.str("service"))
+		}
+	}
+	_, doc := apiConfigDoc(t, res.m)
+	if !strings.Contains(doc, "x-google-issuer: https://securetoken.google.com/other-firebase-proj") {
+		t.Errorf("spec does not use the configured Firebase project:\n%s", doc)
+	}
+	if res.outputs["firebaseProjectId"] != "other-firebase-proj" || res.outputs["firebaseApiKey"] != "AIzaExisting" {
+		t.Errorf("outputs = %v", res.outputs)
+	}
+}
+
+func TestBadConfigRegistersNothing(t *testing.T) {
+	dev := devConfig(t)
+	tests := []struct {
+		cfg  map[string]string
+		want string
+	}{
+		{with(dev, "gcp:project", ""), "gcp:project: is required"},
+		{with(dev, "gcp:project", "Not_A_Project"), "gcp:project"},
+		{with(dev, "gcp:region", "us-west1"), `gcp:region: "us-west1" has no API Gateway`},
+		{with(dev, "gatehouse:minInstances", "5"), "gatehouse:minInstances: 5 is more than maxInstances 2"},
+		{with(dev, "gatehouse:maxInstances", "lots"), "gatehouse:maxInstances"},
+		{with(dev, "gatehouse:serviceName", "Bad_Name"), "gatehouse:serviceName"},
+		{with(dev, "gatehouse:memory", "lots"), "gatehouse:memory"},
+		{with(dev, "gatehouse:backendDeadline", "60s"), "gatehouse:backendDeadline"},
+		{with(dev, "gatehouse:serviceAccountIssuers", `["not-an-email=aud"]`), "gatehouse:serviceAccountIssuers"},
+		{with(dev, "gatehouse:deletionProtection", "yes"), "gatehouse:deletionProtection"},
+	}
+	for _, tt := range tests {
+		res := run(t, tt.cfg, digestA)
+		if res.err == nil || !strings.Contains(res.err.Error(), tt.want) {
+			t.Errorf("run = %v, want error containing %q", res.err, tt.want)
+		}
+		if n := len(res.m.resources); n != 0 {
+			t.Errorf("bad config (%s) registered %d resources, want 0", tt.want, n)
+		}
+	}
+}
+
+func TestDeletionProtection(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		res := run(t, with(devConfig(t), "gatehouse:deletionProtection", fmt.Sprint(on)), digestA)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		for _, typ := range []string{tRunService, tRepo, "gcp:apigateway/api:Api"} {
+			if got := res.m.one(t, typ).Protect; got != on {
+				t.Errorf("deletionProtection=%v: %s protect = %v", on, typ, got)
+			}
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	cfg := devConfig(t)
+	res := run(t, cfg, digestA)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	project, region := cfg["gcp:project"], cfg["gcp:region"]
+	want := map[string]any{
+		"gatewayUrl":            "https://gatehouse-3x4mpl3.ew.gateway.dev",
+		"backendUrl":            "https://gatehouse-abc123xyz-ew.a.run.app",
+		"gatewayServiceAccount": "gatehouse-gateway@" + project + ".iam.gserviceaccount.com",
+		"runtimeServiceAccount": "gatehouse-runtime@" + project + ".iam.gserviceaccount.com",
+		"image":                 region + "-docker.pkg.dev/" + project + "/gatehouse/gatehouse@sha256:" + digestA,
+		"firebaseProjectId":     project,
+		"firebaseApiKey":        "AIzaMockKey",
+		"region":                region,
+		"project":               project,
+	}
+	for k, v := range want {
+		if res.outputs[k] != v {
+			t.Errorf("output %s = %v, want %v", k, res.outputs[k], v)
+		}
+	}
+	if id, _ := res.outputs["apiConfigId"].(string); !strings.HasPrefix(id, "cfg-") {
+		t.Errorf("output apiConfigId = %v", res.outputs["apiConfigId"])
+	}
+	if len(res.outputs) != len(want)+1 {
+		t.Errorf("%d outputs, want %d: %v", len(res.outputs), len(want)+1, res.outputs)
+	}
+}

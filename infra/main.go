@@ -1,0 +1,121 @@
+// Command infra is gatehouse's Pulumi program: the backend image, its
+// private Cloud Run service, Firebase Authentication and API Gateway, in one
+// typed dependency graph. Run it with `pulumi up` from the repository root.
+package main
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/gatehouse/gatehouse/infra/components"
+	"github.com/gatehouse/gatehouse/infra/settings"
+	"github.com/gatehouse/gatehouse/spec"
+)
+
+func main() {
+	pulumi.Run(program)
+}
+
+// Google APIs the stack needs, always and with managed Firebase.
+var (
+	coreAPIs = []string{
+		"iam.googleapis.com",
+		"artifactregistry.googleapis.com",
+		"run.googleapis.com",
+		"apigateway.googleapis.com",
+		"servicemanagement.googleapis.com",
+		"servicecontrol.googleapis.com",
+	}
+	firebaseAPIs = []string{"firebase.googleapis.com", "identitytoolkit.googleapis.com"}
+)
+
+// program is the Pulumi program: the graph with its outputs exported.
+func program(ctx *pulumi.Context) error { return build(ctx, ctx.Export) }
+
+// build reads the configuration, builds the graph and hands each stack
+// output to export. Tests run it with Pulumi's mocks.
+func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
+	cfg, err := settings.Load(config.New(ctx, "gcp"), config.New(ctx, settings.Namespace))
+	if err != nil {
+		return err // before any resource is registered
+	}
+
+	apiList := coreAPIs
+	if cfg.ManageFirebase {
+		apiList = append(append([]string{}, coreAPIs...), firebaseAPIs...)
+	}
+	apis, err := components.NewProjectServices(ctx, "apis", &components.ProjectServicesArgs{
+		Project: cfg.Project, Services: apiList,
+	})
+	if err != nil {
+		return err
+	}
+
+	identity, err := components.NewIdentity(ctx, "identity", &components.IdentityArgs{
+		Manage:      cfg.ManageFirebase,
+		Project:     cfg.Project,
+		ProjectID:   cfg.FirebaseProjectID,
+		APIKey:      cfg.FirebaseAPIKey,
+		DisplayName: cfg.ServiceName,
+	}, apis.Require(firebaseAPIs...))
+	if err != nil {
+		return err
+	}
+
+	accounts, err := components.NewServiceAccounts(ctx, "accounts", &components.ServiceAccountsArgs{
+		Project: cfg.Project, Prefix: cfg.ServiceName,
+	}, apis.Require("iam.googleapis.com"))
+	if err != nil {
+		return err
+	}
+
+	backend, err := components.NewSecureBackend(ctx, "backend", &components.SecureBackendArgs{
+		Project:               cfg.Project,
+		Region:                cfg.Region,
+		ServiceName:           cfg.ServiceName,
+		ImageTag:              cfg.ImageTag,
+		RuntimeServiceAccount: accounts.Runtime.Email,
+		InvokerMember:         accounts.Gateway.Member,
+		MinInstances:          cfg.MinInstances,
+		MaxInstances:          cfg.MaxInstances,
+		CPU:                   cfg.CPU,
+		Memory:                cfg.Memory,
+		Concurrency:           cfg.Concurrency,
+		RequestTimeout:        cfg.RequestTimeout,
+		LogLevel:              cfg.LogLevel,
+		DeletionProtection:    cfg.DeletionProtection,
+		RegistryAPI:           apis.Require("artifactregistry.googleapis.com"),
+		RunAPI:                apis.Require("run.googleapis.com"),
+	})
+	if err != nil {
+		return err
+	}
+
+	gateway, err := components.NewGateway(ctx, "gateway", &components.GatewayArgs{
+		Project:        cfg.Project,
+		Region:         cfg.Region,
+		APIID:          cfg.ServiceName,
+		ServiceAccount: accounts.Gateway.Email,
+		BackendURL:     backend.URL,
+		Spec: func(backendURL, managedService string) spec.Params {
+			return cfg.SpecParams(backendURL, managedService)
+		},
+		GatewayAPI: apis.Require("apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com"),
+		Protect:    cfg.DeletionProtection,
+	}, pulumi.DependsOn([]pulumi.Resource{identity}))
+	if err != nil {
+		return err
+	}
+
+	export("gatewayUrl", gateway.URL)
+	export("backendUrl", backend.URL)
+	export("gatewayServiceAccount", accounts.Gateway.Email)
+	export("runtimeServiceAccount", accounts.Runtime.Email)
+	export("apiConfigId", gateway.ConfigID)
+	export("image", backend.ImageDigest)
+	export("firebaseProjectId", identity.ProjectID)
+	export("firebaseApiKey", identity.APIKey)
+	export("region", pulumi.String(cfg.Region))
+	export("project", pulumi.String(cfg.Project))
+	return nil
+}
