@@ -4,14 +4,16 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 # Every Go module of the repository, as listed in go.work.
-MODULES := service spec infra local
+MODULES := service spec infra client local
 
 .PHONY: help
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+FIREBASE_TOOLS := .cache/firebase/node_modules/.bin/firebase
+
 .PHONY: test
-test: build-alone ## Run every test: unit, process, e2e (installs what they need)
+test: build-alone emulator ## Run every test: unit, process, e2e (installs what they need)
 	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -count=1 ./...); done
 
 .PHONY: build-alone
@@ -34,3 +36,15 @@ FIREBASE_PROJECT ?= demo-gatehouse
 .PHONY: spec
 spec: ## Render and validate the OpenAPI document (BACKEND_URL=… FIREBASE_PROJECT=…)
 	@cd spec && go run ./cmd/render --backend-url "$(BACKEND_URL)" --firebase-project "$(FIREBASE_PROJECT)"
+
+.PHONY: emulator
+emulator: $(FIREBASE_TOOLS) ## Install the Firebase Auth emulator (firebase-tools, pinned) with npm
+
+$(FIREBASE_TOOLS):
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (the emulator tests will be skipped)"; exit 0; }
+	npm install --prefix .cache/firebase --no-audit --no-fund --loglevel=error firebase-tools@$$(sed -n 's/^const FirebaseToolsVersion = "\(.*\)"/\1/p' client/emulator/emulator.go)
+
+.PHONY: build
+build: ## Build the gatehouse CLI and the backend into bin/
+	cd client && go build -o ../bin/gatehouse ./cmd/gatehouse
+	cd service && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o ../bin/service .

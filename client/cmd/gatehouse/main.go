@@ -1,0 +1,13 @@
+// Command gatehouse signs users up and in with Firebase Authentication and
+// calls a gatehouse API through its gateway. Run `gatehouse --help`.
+package main
+
+import (
+	"os"
+
+	"github.com/gatehouse/gatehouse/client/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(cli.OSEnv()))
+}

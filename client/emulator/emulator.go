@@ -1,0 +1,222 @@
+// Package emulator installs and runs the Firebase Auth emulator (npm package
+// firebase-tools) on loopback, for the local twin and the tests.
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// FirebaseToolsVersion is the pinned firebase-tools release.
+const FirebaseToolsVersion = "15.34.2"
+
+// DefaultProject is the emulator's project. The "demo-" prefix tells
+// firebase-tools that no real project is involved, so it never reaches out.
+const DefaultProject = "demo-gatehouse"
+
+// ErrNoNPM means npm is not installed, so firebase-tools cannot be either.
+var ErrNoNPM = errors.New("npm not found on PATH: install Node.js (with npm) to run the Firebase Auth emulator")
+
+// RepoRoot finds the repository root (the folder holding go.work) from dir.
+func RepoRoot(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.work above %s", dir)
+		}
+	}
+}
+
+// CacheDir is where firebase-tools is installed: <repo>/.cache/firebase.
+func CacheDir(repoRoot string) string { return filepath.Join(repoRoot, ".cache", "firebase") }
+
+// Install returns the firebase CLI in cacheDir, installing the pinned
+// version with npm when it is missing or another version.
+func Install(ctx context.Context, cacheDir string, log io.Writer) (string, error) {
+	bin := filepath.Join(cacheDir, "node_modules", ".bin", "firebase")
+	pkg := filepath.Join(cacheDir, "node_modules", "firebase-tools", "package.json")
+	if b, err := os.ReadFile(pkg); err == nil {
+		var p struct{ Version string }
+		if json.Unmarshal(b, &p) == nil && p.Version == FirebaseToolsVersion {
+			if _, err := os.Stat(bin); err == nil {
+				return bin, nil
+			}
+		}
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return "", ErrNoNPM
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(log, "installing firebase-tools@%s into %s (once)...\n", FirebaseToolsVersion, cacheDir)
+	cmd := exec.CommandContext(ctx, npm, "install", "--prefix", cacheDir, "--no-audit", "--no-fund",
+		"--loglevel=error", "firebase-tools@"+FirebaseToolsVersion)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("npm install firebase-tools@%s: %w", FirebaseToolsVersion, err)
+	}
+	return bin, nil
+}
+
+// Options for Start.
+type Options struct {
+	Bin     string // firebase CLI
+	Project string // DefaultProject when empty
+	Port    int    // auth emulator port; a free one when zero
+	Log     io.Writer
+}
+
+// Emulator is a running Firebase Auth emulator.
+type Emulator struct {
+	Host    string // host:port, the FIREBASE_AUTH_EMULATOR_HOST value
+	Project string
+
+	cmd  *exec.Cmd
+	done chan error
+	dir  string
+}
+
+// FreePort asks the kernel for an unused loopback port.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// PortFree reports whether a loopback port can be bound.
+func PortFree(port int) bool {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// Start runs the auth emulator and waits until it answers.
+func Start(ctx context.Context, o Options) (*Emulator, error) {
+	if o.Project == "" {
+		o.Project = DefaultProject
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		o.Port = p
+	} else if !PortFree(o.Port) {
+		return nil, fmt.Errorf("auth emulator port %d is taken: free it or pick another", o.Port)
+	}
+	hub, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	logging, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "gatehouse-emulator-")
+	if err != nil {
+		return nil, err
+	}
+	conf := map[string]any{"emulators": map[string]any{
+		"auth":              map[string]any{"host": "127.0.0.1", "port": o.Port},
+		"hub":               map[string]any{"host": "127.0.0.1", "port": hub},
+		"logging":           map[string]any{"host": "127.0.0.1", "port": logging},
+		"ui":                map[string]any{"enabled": false},
+		"singleProjectMode": true,
+	}}
+	b, _ := json.Marshal(conf)
+	if err := os.WriteFile(filepath.Join(dir, "firebase.json"), b, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	cmd := exec.Command(o.Bin, "emulators:start", "--only", "auth", "--project", o.Project, "--config", filepath.Join(dir, "firebase.json"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_UPDATE_NOTIFIER=1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK=true", "CI=true",
+		"HOME="+dir) // keeps firebase-tools' config and logs out of the user's home
+	cmd.Stdout, cmd.Stderr = o.Log, o.Log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start firebase emulator: %w", err)
+	}
+	e := &Emulator{Host: fmt.Sprintf("127.0.0.1:%d", o.Port), Project: o.Project, cmd: cmd, done: make(chan error, 1), dir: dir}
+	go func() { e.done <- cmd.Wait() }()
+
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if res, err := http.Get("http://" + e.Host + "/"); err == nil {
+			res.Body.Close()
+			return e, nil
+		}
+		select {
+		case err := <-e.done:
+			e.done <- err
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("firebase emulator exited before it was ready: %v", err)
+		case <-ctx.Done():
+			e.Stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			e.Stop()
+			return nil, errors.New("firebase emulator not ready after 90s")
+		}
+	}
+}
+
+// Reset deletes every account in the emulator.
+func (e *Emulator) Reset() error {
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+e.Host+"/emulator/v1/projects/"+e.Project+"/accounts", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("reset emulator: %s", res.Status)
+	}
+	return nil
+}
+
+// Stop ends the emulator and everything it started.
+func (e *Emulator) Stop() error {
+	defer os.RemoveAll(e.dir)
+	pgid := -e.cmd.Process.Pid
+	_ = syscall.Kill(pgid, syscall.SIGINT)
+	select {
+	case <-e.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(pgid, syscall.SIGKILL)
+		<-e.done
+	}
+	// firebase-tools may leave a child behind; the group kill catches it.
+	_ = syscall.Kill(pgid, syscall.SIGKILL)
+	return nil
+}
+
+// Env returns the environment variable pointing clients at the emulator.
+func (e *Emulator) Env() string { return "FIREBASE_AUTH_EMULATOR_HOST=" + e.Host }

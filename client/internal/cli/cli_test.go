@@ -1,0 +1,454 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/client/internal/creds"
+	"github.com/gatehouse/gatehouse/client/internal/firebase"
+)
+
+// harness runs the CLI in-process with a controlled environment.
+type harness struct {
+	t         *testing.T
+	env       map[string]string
+	credPath  string
+	stdin     string
+	terminal  bool
+	passwords []string
+	lookPath  func(string) (string, error)
+}
+
+func newHarness(t *testing.T) *harness {
+	dir := t.TempDir()
+	return &harness{t: t, credPath: filepath.Join(dir, "gatehouse", "credentials.json"),
+		env:      map[string]string{},
+		lookPath: func(string) (string, error) { return "", errors.New("not found") }}
+}
+
+func (h *harness) run(args ...string) (int, string, string) {
+	h.t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"GATEHOUSE_CREDENTIALS": h.credPath}
+	for k, v := range h.env {
+		env[k] = v
+	}
+	pw := append([]string(nil), h.passwords...)
+	code := Main(Env{
+		Args: args, Stdin: strings.NewReader(h.stdin), Stdout: &stdout, Stderr: &stderr,
+		Getenv: func(k string) string { return env[k] },
+		Environ: func() []string {
+			var out []string
+			for k, v := range env {
+				out = append(out, k+"="+v)
+			}
+			return append(out, "PATH="+os.Getenv("PATH"))
+		},
+		LookPath:   h.lookPath,
+		IsTerminal: func() bool { return h.terminal },
+		ReadPassword: func() ([]byte, error) {
+			if len(pw) == 0 {
+				return nil, io.EOF
+			}
+			p := pw[0]
+			pw = pw[1:]
+			return []byte(p), nil
+		},
+		Now: time.Now,
+	})
+	return code, stdout.String(), stderr.String()
+}
+
+func fakeJWT(claims map[string]any) string {
+	b, _ := json.Marshal(claims)
+	return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"k"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString(b) + ".c2ln"
+}
+
+// fakeFirebase serves the Identity Toolkit and Secure Token endpoints as
+// the emulator does, with tokens the fake gateway understands.
+type fakeFirebase struct {
+	*httptest.Server
+	mu        sync.Mutex
+	users     map[string]string // email -> password
+	refreshes int
+	ttl       time.Duration
+}
+
+func newFakeFirebase(t *testing.T) *fakeFirebase {
+	f := &fakeFirebase{users: map[string]string{}, ttl: time.Hour}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeFirebase) token(email string) string {
+	return fakeJWT(map[string]any{"aud": "demo-p", "sub": "uid-" + email, "email": email, "exp": time.Now().Add(f.ttl).Unix(), "jti": time.Now().UnixNano()})
+}
+
+func (f *fakeFirebase) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fail := func(code string) {
+		w.WriteHeader(400)
+		fmt.Fprintf(w, `{"error":{"code":400,"message":%q}}`, code)
+	}
+	switch r.URL.Path {
+	case "/identitytoolkit.googleapis.com/v1/accounts:signUp", "/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword":
+		var in struct{ Email, Password string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		if strings.HasSuffix(r.URL.Path, "signUp") {
+			if _, ok := f.users[in.Email]; ok {
+				fail("EMAIL_EXISTS")
+				return
+			}
+			f.users[in.Email] = in.Password
+		} else if pw, ok := f.users[in.Email]; !ok || pw != in.Password {
+			fail("INVALID_LOGIN_CREDENTIALS")
+			return
+		}
+		fmt.Fprintf(w, `{"idToken":%q,"refreshToken":"refresh-%s","expiresIn":"%d","localId":"uid-%s","email":%q}`,
+			f.token(in.Email), in.Email, int(f.ttl.Seconds()), in.Email, in.Email)
+	case "/securetoken.googleapis.com/v1/token":
+		_ = r.ParseForm()
+		email := strings.TrimPrefix(r.Form.Get("refresh_token"), "refresh-")
+		if _, ok := f.users[email]; !ok {
+			fail("INVALID_REFRESH_TOKEN")
+			return
+		}
+		f.refreshes++
+		fmt.Fprintf(w, `{"id_token":%q,"refresh_token":"refresh-%s","expires_in":"%d","user_id":"uid-%s"}`, f.token(email), email, int(f.ttl.Seconds()), email)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// fakeGateway answers like API Gateway: 401 "Jwt is expired" for an expired
+// token, 401 "Jwt is missing" without one, else the path and caller.
+func fakeGateway(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"code":401,"message":"Jwt is missing"}`)
+			return
+		}
+		claims, err := firebase.Claims(tok)
+		if err != nil {
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"code":401,"message":"Jwt verification fails"}`)
+			return
+		}
+		if exp, _ := claims["exp"].(float64); int64(exp) < time.Now().Unix() {
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"code":401,"message":"Jwt is expired"}`)
+			return
+		}
+		if r.URL.Path == "/v1/missing" {
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"code":404,"message":"The current request is not defined by this API."}`)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, `{"method":%q,"path":%q,"email":%q,"body":%q}`, r.Method, r.URL.Path, claims["email"], body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func (h *harness) useFakes(fb *fakeFirebase, gw *httptest.Server) {
+	h.env["FIREBASE_AUTH_EMULATOR_HOST"] = strings.TrimPrefix(fb.URL, "http://")
+	h.env["GATEHOUSE_GATEWAY_URL"] = gw.URL
+}
+
+func (h *harness) signup(email, pw string) {
+	h.t.Helper()
+	h.stdin = pw + "\n"
+	if code, _, stderr := h.run("signup", "--email", email, "--password-stdin"); code != 0 {
+		h.t.Fatalf("signup = %d: %s", code, stderr)
+	}
+}
+
+func TestCallWithToken(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.signup("ada@example.com", "secret123")
+
+	code, out, _ := h.run("call", "/v1/hello")
+	if code != 0 || !strings.Contains(out, `"email":"ada@example.com"`) || !strings.Contains(out, `"method":"GET"`) {
+		t.Errorf("call /v1/hello = %d %q", code, out)
+	}
+	code, out, _ = h.run("call", "post", "/v1/items", "-d", `{"a":1}`)
+	if code != 0 || !strings.Contains(out, `"method":"POST"`) || !strings.Contains(out, `"body":"{\"a\":1}"`) {
+		t.Errorf("call post = %d %q", code, out)
+	}
+	code, out, stderr := h.run("call", "/v1/missing")
+	if code != 1 || !strings.Contains(out, "not defined by this API") || !strings.Contains(stderr, "404") {
+		t.Errorf("call /v1/missing = %d %q %q, want exit 1 with the body", code, out, stderr)
+	}
+}
+
+func TestCallRefreshesOnExpired401(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.signup("ada@example.com", "secret123")
+
+	// The stored expiry says the token is fine, but the gateway says it is
+	// expired (clock skew): the CLI refreshes once and retries.
+	store := creds.Store{Path: h.credPath}
+	e, err := store.Get("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.IDToken = fakeJWT(map[string]any{"email": "ada@example.com", "exp": time.Now().Add(-time.Minute).Unix()})
+	if err := store.Put("default", e); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := h.run("call", "/v1/hello")
+	if code != 0 || !strings.Contains(out, "ada@example.com") || fb.refreshes != 1 {
+		t.Errorf("call with expired token = %d %q %q, refreshes %d, want 200 after one refresh", code, out, stderr, fb.refreshes)
+	}
+	// A 401 that is not about expiry is not retried.
+	e, _ = store.Get("default")
+	e.IDToken = "not-a-jwt"
+	_ = store.Put("default", e)
+	code, out, _ = h.run("call", "/v1/hello")
+	if code != 1 || !strings.Contains(out, "Jwt verification fails") || fb.refreshes != 1 {
+		t.Errorf("call with bad token = %d %q, refreshes %d, want exit 1 and no refresh", code, out, fb.refreshes)
+	}
+}
+
+func TestTokenRefreshesNearExpiry(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.signup("ada@example.com", "secret123")
+	code, first, _ := h.run("token")
+	if code != 0 || fb.refreshes != 0 {
+		t.Fatalf("token = %d, refreshes %d", code, fb.refreshes)
+	}
+	store := creds.Store{Path: h.credPath}
+	e, _ := store.Get("default")
+	e.Expiry = time.Now().Add(30 * time.Second) // within the refresh margin
+	_ = store.Put("default", e)
+	code, second, _ := h.run("token")
+	if code != 0 || fb.refreshes != 1 || second == first {
+		t.Errorf("token near expiry = %d, refreshes %d, same token %v", code, fb.refreshes, second == first)
+	}
+	if e, _ := store.Get("default"); time.Until(e.Expiry) < 50*time.Minute {
+		t.Errorf("stored expiry not updated: %v", e.Expiry)
+	}
+}
+
+func TestVerboseRedactsAuthorization(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.signup("ada@example.com", "secret123")
+	e, _ := creds.Store{Path: h.credPath}.Get("default")
+	code, out, stderr := h.run("call", "/v1/hello", "-v")
+	if code != 0 || !strings.Contains(stderr, "> Authorization: Bearer REDACTED") || !strings.Contains(stderr, "< HTTP/1.1 200 OK") {
+		t.Errorf("call -v = %d, stderr %q", code, stderr)
+	}
+	if strings.Contains(stderr+out, e.IDToken) || strings.Contains(stderr+out, e.RefreshToken) {
+		t.Error("call -v printed the token")
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.stdin = "pw-SECRET-1\n"
+	_, out1, err1 := h.run("signup", "--email", "ada@example.com", "--password-stdin")
+	h.stdin = "pw-SECRET-1\n"
+	_, out2, err2 := h.run("login", "--email", "ada@example.com", "--password-stdin")
+	_, out3, err3 := h.run("whoami")
+	all := out1 + err1 + out2 + err2 + out3 + err3
+	e, _ := creds.Store{Path: h.credPath}.Get("default")
+	for _, secret := range []string{"pw-SECRET-1", e.IDToken, e.RefreshToken} {
+		if strings.Contains(all, secret) {
+			t.Errorf("output contains a secret %q:\n%s", secret, all)
+		}
+	}
+	if !strings.Contains(out3, "email:   ada@example.com") || !strings.Contains(out3, "uid:     uid-ada@example.com") {
+		t.Errorf("whoami = %q", out3)
+	}
+	// Only token prints the token.
+	if _, out, _ := h.run("token"); strings.TrimSpace(out) != e.IDToken {
+		t.Errorf("token printed %q, want the ID token", out)
+	}
+}
+
+func TestPasswordPrompt(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.terminal = true
+	h.stdin = "ada@example.com\n"
+	h.passwords = []string{"secret123", "secret123"}
+	if code, out, stderr := h.run("signup"); code != 0 || !strings.Contains(out, "signed up") || !strings.Contains(stderr, "Repeat password: ") {
+		t.Fatalf("signup via prompt = %d %q %q", code, out, stderr)
+	}
+	h.stdin = "bob@example.com\n"
+	h.passwords = []string{"secret123", "different"}
+	if code, _, stderr := h.run("signup"); code != 2 || !strings.Contains(stderr, "passwords do not match") {
+		t.Errorf("mismatched passwords = %d %q", code, stderr)
+	}
+	h.terminal = false
+	if code, _, stderr := h.run("login", "--email", "ada@example.com"); code != 2 || !strings.Contains(stderr, "--password-stdin") {
+		t.Errorf("login without terminal = %d %q", code, stderr)
+	}
+}
+
+func TestCredentialsFileMode(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.signup("ada@example.com", "secret123")
+	info, err := os.Stat(h.credPath)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials mode = %v, %v, want 0600", info.Mode().Perm(), err)
+	}
+	// A file others can read is refused, not used.
+	if err := os.Chmod(h.credPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := h.run("token"); code != 1 || !strings.Contains(stderr, "chmod 600") {
+		t.Errorf("token with a 0644 file = %d %q", code, stderr)
+	}
+	if err := os.WriteFile(h.credPath, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(h.credPath, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := h.run("whoami"); code != 1 || !strings.Contains(stderr, "corrupt") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("whoami with a corrupt file = %d %q", code, stderr)
+	}
+}
+
+// fakePulumi puts a `pulumi` script on the lookup path that prints outputs
+// and records its arguments.
+func fakePulumi(t *testing.T, h *harness, outputs string, exit int) string {
+	dir := t.TempDir()
+	argsFile := filepath.Join(dir, "args")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$@\" > %q\necho 'error: no stack selected' >&2\n", argsFile)
+	if exit == 0 {
+		script = fmt.Sprintf("#!/bin/sh\necho \"$@\" > %q\ncat <<'EOF'\n%s\nEOF\n", argsFile, outputs)
+	} else {
+		script += fmt.Sprintf("exit %d\n", exit)
+	}
+	bin := filepath.Join(dir, "pulumi")
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.lookPath = func(name string) (string, error) {
+		if name == "pulumi" {
+			return bin, nil
+		}
+		return "", errors.New("not found")
+	}
+	return argsFile
+}
+
+func TestStackOutputDiscovery(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.env["FIREBASE_AUTH_EMULATOR_HOST"] = strings.TrimPrefix(fb.URL, "http://")
+	argsFile := fakePulumi(t, h, fmt.Sprintf(`{"gatewayUrl":%q,"firebaseApiKey":"AIzaFromStack"}`, gw.URL), 0)
+	h.stdin = "secret123\n"
+	if code, out, stderr := h.run("signup", "--email", "ada@example.com", "--password-stdin", "--stack", "prod"); code != 0 || !strings.Contains(out, "profile prod") {
+		t.Fatalf("signup --stack prod = %d %q %q", code, out, stderr)
+	}
+	code, out, stderr := h.run("call", "/v1/hello", "--stack", "prod")
+	if code != 0 || !strings.Contains(out, "ada@example.com") {
+		t.Errorf("call via stack outputs = %d %q %q", code, out, stderr)
+	}
+	if args, _ := os.ReadFile(argsFile); strings.TrimSpace(string(args)) != "stack output --json --stack prod" {
+		t.Errorf("pulumi args = %q", args)
+	}
+	if e, _ := (creds.Store{Path: h.credPath}).Get("prod"); e == nil || e.APIKey != "emulator-api-key" {
+		t.Errorf("stored entry = %+v", e)
+	}
+
+	// Flags win over the stack: the fake pulumi is not consulted.
+	os.Remove(argsFile)
+	if code, _, _ := h.run("call", "/v1/hello", "--stack", "prod", "--gateway-url", gw.URL); code != 0 {
+		t.Errorf("call --gateway-url = %d", code)
+	}
+	if _, err := os.Stat(argsFile); err == nil {
+		t.Error("pulumi was run although --gateway-url was given")
+	}
+
+	// A failing pulumi gives a one-line error saying what to do.
+	fakePulumi(t, h, "", 255)
+	code, _, stderr = h.run("call", "/v1/hello", "--profile", "prod")
+	if code != 1 || !strings.Contains(stderr, "pass --gateway-url or set GATEHOUSE_GATEWAY_URL") || !strings.Contains(stderr, "no stack selected") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("call with failing pulumi = %d %q", code, stderr)
+	}
+	// No pulumi at all.
+	h.lookPath = func(string) (string, error) { return "", errors.New("not found") }
+	code, _, stderr = h.run("call", "/v1/hello")
+	if code != 1 || !strings.Contains(stderr, "Pulumi CLI is not installed") {
+		t.Errorf("call without pulumi = %d %q", code, stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"call"}, "want [METHOD] PATH"},
+		{[]string{"call", "v1/hello"}, "PATH must start with /"},
+		{[]string{"call", "FETCH", "/v1/hello"}, `unknown method "FETCH"`},
+		{[]string{"call", "/a", "/b", "/c"}, "want [METHOD] PATH"},
+		{[]string{"login", "--password", "x"}, "flag provided but not defined: -password"},
+		{[]string{"login", "--password-stdin"}, "--email is required"},
+		{[]string{"login", "--email", "nope", "--password-stdin"}, "is not an email address"},
+		{[]string{"token", "extra"}, `unexpected argument "extra"`},
+		{[]string{"whoami", "--bogus"}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := h.run(tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) || (len(tt.args) > 0 && strings.Count(stderr, "\n") != 1) {
+			t.Errorf("gatehouse %q = %d %q, want exit 2 and one line containing %q", tt.args, code, stderr, tt.want)
+		}
+	}
+	h.stdin = ""
+	if code, _, stderr := h.run("login", "--email", "a@b.co", "--password-stdin"); code != 2 || !strings.Contains(stderr, "stdin is empty") {
+		t.Errorf("empty stdin password = %d %q", code, stderr)
+	}
+	if code, _, stderr := h.run("token"); code != 1 || !strings.Contains(stderr, "not logged in") {
+		t.Errorf("token when logged out = %d %q", code, stderr)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	h := newHarness(t)
+	for _, args := range [][]string{{"--help"}, {"help"}, {"signup", "--help"}, {"login", "-h"}, {"logout", "--help"}, {"token", "--help"}, {"call", "--help"}, {"whoami", "--help"}} {
+		code, out, _ := h.run(args...)
+		if code != 0 || !strings.Contains(out, "GATEHOUSE_GATEWAY_URL") {
+			t.Errorf("gatehouse %v = %d, help %q", args, code, out)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+// Package creds stores signed-in sessions in the user's config directory:
+// one JSON file, mode 0600, one entry per profile (stack).
+package creds
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	"github.com/gatehouse/gatehouse/client/internal/firebase"
+)
+
+// Entry is one profile's session plus what refreshing it needs.
+type Entry struct {
+	firebase.Session
+	APIKey   string `json:"api_key"`
+	Emulator string `json:"emulator,omitempty"` // FIREBASE_AUTH_EMULATOR_HOST at login
+}
+
+type file struct {
+	Version  int               `json:"version"`
+	Profiles map[string]*Entry `json:"profiles"`
+}
+
+// Store is the credentials file.
+type Store struct{ Path string }
+
+// DefaultPath is os.UserConfigDir()/gatehouse/credentials.json.
+func DefaultPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find config dir: %w", err)
+	}
+	return filepath.Join(dir, "gatehouse", "credentials.json"), nil
+}
+
+// ErrNotLoggedIn is returned for a profile with no stored session.
+var ErrNotLoggedIn = errors.New("not logged in")
+
+func (s Store) read() (*file, error) {
+	f := &file{Version: 1, Profiles: map[string]*Entry{}}
+	info, err := os.Lstat(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("credentials file %s: %w", s.Path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("credentials file %s is not a regular file; remove it", s.Path)
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return nil, fmt.Errorf("credentials file %s belongs to another user (uid %d); remove it", s.Path, st.Uid)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("credentials file %s is readable by others (mode %04o); run: chmod 600 %s", s.Path, perm, s.Path)
+	}
+	b, err := os.ReadFile(s.Path)
+	if err != nil {
+		return nil, fmt.Errorf("credentials file %s: %w", s.Path, err)
+	}
+	var stored file
+	if err := json.Unmarshal(b, &stored); err != nil || stored.Profiles == nil {
+		return nil, fmt.Errorf("credentials file %s is corrupt; remove it and log in again", s.Path)
+	}
+	return &stored, nil
+}
+
+func (s Store) write(f *file) error {
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(s.Path), err)
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.Path), ".credentials-*")
+	if err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.Path); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	return nil
+}
+
+// Get returns the profile's entry, or ErrNotLoggedIn.
+func (s Store) Get(profile string) (*Entry, error) {
+	f, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	e, ok := f.Profiles[profile]
+	if !ok || e == nil {
+		return nil, ErrNotLoggedIn
+	}
+	return e, nil
+}
+
+// Put stores the profile's entry, replacing any other.
+func (s Store) Put(profile string, e *Entry) error {
+	f, err := s.read()
+	if err != nil {
+		return err
+	}
+	f.Profiles[profile] = e
+	return s.write(f)
+}
+
+// Delete removes the profile's entry; it reports whether there was one.
+func (s Store) Delete(profile string) (bool, error) {
+	f, err := s.read()
+	if err != nil {
+		return false, err
+	}
+	if _, ok := f.Profiles[profile]; !ok {
+		return false, nil
+	}
+	delete(f.Profiles, profile)
+	return true, s.write(f)
+}
+
+// Profiles lists the stored profile names.
+func (s Store) Profiles() ([]string, error) {
+	f, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for n := range f.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
