@@ -24,6 +24,15 @@ build-alone: ## Check each module builds on its own (GOWORK=off), as Pulumi's Go
 bench: ## Run the benchmarks and print the measured ratios
 	cd service && go test -run '^$$' -bench 'Hello' -benchtime=50000x .
 	cd service && go test -run '^$$' -bench 'Startup' -benchtime=20x .
+	cd local && go test -run '^$$' -bench 'Gateway' -benchtime=20000x .
+
+GATEWAY_PORT ?= 8080
+BACKEND_PORT ?= 8081
+AUTH_PORT ?= 9099
+
+.PHONY: local
+local: emulator ## Run the whole stack offline: backend, local gateway, Firebase Auth emulator (Ctrl-C stops)
+	cd local && go run ./cmd/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT)
 
 .PHONY: fmt
 fmt: ## gofmt every module

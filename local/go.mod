@@ -3,8 +3,11 @@ module github.com/gatehouse/gatehouse/local
 go 1.26.0
 
 require (
+	github.com/gatehouse/gatehouse/client v0.0.0
 	github.com/gatehouse/gatehouse/service v0.0.0
 	github.com/gatehouse/gatehouse/spec v0.0.0
+	github.com/go-jose/go-jose/v4 v4.1.9
+	github.com/golang-jwt/jwt/v5 v5.3.1
 )
 
 require (
@@ -37,13 +40,14 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 replace (
+	github.com/gatehouse/gatehouse/client => ../client
 	github.com/gatehouse/gatehouse/service => ../service
 	github.com/gatehouse/gatehouse/spec => ../spec
 )

@@ -1,0 +1,445 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse/gatehouse/client/emulator"
+	"github.com/gatehouse/gatehouse/local/twin"
+	"github.com/gatehouse/gatehouse/spec"
+)
+
+// End-to-end tests: real processes on loopback (the backend binary, the
+// Firebase Auth emulator, the gatehouse CLI binary) behind the local gateway
+// serving a rendered spec. Nothing in the request path is mocked.
+
+var (
+	repoRoot string
+	cliBin   string
+	emuTwin  *twin.Twin // nil when npm is missing
+	childLog bytes.Buffer
+)
+
+func TestMain(m *testing.M) { os.Exit(setup(m)) }
+
+func setup(m *testing.M) int {
+	wd, _ := os.Getwd()
+	var err error
+	if repoRoot, err = emulator.RepoRoot(wd); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "gatehouse-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cliBin = filepath.Join(dir, "gatehouse")
+	build := exec.Command("go", "build", "-o", cliBin, "./cmd/gatehouse")
+	build.Dir = filepath.Join(repoRoot, "client")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build CLI: %v\n%s", err, out)
+		return 1
+	}
+	flag.Parse()
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "^$" {
+		return m.Run() // benchmarks only: no emulator needed
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	emuTwin, err = twin.Start(ctx, twin.Config{RepoRoot: repoRoot, Emulator: true, Log: &childLog})
+	switch {
+	case errors.Is(err, emulator.ErrNoNPM):
+		fmt.Fprintln(os.Stderr, "skipping emulator end-to-end tests:", err)
+		emuTwin = nil
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "start twin: %v\n%s", err, childLog.String())
+		return 1
+	default:
+		defer emuTwin.Stop()
+	}
+	return m.Run()
+}
+
+// cli runs the gatehouse binary against the emulator twin.
+func cli(t *testing.T, creds, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(cliBin, args...)
+	cmd.Env = []string{
+		"FIREBASE_AUTH_EMULATOR_HOST=" + emuTwin.AuthHost,
+		"GATEHOUSE_GATEWAY_URL=" + emuTwin.GatewayURL,
+		"GATEHOUSE_CREDENTIALS=" + creds,
+		"PATH=/usr/bin:/bin",
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func get(t *testing.T, url string, header map[string]string) (int, string) {
+	t.Helper()
+	return do(t, http.MethodGet, url, header)
+}
+
+func do(t *testing.T, method, url string, header map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestE2EWithEmulatorAndCLI(t *testing.T) {
+	if emuTwin == nil {
+		t.Skip("npm is not installed: no Firebase Auth emulator")
+	}
+	if err := emuTwin.ResetAuth(); err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+
+	code, out, stderr := cli(t, creds, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin")
+	if code != 0 {
+		t.Fatalf("signup = %d %q %q\n%s", code, out, stderr, childLog.String())
+	}
+	if code, out, stderr = cli(t, creds, "correct-horse\n", "login", "--email", "ada@example.com", "--password-stdin"); code != 0 {
+		t.Fatalf("login = %d %q %q", code, out, stderr)
+	}
+	code, out, stderr = cli(t, creds, "", "call", "/v1/hello")
+	if code != 0 || strings.TrimSpace(out) != `{"message":"Hello, ada@example.com!"}` {
+		t.Errorf("call /v1/hello = %d %q %q", code, out, stderr)
+	}
+	code, out, _ = cli(t, creds, "", "call", "/v1/me")
+	var me struct {
+		UID, Email, Issuer string
+		Audience           []string
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &me) != nil || me.UID == "" || me.Email != "ada@example.com" ||
+		me.Issuer != "https://securetoken.google.com/"+emulator.DefaultProject {
+		t.Errorf("call /v1/me = %d %q", code, out)
+	}
+	_, whoami, _ := cli(t, creds, "", "whoami")
+	if !strings.Contains(whoami, "uid:     "+me.UID) {
+		t.Errorf("the uid the backend saw (%s) is not the one the CLI stored:\n%s", me.UID, whoami)
+	}
+
+	if status, body := get(t, emuTwin.GatewayURL+"/v1/hello", nil); status != 401 || !strings.Contains(body, `"Jwt is missing"`) {
+		t.Errorf("no token = %d %s, want 401 Jwt is missing", status, body)
+	}
+	if code, out, _ := cli(t, creds, "", "call", "/v1/admin"); code != 1 || !strings.Contains(out, "The current request is not defined by this API.") {
+		t.Errorf("undeclared path = %d %q, want 404 not defined", code, out)
+	}
+	if status, body := get(t, emuTwin.BackendURL+"/v1/hello", nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
+		t.Errorf("backend directly = %d %s, want 401 from the backend", status, body)
+	}
+
+	// An emulator token is only good for the emulator's project.
+	_, tok, _ := cli(t, creds, "", "token")
+	forged := reissue(t, strings.TrimSpace(tok), map[string]any{"aud": "someone-else"})
+	if status, body := get(t, emuTwin.GatewayURL+"/v1/hello", map[string]string{"Authorization": "Bearer " + forged}); status != 401 || !strings.Contains(body, "Audiences in Jwt are not allowed") {
+		t.Errorf("emulator token with another aud = %d %s", status, body)
+	}
+}
+
+// reissue changes claims of an unsigned token, keeping alg none.
+func reissue(t *testing.T, tok string, changes map[string]any) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range changes {
+		claims[k] = v
+	}
+	b, _ := json.Marshal(claims)
+	return parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "."
+}
+
+// issuer is a test identity provider with its own RSA keys and JWKS server.
+type issuer struct {
+	key, other *rsa.PrivateKey
+	jwks       *httptest.Server
+	fetches    atomic.Int64
+	spec       spec.Issuer
+}
+
+const (
+	testIssuer   = "https://issuer.gatehouse.test"
+	testAudience = "gatehouse-e2e"
+)
+
+func newIssuer(t testing.TB) *issuer {
+	t.Helper()
+	is := &issuer{}
+	var err error
+	if is.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		t.Fatal(err)
+	}
+	if is.other, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		t.Fatal(err)
+	}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &is.key.PublicKey, KeyID: "key-1", Algorithm: "RS256", Use: "sig"}}}
+	body, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		is.fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(is.jwks.Close)
+	is.spec = spec.Issuer{Name: "test", Issuer: testIssuer, JWKSURI: is.jwks.URL + "/jwks", Audiences: []string{testAudience, "other-aud"}}
+	return is
+}
+
+func claims(change map[string]any) jwt.MapClaims {
+	now := time.Now()
+	c := jwt.MapClaims{"iss": testIssuer, "aud": testAudience, "sub": "machine-7", "email": "robot@example.com",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	for k, v := range change {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+func (is *issuer) sign(t testing.TB, key *rsa.PrivateKey, kid string, c jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func signedTwin(t *testing.T, is *issuer, backendURL string, deadline time.Duration) *twin.Twin {
+	t.Helper()
+	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, BackendURL: backendURL, Deadline: deadline, Log: &childLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tw.Stop)
+	return tw
+}
+
+func TestE2ESignedTokens(t *testing.T) {
+	is := newIssuer(t)
+	tw := signedTwin(t, is, "", 0)
+	url := tw.GatewayURL + "/v1/hello"
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	good := is.sign(t, is.key, "key-1", claims(nil))
+
+	if status, body := get(t, url, bearer(good)); status != 200 || !strings.Contains(body, "Hello, robot@example.com!") {
+		t.Fatalf("valid token = %d %s", status, body)
+	}
+	if status, body := get(t, url+"?access_token="+good, nil); status != 200 {
+		t.Errorf("valid token in access_token = %d %s", status, body)
+	}
+	if status, _ := get(t, url, bearer(is.sign(t, is.key, "key-1", claims(map[string]any{"aud": []string{"x", "other-aud"}})))); status != 200 {
+		t.Errorf("token with an allowed audience among others = %d", status)
+	}
+
+	now := time.Now()
+	none := func(c jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	hs256 := func() string {
+		// Algorithm confusion: HMAC keyed with the public key's bytes.
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(nil)).SignedString([]byte(fmt.Sprint(is.key.PublicKey.N)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	rejected := []struct {
+		name, token, want string
+	}{
+		{"wrong audience", is.sign(t, is.key, "key-1", claims(map[string]any{"aud": "someone-else"})), "Audiences in Jwt are not allowed"},
+		{"wrong issuer", is.sign(t, is.key, "key-1", claims(map[string]any{"iss": "https://evil.example.com"})), "Jwt issuer is not configured"},
+		{"expired", is.sign(t, is.key, "key-1", claims(map[string]any{"exp": now.Add(-2 * time.Hour).Unix(), "iat": now.Add(-3 * time.Hour).Unix()})), "Jwt is expired"},
+		{"no exp", is.sign(t, is.key, "key-1", claims(map[string]any{"exp": nil})), "Jwt verification fails"},
+		{"not yet valid", is.sign(t, is.key, "key-1", claims(map[string]any{"nbf": now.Add(2 * time.Hour).Unix()})), "Jwt not yet valid"},
+		{"issued in the future", is.sign(t, is.key, "key-1", claims(map[string]any{"iat": now.Add(2 * time.Hour).Unix()})), "Jwt not yet valid"},
+		{"bad signature", is.sign(t, is.other, "key-1", claims(nil)), "Jwt verification fails"},
+		{"tampered payload", tamper(good), "Jwt verification fails"},
+		{"unknown kid", is.sign(t, is.other, "key-unknown", claims(nil)), "Jwt verification fails"},
+		{"alg none", none(claims(nil)), "Jwt verification fails"},
+		{"HS256 confusion", hs256(), "Jwt verification fails"},
+		{"not a JWT", "hello", "Jwt verification fails"},
+		{"missing", "", "Jwt is missing"},
+	}
+	for _, tt := range rejected {
+		h := bearer(tt.token)
+		if tt.token == "" {
+			h = nil
+		}
+		status, body := get(t, url, h)
+		if status != 401 || !strings.Contains(body, `"message":"`+tt.want+`"`) {
+			t.Errorf("%s: %d %s, want 401 %q", tt.name, status, body, tt.want)
+		}
+	}
+
+	// Unknown kids do not turn into a JWKS request each.
+	before := is.fetches.Load()
+	for range 20 {
+		get(t, url, bearer(is.sign(t, is.other, "kid-flood", claims(nil))))
+	}
+	if n := is.fetches.Load() - before; n > 1 {
+		t.Errorf("20 unknown-kid tokens caused %d JWKS fetches, want at most 1", n)
+	}
+
+	// A client cannot forge the identity the backend sees.
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"admin","email":"admin@example.com"}`))
+	status, body := get(t, tw.GatewayURL+"/v1/me", map[string]string{"Authorization": "Bearer " + good, "X-Apigateway-Api-Userinfo": forged})
+	if status != 200 || !strings.Contains(body, `"uid":"machine-7"`) || strings.Contains(body, "admin") {
+		t.Errorf("forged userinfo with a valid token = %d %s, want the token's identity", status, body)
+	}
+	if status, body := get(t, tw.GatewayURL+"/v1/me", map[string]string{"X-Apigateway-Api-Userinfo": forged}); status != 401 || !strings.Contains(body, "Jwt is missing") {
+		t.Errorf("forged userinfo alone = %d %s, want 401", status, body)
+	}
+	// ...which is exactly what the backend would accept without the gateway:
+	// the backend trusts the header, so IAM (only the gateway may invoke it)
+	// is what keeps forgers out in the cloud.
+	if status, body := get(t, tw.BackendURL+"/v1/me", map[string]string{"X-Apigateway-Api-Userinfo": forged}); status != 200 || !strings.Contains(body, "admin") {
+		t.Errorf("forged header straight to the backend = %d %s (the check above would prove nothing)", status, body)
+	}
+
+	// Method override tricks do not reach another route or skip auth.
+	if status, body := do(t, http.MethodPost, url, map[string]string{"X-HTTP-Method-Override": "GET", "Authorization": "Bearer " + good}); status != 404 || !strings.Contains(body, "not defined by this API") {
+		t.Errorf("POST with X-HTTP-Method-Override: GET = %d %s, want 404", status, body)
+	}
+	if status, body := do(t, http.MethodGet, url, map[string]string{"X-HTTP-Method-Override": "DELETE"}); status != 401 {
+		t.Errorf("GET with override and no token = %d %s, want 401", status, body)
+	}
+}
+
+func tamper(tok string) string {
+	parts := strings.Split(tok, ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	raw = bytes.Replace(raw, []byte("machine-7"), []byte("machine-0"), 1)
+	return parts[0] + "." + base64.RawURLEncoding.EncodeToString(raw) + "." + parts[2]
+}
+
+// TestE2EForwardedHeaders checks what the backend receives, with a backend
+// that echoes its request.
+func TestE2EForwardedHeaders(t *testing.T) {
+	is := newIssuer(t)
+	var got atomic.Value
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Clone(context.Background()))
+		w.WriteHeader(200)
+	}))
+	defer echo.Close()
+	tw := signedTwin(t, is, echo.URL+"/base", 0)
+	tok := is.sign(t, is.key, "key-1", claims(nil))
+	status, _ := do(t, http.MethodGet, tw.GatewayURL+"/v1/hello?x=1", map[string]string{
+		"Authorization": "Bearer " + tok, "X-HTTP-Method-Override": "DELETE", "X-Apigateway-Foo": "client", "X-Forwarded-Authorization": "Bearer forged",
+	})
+	if status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	r := got.Load().(*http.Request)
+	if r.URL.Path != "/base/v1/hello" || r.URL.RawQuery != "x=1" {
+		t.Errorf("backend path = %s?%s, want /base/v1/hello?x=1 (APPEND_PATH_TO_ADDRESS)", r.URL.Path, r.URL.RawQuery)
+	}
+	if want := strings.Split(tok, ".")[1]; r.Header.Get("X-Apigateway-Api-Userinfo") != want {
+		t.Errorf("userinfo = %q, want the token's payload segment", r.Header.Get("X-Apigateway-Api-Userinfo"))
+	}
+	if r.Header.Get("X-Forwarded-Authorization") != "Bearer "+tok || r.Header.Get("Authorization") != "" {
+		t.Errorf("authorization headers = %q / %q, want the caller's moved to X-Forwarded-Authorization", r.Header.Get("Authorization"), r.Header.Get("X-Forwarded-Authorization"))
+	}
+	for _, h := range []string{"X-Http-Method-Override", "X-Apigateway-Foo"} {
+		if v := r.Header.Get(h); v != "" {
+			t.Errorf("backend got client header %s: %q", h, v)
+		}
+	}
+}
+
+func TestE2EBackendFailures(t *testing.T) {
+	is := newIssuer(t)
+	tok := is.sign(t, is.key, "key-1", claims(nil))
+	auth := map[string]string{"Authorization": "Bearer " + tok}
+
+	tw := signedTwin(t, is, "", 0)
+	if status, _ := get(t, tw.GatewayURL+"/v1/hello", auth); status != 200 {
+		t.Fatalf("before stopping the backend: %d", status)
+	}
+	if err := tw.StopBackend(); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := get(t, tw.GatewayURL+"/v1/hello", auth); status != 502 || !strings.Contains(body, `"code":502`) {
+		t.Errorf("backend down = %d %s, want 502 JSON", status, body)
+	}
+
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	tw2 := signedTwin(t, is, slow.URL, 300*time.Millisecond)
+	start := time.Now()
+	status, body := get(t, tw2.GatewayURL+"/v1/hello", auth)
+	if status != 504 || !strings.Contains(body, "upstream request timeout") {
+		t.Errorf("slow backend = %d %s, want 504", status, body)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("504 took %v, want about the 300ms deadline", took)
+	}
+}

@@ -1,0 +1,59 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+)
+
+// tokenCacheSize bounds the verified-token cache. ESPv2 (Envoy's jwt_authn)
+// likewise caches verified JWTs so that a client reusing its token does not
+// pay for a signature check on every request.
+const tokenCacheSize = 10000
+
+// verified is what a successful verification established about a token.
+type verified struct {
+	payload  string // the payload segment, forwarded as userinfo
+	provider string // securityDefinition that verified it
+	exp, nbf time.Time
+}
+
+// timeCheck re-applies the time-dependent checks, which a cached
+// verification cannot settle once and for all.
+func (v verified) timeCheck(now time.Time) string {
+	switch {
+	case !v.exp.IsZero() && now.After(v.exp.Add(clockSkew)):
+		return msgExpired
+	case !v.nbf.IsZero() && now.Add(clockSkew).Before(v.nbf):
+		return msgNotYetValid
+	}
+	return ""
+}
+
+// tokenCache maps a token's exact bytes to its verification. Only
+// successes are stored; when full, an arbitrary entry makes room.
+type tokenCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]verified
+}
+
+func newTokenCache(max int) *tokenCache { return &tokenCache{max: max, m: make(map[string]verified)} }
+
+func (c *tokenCache) get(tok string) (verified, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[tok]
+	return v, ok
+}
+
+func (c *tokenCache) put(tok string, v verified) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[tok]; !ok && len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[tok] = v
+}
