@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -270,5 +272,32 @@ func TestOutputs(t *testing.T) {
 	}
 	if len(res.outputs) != len(want)+1 {
 		t.Errorf("%d outputs, want %d: %v", len(res.outputs), len(want)+1, res.outputs)
+	}
+}
+
+// TestImageBuildMatchesImageTest keeps infra's docker.Image build and
+// `make image-test` on the same Dockerfile, context and platform.
+func TestImageBuildMatchesImageTest(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(mk), "\n") {
+		if k, v, ok := strings.Cut(line, ":="); ok && strings.HasPrefix(k, "IMAGE_") {
+			vars[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	if vars["IMAGE_PLATFORM"] != components.ImagePlatform {
+		t.Errorf("Makefile IMAGE_PLATFORM = %q, infra builds for %q", vars["IMAGE_PLATFORM"], components.ImagePlatform)
+	}
+	if filepath.Join("..", vars["IMAGE_CONTEXT"]) != filepath.Clean(components.ImageContext) {
+		t.Errorf("Makefile IMAGE_CONTEXT = %q, infra builds %q (relative to infra/)", vars["IMAGE_CONTEXT"], components.ImageContext)
+	}
+	if vars["IMAGE_DOCKERFILE"] != filepath.Join(vars["IMAGE_CONTEXT"], components.ImageDockerfile) {
+		t.Errorf("Makefile IMAGE_DOCKERFILE = %q, infra uses %s/%s", vars["IMAGE_DOCKERFILE"], vars["IMAGE_CONTEXT"], components.ImageDockerfile)
+	}
+	if _, err := os.Stat(filepath.Join(components.ImageContext, components.ImageDockerfile)); err != nil {
+		t.Errorf("infra's Dockerfile does not exist: %v", err)
 	}
 }

@@ -95,11 +95,12 @@ func New(o Options) *echo.Echo {
 	)
 
 	h := &handlers{service: o.Service, revision: o.Revision}
+	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheSize))
 	e.GET("/healthz", h.healthz)
 	// Route-level rather than group middleware: an echo group with middleware
 	// claims every method under its prefix, which would turn 405s into 404s.
-	e.GET("/v1/hello", h.hello, gatewayIdentity)
-	e.GET("/v1/me", h.me, gatewayIdentity)
+	e.GET("/v1/hello", h.hello, requireIdentity)
+	e.GET("/v1/me", h.me, requireIdentity)
 	return e
 }
 
@@ -136,18 +137,23 @@ func callerIdentity(c echo.Context) (identity.Identity, error) {
 	return id, nil
 }
 
+// identityCacheSize bounds the decoded-identity cache (about 1 KiB each).
+const identityCacheSize = 4096
+
 // gatewayIdentity requires the identity API Gateway forwards and puts it in
 // the request context. See package identity for why the header is trusted.
-func gatewayIdentity(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		id, err := identity.Decode(req.Header.Get(identity.Header))
-		if err != nil {
-			// The message comes from a fixed set of errors and never quotes the header.
-			return echo.NewHTTPError(http.StatusUnauthorized, unauthorizedMessage(err)).WithInternal(err)
+func gatewayIdentity(cache *identity.Cache) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			id, err := cache.Decode(req.Header.Get(identity.Header))
+			if err != nil {
+				// The message comes from a fixed set of errors and never quotes the header.
+				return echo.NewHTTPError(http.StatusUnauthorized, unauthorizedMessage(err)).WithInternal(err)
+			}
+			c.SetRequest(req.WithContext(identity.NewContext(req.Context(), id)))
+			return next(c)
 		}
-		c.SetRequest(req.WithContext(identity.NewContext(req.Context(), id)))
-		return next(c)
 	}
 }
 

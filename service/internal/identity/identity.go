@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -178,4 +179,41 @@ func NewContext(ctx context.Context, id Identity) context.Context {
 func FromContext(ctx context.Context) (Identity, bool) {
 	id, ok := ctx.Value(ctxKey{}).(Identity)
 	return id, ok
+}
+
+// Cache remembers decoded headers. The gateway forwards the same payload
+// for every request a client makes with one token, so most requests decode
+// a header seen before. Only successful decodes are kept; the cache is
+// bounded and safe for concurrent use.
+type Cache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]Identity
+}
+
+// NewCache returns a cache of at most max identities.
+func NewCache(max int) *Cache { return &Cache{max: max, m: make(map[string]Identity, max)} }
+
+// Decode is Decode with the cache in front.
+func (c *Cache) Decode(header string) (Identity, error) {
+	c.mu.Lock()
+	id, ok := c.m[header]
+	c.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id, err := Decode(header)
+	if err != nil {
+		return Identity{}, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		for k := range c.m { // evict an arbitrary entry
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[header] = id
+	c.mu.Unlock()
+	return id, nil
 }

@@ -107,3 +107,29 @@ func TestContext(t *testing.T) {
 }
 
 func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestCache(t *testing.T) {
+	c := NewCache(2)
+	h := enc(firebasePayload)
+	want, _ := Decode(h)
+	for range 2 {
+		got, err := c.Decode(h)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Cache.Decode = %+v, %v, want %+v", got, err, want)
+		}
+	}
+	if _, err := c.Decode("!!!"); !errors.Is(err, ErrEncoding) {
+		t.Errorf("Cache.Decode(bad) = %v, want ErrEncoding", err)
+	}
+	if _, err := c.Decode(""); !errors.Is(err, ErrMissing) {
+		t.Errorf("Cache.Decode(empty) = %v, want ErrMissing", err)
+	}
+	for _, s := range []string{"a", "b", "c"} {
+		if _, err := c.Decode(enc(`{"sub":"` + s + `"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.m) != 2 {
+		t.Errorf("cache holds %d entries, want at most 2 (errors are not cached)", len(c.m))
+	}
+}

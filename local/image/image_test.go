@@ -1,0 +1,163 @@
+package image
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Set by `make image-test`, which starts Docker and creates the base-image
+// stand-ins first (see local/image/docker.sh).
+func imageEnv(t testing.TB) (platform, dockerfile, context string) {
+	t.Helper()
+	if os.Getenv("GATEHOUSE_IMAGE_TEST") != "1" {
+		t.Skip("builds and runs the image with Docker: run `make image-test`")
+	}
+	platform, dockerfile, context = os.Getenv("IMAGE_PLATFORM"), os.Getenv("IMAGE_DOCKERFILE"), os.Getenv("IMAGE_CONTEXT")
+	if platform == "" || dockerfile == "" || context == "" {
+		t.Fatal("IMAGE_PLATFORM, IMAGE_DOCKERFILE and IMAGE_CONTEXT must be set (make image-test sets them)")
+	}
+	return platform, dockerfile, context
+}
+
+func docker(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := exec.Command("docker", args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		return strings.TrimSpace(out.String()), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+func mustDocker(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := docker(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+const tag = "gatehouse-service:image-test"
+
+func buildImage(t testing.TB) {
+	t.Helper()
+	platform, dockerfile, context := imageEnv(t)
+	// The same Dockerfile, context and platform that infra's docker.Image
+	// uses (infra's tests compare them with the Makefile's values).
+	out, err := exec.Command("docker", "build", "--network", "host", "--platform", platform,
+		"-f", "../../"+dockerfile, "-t", tag, "../../"+context).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+}
+
+func freePort(t testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// runContainer starts the image and returns its id, port and the time from
+// `docker run` to the first 200 on /healthz.
+func runContainer(t testing.TB, within time.Duration) (string, int, time.Duration) {
+	t.Helper()
+	port := freePort(t)
+	start := time.Now()
+	id := mustDocker(t, "run", "-d", "--network", "host", "-e", "PORT="+strconv.Itoa(port), tag)
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	for time.Since(start) < within {
+		if res, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port)); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return id, port, time.Since(start)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	logs, _ := docker(t, "logs", id)
+	_, _ = docker(t, "rm", "-f", id)
+	t.Fatalf("container not healthy within %v; logs:\n%s", within, logs)
+	return "", 0, 0
+}
+
+func TestImage(t *testing.T) {
+	buildImage(t)
+	id, port, ready := runContainer(t, 2*time.Second)
+	t.Cleanup(func() { _, _ = docker(t, "rm", "-f", id) })
+
+	// Runs as the distroless nonroot user, not root.
+	pid := mustDocker(t, "inspect", "-f", "{{.State.Pid}}", id)
+	status, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "Uid:") && strings.Fields(line)[1] != "65532" {
+			t.Errorf("container process %s, want uid 65532", line)
+		}
+	}
+	if user := mustDocker(t, "image", "inspect", "-f", "{{.Config.User}}", tag); user != "65532:65532" {
+		t.Errorf("image user = %q, want 65532:65532", user)
+	}
+
+	// No shell to exec into.
+	if out, err := docker(t, "run", "--rm", "--network", "host", "--entrypoint", "/bin/sh", tag, "-c", "true"); err == nil {
+		t.Errorf("the image has a shell: %s", out)
+	}
+
+	// Serves the API with a gateway identity.
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1/hello", port), nil)
+	req.Header.Set("X-Apigateway-Api-Userinfo", base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`)))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /v1/hello = %d, want 200", res.StatusCode)
+	}
+
+	// docker stop sends SIGTERM: a clean exit 0, well before the 10 s kill.
+	stopStart := time.Now()
+	mustDocker(t, "stop", "-t", "10", id)
+	if took := time.Since(stopStart); took > 9*time.Second {
+		t.Errorf("docker stop took %v", took)
+	}
+	if code := mustDocker(t, "inspect", "-f", "{{.State.ExitCode}}", id); code != "0" {
+		t.Errorf("exit code after docker stop = %s, want 0", code)
+	}
+
+	size, _ := strconv.ParseFloat(mustDocker(t, "image", "inspect", "-f", "{{.Size}}", tag), 64)
+	fmt.Printf("image: %s %.1f MB (target <= 20 MB), docker run to first 200 in %v (target <= 1s)\n", tag, size/1e6, ready.Round(time.Millisecond))
+}
+
+// BenchmarkImageStart measures the time from `docker run` to the first 200.
+func BenchmarkImageStart(b *testing.B) {
+	buildImage(b)
+	var total time.Duration
+	for b.Loop() {
+		id, _, ready := runContainer(b, 5*time.Second)
+		total += ready
+		_, _ = docker(b, "rm", "-f", id)
+	}
+	size, _ := strconv.ParseFloat(mustDocker(b, "image", "inspect", "-f", "{{.Size}}", tag), 64)
+	mean := total / time.Duration(b.N)
+	b.ReportMetric(float64(mean.Milliseconds()), "ms-run-to-first-200")
+	b.ReportMetric(size/1e6, "image-MB")
+	fmt.Printf("image: %.1f MB (target <= 20 MB), docker run to first 200: mean %v over %d runs (target <= 1s)\n", size/1e6, mean.Round(time.Millisecond), b.N)
+}
