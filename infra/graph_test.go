@@ -164,7 +164,7 @@ func TestUpdateBehaviour(t *testing.T) {
 
 	for _, kv := range [][2]string{
 		{"gatehouse:backendDeadline", "20s"},
-		{"gatehouse:cors", "true"},
+		{"gatehouse:corsOrigins", `["https://app.example.com"]`},
 		{"gatehouse:serviceAccountIssuers", `["robot@my-gcp-project-id.iam.gserviceaccount.com=gatehouse"]`},
 	} {
 		c := run(t, with(cfg, kv[0], kv[1]), digestA)
@@ -299,5 +299,36 @@ func TestImageBuildMatchesImageTest(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(components.ImageContext, components.ImageDockerfile)); err != nil {
 		t.Errorf("infra's Dockerfile does not exist: %v", err)
+	}
+}
+
+func TestCORSOrigins(t *testing.T) {
+	cfg := devConfig(t)
+	res := run(t, with(cfg, "gatehouse:corsOrigins", `["https://app.example.com","http://localhost:3000"]`), digestA)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	var env string
+	for _, e := range asSlice(res.m.one(t, tRunService).input("template.containers.0.envs")) {
+		if m, _ := e.(map[string]any); m["name"] == "CORS_ALLOW_ORIGINS" {
+			env, _ = m["value"].(string)
+		}
+	}
+	if env != "https://app.example.com,http://localhost:3000" {
+		t.Errorf("CORS_ALLOW_ORIGINS = %q", env)
+	}
+	_, doc := apiConfigDoc(t, res.m)
+	for _, want := range []string{"allowCors: true", "name: gatehouse-0a1b2c3d4e5f6.apigateway." + cfg["gcp:project"] + ".cloud.goog", "operationId: cors_v1_hello"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("spec lacks %q:\n%s", want, doc)
+		}
+	}
+	// Off by default: no env, no preflight operations.
+	off := run(t, cfg, digestA)
+	if _, doc := apiConfigDoc(t, off.m); strings.Contains(doc, "allowCors") || strings.Contains(doc, "options:") {
+		t.Errorf("CORS off but the spec allows it:\n%s", doc)
+	}
+	if strings.Contains(fmt.Sprint(off.m.one(t, tRunService).input("template.containers.0.envs")), "CORS_ALLOW_ORIGINS") {
+		t.Error("CORS off but the backend gets CORS_ALLOW_ORIGINS")
 	}
 }

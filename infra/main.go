@@ -83,6 +83,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		Concurrency:           cfg.Concurrency,
 		RequestTimeout:        cfg.RequestTimeout,
 		LogLevel:              cfg.LogLevel,
+		CORSOrigins:           cfg.CORSOrigins,
 		DeletionProtection:    cfg.DeletionProtection,
 		RegistryAPI:           apis.Require("artifactregistry.googleapis.com"),
 		RunAPI:                apis.Require("run.googleapis.com"),

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,11 +32,12 @@ const (
 )
 
 type config struct {
-	port      int
-	logLevel  slog.Level
-	service   string
-	revision  string
-	projectID string
+	port        int
+	logLevel    slog.Level
+	service     string
+	revision    string
+	projectID   string
+	corsOrigins []string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -56,6 +59,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("invalid LOG_LEVEL: %w", err)
 	}
 	c.logLevel = lvl
+	for _, o := range strings.Split(getenv("CORS_ALLOW_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				return config{}, fmt.Errorf("invalid CORS_ALLOW_ORIGINS entry %q: want * or an origin such as https://app.example.com", o)
+			}
+			o = strings.TrimSuffix(o, "/")
+		}
+		c.corsOrigins = append(c.corsOrigins, o)
+	}
 	return c, nil
 }
 
@@ -77,10 +93,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 	srv := &http.Server{
 		Handler: api.New(api.Options{
-			Logger:    logger,
-			ProjectID: cfg.projectID,
-			Service:   cfg.service,
-			Revision:  cfg.revision,
+			Logger:           logger,
+			ProjectID:        cfg.projectID,
+			Service:          cfg.service,
+			Revision:         cfg.revision,
+			CORSAllowOrigins: cfg.corsOrigins,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

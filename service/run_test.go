@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,13 +29,15 @@ func env(m map[string]string) func(string) string {
 func TestLoadConfig(t *testing.T) {
 	got, err := loadConfig(env(map[string]string{
 		"PORT": "9090", "LOG_LEVEL": "debug", "K_SERVICE": "svc", "K_REVISION": "svc-001", "GOOGLE_CLOUD_PROJECT": "p1",
+		"CORS_ALLOW_ORIGINS": "https://app.example.com/, http://localhost:3000",
 	}))
-	want := config{port: 9090, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1"}
-	if err != nil || got != want {
+	want := config{port: 9090, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1",
+		corsOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig = %+v, %v, want %+v", got, err, want)
 	}
 	got, err = loadConfig(env(nil))
-	if err != nil || got.port != 8080 || got.logLevel != slog.LevelInfo {
+	if err != nil || got.port != 8080 || got.logLevel != slog.LevelInfo || got.corsOrigins != nil {
 		t.Errorf("loadConfig(empty) = %+v, %v, want port 8080 level info", got, err)
 	}
 }
@@ -46,6 +49,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"PORT", "70000", `invalid PORT "70000"`},
 		{"PORT", "-1", `invalid PORT "-1"`},
 		{"LOG_LEVEL", "chatty", "invalid LOG_LEVEL"},
+		{"CORS_ALLOW_ORIGINS", "app.example.com", "invalid CORS_ALLOW_ORIGINS"},
+		{"CORS_ALLOW_ORIGINS", "https://app.example.com/path", "invalid CORS_ALLOW_ORIGINS"},
 	} {
 		_, err := loadConfig(env(map[string]string{tt.key: tt.val}))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -40,6 +41,7 @@ type SecureBackendArgs struct {
 	Concurrency                int
 	RequestTimeout             time.Duration
 	LogLevel                   string
+	CORSOrigins                []string // CORS_ALLOW_ORIGINS for the backend; none: CORS off
 	DeletionProtection         bool
 
 	// APIs are options that make resources wait for their Google APIs.
@@ -104,6 +106,15 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 	}
 	c.ImageDigest = c.Image.RepoDigest
 
+	envs := cloudrunv2.ServiceTemplateContainerEnvArray{
+		&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("GOOGLE_CLOUD_PROJECT"), Value: pulumi.String(args.Project)},
+		&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("LOG_LEVEL"), Value: pulumi.String(args.LogLevel)},
+	}
+	if len(args.CORSOrigins) > 0 {
+		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
+			Name: pulumi.String("CORS_ALLOW_ORIGINS"), Value: pulumi.String(strings.Join(args.CORSOrigins, ",")),
+		})
+	}
 	probe := func() *cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs {
 		return &cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs{Path: pulumi.String(HealthPath), Port: pulumi.Int(ContainerPort)}
 	}
@@ -132,10 +143,7 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 				Ports: cloudrunv2.ServiceTemplateContainerPortArray{&cloudrunv2.ServiceTemplateContainerPortArgs{
 					ContainerPort: pulumi.Int(ContainerPort),
 				}},
-				Envs: cloudrunv2.ServiceTemplateContainerEnvArray{
-					&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("GOOGLE_CLOUD_PROJECT"), Value: pulumi.String(args.Project)},
-					&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("LOG_LEVEL"), Value: pulumi.String(args.LogLevel)},
-				},
+				Envs: envs,
 				Resources: &cloudrunv2.ServiceTemplateContainerResourcesArgs{
 					Limits:          pulumi.StringMap{"cpu": pulumi.String(args.CPU), "memory": pulumi.String(args.Memory)},
 					CpuIdle:         pulumi.Bool(true),

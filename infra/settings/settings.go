@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -30,7 +31,6 @@ const (
 	DefaultBackendDeadline   = "15s"
 	DefaultDeletionProtect   = false
 	DefaultManageFirebase    = true
-	DefaultCORS              = false
 	DefaultImageTag          = "main"
 	DefaultLogLevel          = "info"
 	DefaultPlatform          = "linux/amd64"
@@ -66,7 +66,7 @@ type Config struct {
 	FirebaseAPIKey    string // web API key of an existing Firebase project (manageFirebase false)
 
 	ServiceAccountIssuers []spec.ServiceAccount // extra JWT issuers for machine clients
-	CORS                  bool
+	CORSOrigins           []string              // browser origins allowed cross-origin; none: CORS off
 
 	ImageTag string
 }
@@ -150,11 +150,21 @@ func Load(gcp, own Source) (Config, error) {
 		ManageFirebase:     boolean("manageFirebase", DefaultManageFirebase),
 		FirebaseProjectID:  str("firebaseProjectId", ""),
 		FirebaseAPIKey:     str("firebaseApiKey", ""),
-		CORS:               boolean("cors", DefaultCORS),
 		ImageTag:           str("imageTag", DefaultImageTag),
 	}
 	if c.FirebaseProjectID == "" {
 		c.FirebaseProjectID = c.Project
+	}
+	for _, o := range list(own.Get("corsOrigins")) {
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				bad(Namespace+":corsOrigins", "%q is not * or an origin such as https://app.example.com", o)
+				continue
+			}
+			o = strings.TrimSuffix(o, "/")
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
 	}
 	for i, raw := range list(own.Get("serviceAccountIssuers")) {
 		email, aud, ok := strings.Cut(raw, "=")
@@ -265,9 +275,9 @@ func (c Config) SpecParams(backendURL, endpointsName string) spec.Params {
 		Deadline:          c.Deadline,
 		FirebaseProjectID: c.FirebaseProjectID,
 		ServiceAccounts:   c.ServiceAccountIssuers,
-		CORS:              c.CORS,
+		CORS:              len(c.CORSOrigins) > 0,
 	}
-	if c.CORS {
+	if p.CORS {
 		p.EndpointsName = endpointsName
 	}
 	return p

@@ -37,14 +37,14 @@ func TestLoadValues(t *testing.T) {
 	c, err := Load(gcp, mapSource{
 		"serviceName": "api", "minInstances": "1", "maxInstances": "10", "cpu": "500m", "memory": "1Gi",
 		"concurrency": "20", "requestTimeout": "60s", "backendDeadline": "45s", "deletionProtection": "true",
-		"manageFirebase": "false", "firebaseProjectId": "other-proj", "firebaseApiKey": "AIza", "cors": "true",
+		"manageFirebase": "false", "firebaseProjectId": "other-proj", "firebaseApiKey": "AIza", "corsOrigins": `["https://app.example.com/","*"]`,
 		"serviceAccountIssuers": `["a-robot@p-123456.iam.gserviceaccount.com=aud1","b-robot@p-123456.iam.gserviceaccount.com=aud2"]`,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.ServiceName != "api" || c.MinInstances != 1 || c.MaxInstances != 10 || c.CPU != "500m" || !c.DeletionProtection ||
-		c.ManageFirebase || c.FirebaseProjectID != "other-proj" || !c.CORS || c.Deadline != 45*time.Second || len(c.ServiceAccountIssuers) != 2 ||
+		c.ManageFirebase || c.FirebaseProjectID != "other-proj" || fmt.Sprint(c.CORSOrigins) != "[https://app.example.com *]" || c.Deadline != 45*time.Second || len(c.ServiceAccountIssuers) != 2 ||
 		c.ServiceAccountIssuers[1] != (spec.ServiceAccount{Email: "b-robot@p-123456.iam.gserviceaccount.com", Audience: "aud2"}) {
 		t.Errorf("Load = %+v", c)
 	}
@@ -75,7 +75,8 @@ func TestLoadErrors(t *testing.T) {
 		{gcp, mapSource{"requestTimeout": "2h"}, "gatehouse:requestTimeout"},
 		{gcp, mapSource{"backendDeadline": "0s"}, "gatehouse:backendDeadline"},
 		{gcp, mapSource{"logLevel": "loud"}, "gatehouse:logLevel"},
-		{gcp, mapSource{"cors": "maybe"}, "gatehouse:cors"},
+		{gcp, mapSource{"corsOrigins": `["app.example.com"]`}, "gatehouse:corsOrigins"},
+		{gcp, mapSource{"corsOrigins": `["https://app.example.com/path"]`}, "gatehouse:corsOrigins"},
 		{gcp, mapSource{"firebaseProjectId": "other-proj"}, "gatehouse:firebaseProjectId: with manageFirebase on"},
 		{gcp, mapSource{"firebaseApiKey": "AIza"}, "gatehouse:firebaseApiKey"},
 		{gcp, mapSource{"manageFirebase": "false", "firebaseProjectId": "BAD"}, "gatehouse:firebaseProjectId"},
@@ -124,7 +125,7 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		"cpu": DefaultCPU, "memory": DefaultMemory, "concurrency": fmt.Sprint(DefaultConcurrency), "requestTimeout": DefaultRequestTimeout,
 		"backendDeadline": DefaultBackendDeadline, "logLevel": DefaultLogLevel, "deletionProtection": fmt.Sprint(DefaultDeletionProtect),
 		"manageFirebase": fmt.Sprint(DefaultManageFirebase), "firebaseProjectId": "", "firebaseApiKey": "",
-		"serviceAccountIssuers": "[]", "cors": fmt.Sprint(DefaultCORS), "imageTag": DefaultImageTag,
+		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag,
 	}
 	for key, w := range want {
 		c, ok := project.Config[key]

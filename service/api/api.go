@@ -29,6 +29,10 @@ type Options struct {
 	Revision       string        // K_REVISION, reported by /healthz
 	BodyLimit      string        // e.g. "1M"; DefaultBodyLimit if empty
 	RequestTimeout time.Duration // request context deadline; DefaultRequestTimeout if zero
+	// CORSAllowOrigins turns on CORS for these origins ("*" for any). The
+	// gateway passes browsers' preflight OPTIONS requests through when the
+	// spec allows CORS; the backend answers them.
+	CORSAllowOrigins []string
 }
 
 // Route is one method and path the backend serves.
@@ -93,6 +97,14 @@ func New(o Options) *echo.Echo {
 		middleware.BodyLimit(o.BodyLimit),
 		middleware.ContextTimeout(o.RequestTimeout),
 	)
+	if len(o.CORSAllowOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: o.CORSAllowOrigins,
+			AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodOptions},
+			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
+			MaxAge:       3600,
+		}))
+	}
 
 	h := &handlers{service: o.Service, revision: o.Revision}
 	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheSize))

@@ -269,3 +269,27 @@ func TestRoutesMatchRouter(t *testing.T) {
 		t.Errorf("New registers %s, which Routes() does not list", r)
 	}
 }
+
+func TestCORS(t *testing.T) {
+	preflight := map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET",
+		"Access-Control-Request-Headers": "authorization"}
+	on := New(Options{CORSAllowOrigins: []string{"https://app.example.com"}})
+	rec := do(on, http.MethodOptions, "/v1/hello", preflight, "")
+	if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Errorf("preflight with CORS on = %d %v", rec.Code, rec.Header())
+	}
+	rec = do(on, http.MethodGet, "/v1/hello", map[string]string{"Origin": "https://app.example.com", identity.Header: userinfo(payload)}, "")
+	if rec.Code != 200 || rec.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Errorf("GET with CORS on = %d %v", rec.Code, rec.Header())
+	}
+	rec = do(on, http.MethodOptions, "/v1/hello", map[string]string{"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"}, "")
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("preflight from another origin got Access-Control-Allow-Origin %q", got)
+	}
+	off := New(Options{})
+	rec = do(off, http.MethodGet, "/v1/hello", map[string]string{"Origin": "https://app.example.com", identity.Header: userinfo(payload)}, "")
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("CORS off still sends Access-Control-Allow-Origin %q", got)
+	}
+}
