@@ -36,7 +36,7 @@ func BenchmarkGateway(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := gateway.New(parsed, gateway.Options{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients * 2}})
+	g, err := gateway.New(parsed, gateway.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,9 +19,6 @@ import (
 //go:embed openapi.yaml
 var template []byte
 
-// Template returns the unrendered template, as written in spec/openapi.yaml.
-func Template() []byte { return bytes.Clone(template) }
-
 // PathTranslation values of x-google-backend.
 const (
 	AppendPathToAddress = "APPEND_PATH_TO_ADDRESS"

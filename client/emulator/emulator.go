@@ -217,6 +217,3 @@ func (e *Emulator) Stop() error {
 	_ = syscall.Kill(pgid, syscall.SIGKILL)
 	return nil
 }
-
-// Env returns the environment variable pointing clients at the emulator.
-func (e *Emulator) Env() string { return "FIREBASE_AUTH_EMULATOR_HOST=" + e.Host }

@@ -21,20 +21,18 @@ const Namespace = "gatehouse"
 
 // Defaults, mirrored by Pulumi.yaml's config block (a test keeps them equal).
 const (
-	DefaultServiceName       = "gatehouse"
-	DefaultMinInstances      = 0
-	DefaultMaxInstances      = 3
-	DefaultCPU               = "1"
-	DefaultMemory            = "512Mi"
-	DefaultConcurrency       = 80
-	DefaultRequestTimeout    = "30s"
-	DefaultBackendDeadline   = "15s"
-	DefaultDeletionProtect   = false
-	DefaultManageFirebase    = true
-	DefaultImageTag          = "main"
-	DefaultLogLevel          = "info"
-	DefaultPlatform          = "linux/amd64"
-	DefaultServiceDockerfile = "Dockerfile"
+	DefaultServiceName     = "gatehouse"
+	DefaultMinInstances    = 0
+	DefaultMaxInstances    = 3
+	DefaultCPU             = "1"
+	DefaultMemory          = "512Mi"
+	DefaultConcurrency     = 80
+	DefaultRequestTimeout  = "30s"
+	DefaultBackendDeadline = "15s"
+	DefaultDeletionProtect = false
+	DefaultManageFirebase  = true
+	DefaultImageTag        = "main"
+	DefaultLogLevel        = "info"
 )
 
 // GatewayRegions are the regions where API Gateway can run gateways

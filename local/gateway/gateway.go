@@ -74,6 +74,7 @@ type route struct {
 	segments []string // path split on "/"; "{x}" matches any one segment
 	backend  spec.Backend
 	target   *url.URL
+	proxy    *httputil.ReverseProxy
 }
 
 // New builds a gateway for doc (see spec.Parse).
@@ -85,7 +86,11 @@ func New(doc *spec.Document, o Options) (*Gateway, error) {
 		o.KeyClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	if o.Transport == nil {
-		o.Transport = http.DefaultTransport
+		// Keep enough idle connections to the backend for concurrent
+		// clients; the default two per host would churn connections.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 256
+		o.Transport = t
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -108,6 +113,9 @@ func New(doc *spec.Document, o Options) (*Gateway, error) {
 			}
 		}
 		g.routes = append(g.routes, route{op: op, segments: strings.Split(op.Path, "/"), backend: b, target: u})
+	}
+	for i := range g.routes {
+		g.routes[i].proxy = g.newProxy(&g.routes[i])
 	}
 	return g, nil
 }
@@ -336,6 +344,10 @@ func timeOf(d *jwt.NumericDate) time.Time {
 	return d.Time
 }
 
+// payloadKey carries the verified payload from authentication to the
+// proxy's Rewrite.
+type payloadKey struct{}
+
 // forward proxies to the backend the way ESPv2 does: the verified payload
 // in X-Apigateway-Api-Userinfo, the caller's Authorization moved to
 // X-Forwarded-Authorization, the path per path_translation, and the
@@ -345,10 +357,14 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt *route, pay
 	if deadline == 0 {
 		deadline = defaultDeadline
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), deadline)
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), payloadKey{}, payload), deadline)
 	defer cancel()
+	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
 
-	proxy := &httputil.ReverseProxy{
+// newProxy builds the reverse proxy for one route.
+func (g *Gateway) newProxy(rt *route) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
 		Transport: g.opts.Transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetXForwarded()
@@ -370,12 +386,12 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt *route, pay
 				out.Header.Set(forwardedAuthz, authz)
 			}
 			out.Header.Del("Authorization")
-			if payload != "" {
+			if payload, _ := pr.In.Context().Value(payloadKey{}).(string); payload != "" {
 				out.Header.Set(userinfoHeader, payload)
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
 				writeError(w, http.StatusGatewayTimeout, msgUpstreamTime)
 				return
 			}
@@ -385,5 +401,4 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt *route, pay
 			writeError(w, http.StatusBadGateway, msgUpstreamFailed)
 		},
 	}
-	proxy.ServeHTTP(w, r.WithContext(ctx))
 }

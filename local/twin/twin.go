@@ -134,8 +134,8 @@ func listen(port int, what string) (net.Listener, error) {
 	return ln, nil
 }
 
-// BuildBackend compiles the service into dir and returns the binary.
-func BuildBackend(ctx context.Context, repoRoot, dir string) (string, error) {
+// buildBackend compiles the service into dir and returns the binary.
+func buildBackend(ctx context.Context, repoRoot, dir string) (string, error) {
 	bin := filepath.Join(dir, "gatehouse-service")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	cmd.Dir = filepath.Join(repoRoot, "service")
@@ -156,7 +156,7 @@ func (t *Twin) startBackend(ctx context.Context, c Config) error {
 	} else if !emulator.PortFree(port) {
 		return fmt.Errorf("backend port %d is taken: free it or choose another port", port)
 	}
-	bin, err := BuildBackend(ctx, c.RepoRoot, t.tmp)
+	bin, err := buildBackend(ctx, c.RepoRoot, t.tmp)
 	if err != nil {
 		return err
 	}

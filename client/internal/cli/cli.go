@@ -121,12 +121,6 @@ func Main(env Env) int {
 	return a.main(context.Background(), env.Args)
 }
 
-func (a *app) getenv(k string) string { return a.Getenv(k) }
-func (a *app) environ() []string      { return a.Environ() }
-func (a *app) lookPath(f string) (string, error) {
-	return a.LookPath(f)
-}
-
 func (a *app) main(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		usage(a.Stderr)
@@ -235,7 +229,7 @@ func (a *app) authenticate(ctx context.Context, name string, args []string) erro
 	if err != nil {
 		return err
 	}
-	fb := firebase.New(t.apiKey, a.getenv("FIREBASE_AUTH_EMULATOR_HOST"))
+	fb := firebase.New(t.apiKey, a.Getenv("FIREBASE_AUTH_EMULATOR_HOST"))
 	var s *firebase.Session
 	if name == "signup" {
 		s, err = fb.SignUp(ctx, *email, password)
@@ -245,7 +239,7 @@ func (a *app) authenticate(ctx context.Context, name string, args []string) erro
 	if err != nil {
 		return err
 	}
-	if err := a.store.Put(t.profile, &creds.Entry{Session: *s, APIKey: t.apiKey, Emulator: a.getenv("FIREBASE_AUTH_EMULATOR_HOST")}); err != nil {
+	if err := a.store.Put(t.profile, &creds.Entry{Session: *s, APIKey: t.apiKey, Emulator: a.Getenv("FIREBASE_AUTH_EMULATOR_HOST")}); err != nil {
 		return err
 	}
 	verb := "logged in"
@@ -305,7 +299,7 @@ func (a *app) profileOnly(name string, args []string) (string, error) {
 	if fs.NArg() > 0 {
 		return "", usagef("unexpected argument %q", fs.Arg(0))
 	}
-	return firstNonEmpty(*tf.profile, a.getenv("GATEHOUSE_PROFILE"), *tf.stack, "default"), nil
+	return firstNonEmpty(*tf.profile, a.Getenv("GATEHOUSE_PROFILE"), *tf.stack, "default"), nil
 }
 
 func (a *app) logout(_ context.Context, args []string) error {
@@ -362,7 +356,7 @@ func (a *app) fresh(ctx context.Context, profile string, force bool) (*creds.Ent
 	if !force && e.Expiry.Sub(a.Now()) > refreshMargin {
 		return e, nil
 	}
-	emu := firstNonEmpty(a.getenv("FIREBASE_AUTH_EMULATOR_HOST"), e.Emulator)
+	emu := firstNonEmpty(a.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), e.Emulator)
 	s, err := firebase.New(e.APIKey, emu).Refresh(ctx, &e.Session)
 	if err != nil {
 		return nil, err

@@ -40,12 +40,12 @@ to the Firebase Auth emulator instead of Google.`
 // resolve fills in the target; need says which values the command must have.
 func (a *app) resolve(ctx context.Context, f targetFlags, needGateway, needAPIKey bool) (target, error) {
 	t := target{
-		gatewayURL: firstNonEmpty(*f.gatewayURL, a.getenv("GATEHOUSE_GATEWAY_URL")),
-		apiKey:     firstNonEmpty(*f.apiKey, a.getenv("GATEHOUSE_API_KEY")),
+		gatewayURL: firstNonEmpty(*f.gatewayURL, a.Getenv("GATEHOUSE_GATEWAY_URL")),
+		apiKey:     firstNonEmpty(*f.apiKey, a.Getenv("GATEHOUSE_API_KEY")),
 		stack:      *f.stack,
 	}
-	t.profile = firstNonEmpty(*f.profile, a.getenv("GATEHOUSE_PROFILE"), t.stack, "default")
-	if t.apiKey == "" && a.getenv("FIREBASE_AUTH_EMULATOR_HOST") != "" {
+	t.profile = firstNonEmpty(*f.profile, a.Getenv("GATEHOUSE_PROFILE"), t.stack, "default")
+	if t.apiKey == "" && a.Getenv("FIREBASE_AUTH_EMULATOR_HOST") != "" {
 		t.apiKey = "emulator-api-key" // the emulator accepts any key
 	}
 	if (needGateway && t.gatewayURL == "") || (needAPIKey && t.apiKey == "") {
@@ -77,7 +77,7 @@ func (a *app) resolve(ctx context.Context, f targetFlags, needGateway, needAPIKe
 
 // stackOutputs runs `pulumi stack output --json`.
 func (a *app) stackOutputs(ctx context.Context, stack string) (map[string]any, error) {
-	bin, err := a.lookPath("pulumi")
+	bin, err := a.LookPath("pulumi")
 	if err != nil {
 		return nil, errors.New("the Pulumi CLI is not installed")
 	}
@@ -86,8 +86,8 @@ func (a *app) stackOutputs(ctx context.Context, stack string) (map[string]any, e
 		args = append(args, "--stack", stack)
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = a.getenv("GATEHOUSE_PROJECT_DIR")
-	cmd.Env = a.environ()
+	cmd.Dir = a.Getenv("GATEHOUSE_PROJECT_DIR")
+	cmd.Env = a.Environ()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
