@@ -3,6 +3,7 @@ package spec
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -53,10 +54,7 @@ type Options struct {
 
 // Parse validates doc (see Validate) and returns its model.
 func Parse(doc []byte, o Options) (*Document, error) {
-	if err := Validate(doc, o); err != nil {
-		return nil, err
-	}
-	sw, err := loadSwagger(doc)
+	sw, err := validated(doc, o)
 	if err != nil {
 		return nil, err
 	}
@@ -67,26 +65,32 @@ func Parse(doc []byte, o Options) (*Document, error) {
 // against the rules API Gateway enforces or that bite users. It reports
 // every violation it finds.
 func Validate(doc []byte, o Options) error {
+	_, err := validated(doc, o)
+	return err
+}
+
+// validated is Validate, returning the parsed document for Parse.
+func validated(doc []byte, o Options) (*oaspec.Swagger, error) {
 	js, err := yamlToJSON(doc)
 	if err != nil {
-		return fmt.Errorf("validate spec: %w", err)
+		return nil, fmt.Errorf("validate spec: %w", err)
 	}
-	sw, err := loadSwagger(doc)
-	if err != nil {
-		return fmt.Errorf("validate spec: %w", err)
+	var sw oaspec.Swagger
+	if err := json.Unmarshal(js, &sw); err != nil {
+		return nil, fmt.Errorf("validate spec: parse document: %w", err)
 	}
 	if sw.Swagger != "2.0" {
-		return fmt.Errorf("validate spec: swagger must be \"2.0\" (API Gateway takes Swagger 2.0), got %q", sw.Swagger)
+		return nil, fmt.Errorf("validate spec: swagger must be \"2.0\" (API Gateway takes Swagger 2.0), got %q", sw.Swagger)
 	}
 	var errs []error
 	if err := schemaValidate(js); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, gatewayRules(sw, o)...)
+	errs = append(errs, gatewayRules(&sw, o)...)
 	if len(errs) > 0 {
-		return fmt.Errorf("validate spec: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("validate spec: %w", errors.Join(errs...))
 	}
-	return nil
+	return &sw, nil
 }
 
 // schemaValidate runs the Swagger 2.0 schema and semantic validation.
@@ -213,9 +217,7 @@ func gatewayRules(sw *oaspec.Swagger, o Options) []error {
 				}
 			}
 			if b, ok := op.Extensions["x-google-backend"]; ok {
-				if _, err := parseBackend(b); err != nil {
-					bad("%s: x-google-backend: %v", where, err)
-				} else if err := checkBackendURL(b, o); err != nil {
+				if err := checkBackend(b, o); err != nil {
 					bad("%s: x-google-backend: %v", where, err)
 				}
 			}
@@ -225,9 +227,7 @@ func gatewayRules(sw *oaspec.Swagger, o Options) []error {
 	b, ok := sw.Extensions["x-google-backend"]
 	if !ok {
 		bad("x-google-backend: missing at the top level")
-	} else if _, err := parseBackend(b); err != nil {
-		bad("x-google-backend: %v", err)
-	} else if err := checkBackendURL(b, o); err != nil {
+	} else if err := checkBackend(b, o); err != nil {
 		bad("x-google-backend: %v", err)
 	}
 
@@ -304,8 +304,12 @@ func parseBackend(v any) (Backend, error) {
 	return b, nil
 }
 
-func checkBackendURL(v any, o Options) error {
-	b, _ := parseBackend(v)
+// checkBackend parses an x-google-backend block and checks its address.
+func checkBackend(v any, o Options) error {
+	b, err := parseBackend(v)
+	if err != nil {
+		return err
+	}
 	if err := checkURL(b.Address, o.Local); err != nil {
 		return fmt.Errorf("address: %w", err)
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,15 +49,8 @@ func TestEmulator(t *testing.T) {
 	if err := e.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if PortFree(0) && !PortFree(portOf(e.Host)) {
-		t.Errorf("emulator port %s still bound after Stop", e.Host)
+	_, port, _ := net.SplitHostPort(e.Host)
+	if n, err := strconv.Atoi(port); err != nil || !PortFree(n) {
+		t.Errorf("emulator port %s still bound after Stop (%v)", e.Host, err)
 	}
-}
-
-func portOf(host string) int {
-	var p int
-	for _, c := range host[strings.LastIndex(host, ":")+1:] {
-		p = p*10 + int(c-'0')
-	}
-	return p
 }

@@ -115,9 +115,6 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 			Name: pulumi.String("CORS_ALLOW_ORIGINS"), Value: pulumi.String(strings.Join(args.CORSOrigins, ",")),
 		})
 	}
-	probe := func() *cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs {
-		return &cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs{Path: pulumi.String(HealthPath), Port: pulumi.Int(ContainerPort)}
-	}
 	c.Service, err = cloudrunv2.NewService(ctx, name+"-service", &cloudrunv2.ServiceArgs{
 		Project:     pulumi.String(args.Project),
 		Location:    pulumi.String(args.Region),
@@ -150,7 +147,9 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 					StartupCpuBoost: pulumi.Bool(true),
 				},
 				StartupProbe: &cloudrunv2.ServiceTemplateContainerStartupProbeArgs{
-					HttpGet:          probe(),
+					HttpGet: &cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs{
+						Path: pulumi.String(HealthPath), Port: pulumi.Int(ContainerPort),
+					},
 					PeriodSeconds:    pulumi.Int(1),
 					TimeoutSeconds:   pulumi.Int(1),
 					FailureThreshold: pulumi.Int(10),

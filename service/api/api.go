@@ -62,7 +62,7 @@ type helloResponse struct {
 }
 
 type handlers struct {
-	service, revision string
+	revision string
 }
 
 // New returns the backend's echo instance with all routes and middleware.
@@ -106,7 +106,7 @@ func New(o Options) *echo.Echo {
 		}))
 	}
 
-	h := &handlers{service: o.Service, revision: o.Revision}
+	h := &handlers{revision: o.Revision}
 	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheSize))
 	e.GET("/healthz", h.healthz)
 	// Route-level rather than group middleware: an echo group with middleware
