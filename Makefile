@@ -8,7 +8,8 @@ MODULES := service spec infra client local
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@if [ -t 1 ]; then c='\033[36m' r='\033[0m'; else c='' r=''; fi; \
+	awk -v c="$$c" -v r="$$r" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-14s%s %s\n", c, $$1, r, $$2}' $(MAKEFILE_LIST)
 
 FIREBASE_TOOLS := .cache/firebase/node_modules/.bin/firebase
 
@@ -27,17 +28,16 @@ IMAGE_TEST_ENV = GATEHOUSE_IMAGE_TEST=1 IMAGE_PLATFORM=$(IMAGE_PLATFORM) IMAGE_C
 
 # image-test builds the real service/Dockerfile with a real Docker daemon and
 # runs the container, offline. local/image/docker.sh installs Debian's
-# docker.io when dockerd is missing, starts a daemon (no iptables, no bridge:
-# containers use --network host) and stops it afterwards. Because base images
+# docker.io (and busybox-static for a stand-in) when missing, starts a daemon
+# of this checkout and run (no iptables, no bridge: containers use --network
+# host) and stops it, on every exit path. Because base images
 # cannot be pulled here, it creates LOCAL STAND-INS under the exact names of
 # the Dockerfile's ARG defaults (a Go builder from this machine's toolchain; a
 # distroless-like runtime with CA certs, nonroot 65532 and /tmp). They exist
 # only for this offline test: real builds (pulumi up) pull the real images.
 .PHONY: image-test
 image-test: ## Build and run the real backend image with Docker, offline
-	@host=$$(local/image/docker.sh up); trap '$(CURDIR)/local/image/docker.sh down' EXIT; \
-	export DOCKER_HOST=$$host; local/image/docker.sh standins; \
-	cd local && $(IMAGE_TEST_ENV) go test -count=1 -v -run 'TestImage$$' ./image/ | grep -v '^=== RUN'
+	@local/image/docker.sh run bash -c "set -eo pipefail; cd local && $(IMAGE_TEST_ENV) go test -count=1 -v -run 'TestImage$$|TestDockerScript' ./image/ | grep -v '^=== RUN'"
 
 .PHONY: build-alone
 build-alone: ## Check each module builds on its own (GOWORK=off), as Pulumi's Go host needs
@@ -48,17 +48,19 @@ bench: ## Run the benchmarks and print the measured ratios
 	cd service && go test -run '^$$' -bench 'Hello' -benchtime=50000x .
 	cd service && go test -run '^$$' -bench 'Startup' -benchtime=20x .
 	cd local && go test -run '^$$' -bench 'Gateway' -benchtime=20000x .
-	@host=$$(local/image/docker.sh up); trap '$(CURDIR)/local/image/docker.sh down' EXIT; \
-	export DOCKER_HOST=$$host; local/image/docker.sh standins; \
-	cd local && $(IMAGE_TEST_ENV) go test -run '^$$' -bench 'ImageStart' -benchtime=10x ./image/
+	local/image/docker.sh run bash -c "cd local && $(IMAGE_TEST_ENV) go test -run '^$$' -bench 'ImageStart' -benchtime=10x ./image/"
 
 GATEWAY_PORT ?= 8080
 BACKEND_PORT ?= 8081
 AUTH_PORT ?= 9099
 
+# The twin is built, then exec'd: make's child is the twin itself, so a kill
+# of make reaches it, and it stops the backend and the emulator on INT, TERM
+# and HUP, or when make dies or waits on a fatal signal (local/cmd/twin).
 .PHONY: local
 local: emulator ## Run the whole stack offline: backend, local gateway, Firebase Auth emulator (Ctrl-C stops)
-	cd local && go run ./cmd/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT)
+	@cd local && go build -o ../.cache/bin/twin ./cmd/twin
+	@exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT)
 
 .PHONY: fmt
 fmt: ## gofmt every module
@@ -76,8 +78,11 @@ spec: ## Render and validate the OpenAPI document (BACKEND_URL=… FIREBASE_PROJ
 emulator: $(FIREBASE_TOOLS) ## Install the Firebase Auth emulator (firebase-tools, pinned) with npm
 
 $(FIREBASE_TOOLS):
-	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (the emulator tests will be skipped)"; exit 0; }
-	npm install --prefix .cache/firebase --no-audit --no-fund --loglevel=error firebase-tools@$$(sed -n 's/^const FirebaseToolsVersion = "\(.*\)"/\1/p' client/emulator/emulator.go)
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ with npm (the Firebase Auth emulator runs on it)"; exit 1; }
+	@v=$$(sed -n 's/^const FirebaseToolsVersion = "\(.*\)"/\1/p' client/emulator/emulator.go); \
+	echo "one-time install: the Firebase Auth emulator (npm firebase-tools@$$v, about 625 packages, 1-3 minutes) into .cache/firebase"; \
+	npm install --prefix .cache/firebase --no-audit --no-fund --loglevel=http firebase-tools@$$v 2>&1 | \
+	  awk '/fetch GET/ { n++; if (n % 100 == 0) { printf "  ... %d packages fetched\n", n; fflush() } next } /^npm http/ { next } { print; fflush() }'
 
 .PHONY: build
 build: ## Build the gatehouse CLI and the backend into bin/

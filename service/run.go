@@ -32,6 +32,10 @@ const (
 )
 
 type config struct {
+	// host is the address to listen on: empty means every interface, as
+	// Cloud Run needs; the local twin sets LISTEN_HOST=127.0.0.1 so nothing
+	// but the local gateway on this machine can reach the backend.
+	host        string
 	port        int
 	logLevel    slog.Level
 	service     string
@@ -46,6 +50,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service:   getenv("K_SERVICE"),
 		revision:  getenv("K_REVISION"),
 		projectID: getenv("GOOGLE_CLOUD_PROJECT"),
+	}
+	if h := getenv("LISTEN_HOST"); h != "" {
+		if ip := net.ParseIP(h); ip == nil {
+			return config{}, fmt.Errorf("invalid LISTEN_HOST %q: want an IP address such as 127.0.0.1 (unset: every interface)", h)
+		}
+		c.host = h
 	}
 	if p := getenv("PORT"); p != "" {
 		n, err := strconv.Atoi(p)
@@ -106,9 +116,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
-		return fmt.Errorf("listen on port %d: %w", cfg.port, err)
+		return fmt.Errorf("listen on port %d of %s: %w", cfg.port, firstNonEmpty(cfg.host, "every interface"), err)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -120,7 +130,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	case <-ctx.Done():
 	}
 	stop() // a second signal now kills the process the default way
-	logger.Info("shutting down", slog.Duration("grace", shutdownGrace))
+	logger.Info("shutting down", slog.String("grace", shutdownGrace.String()))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -132,4 +142,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

@@ -28,16 +28,16 @@ func env(m map[string]string) func(string) string {
 
 func TestLoadConfig(t *testing.T) {
 	got, err := loadConfig(env(map[string]string{
-		"PORT": "9090", "LOG_LEVEL": "debug", "K_SERVICE": "svc", "K_REVISION": "svc-001", "GOOGLE_CLOUD_PROJECT": "p1",
+		"LISTEN_HOST": "127.0.0.1", "PORT": "9090", "LOG_LEVEL": "debug", "K_SERVICE": "svc", "K_REVISION": "svc-001", "GOOGLE_CLOUD_PROJECT": "p1",
 		"CORS_ALLOW_ORIGINS": "https://app.example.com/, http://localhost:3000",
 	}))
-	want := config{port: 9090, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1",
+	want := config{host: "127.0.0.1", port: 9090, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1",
 		corsOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig = %+v, %v, want %+v", got, err, want)
 	}
 	got, err = loadConfig(env(nil))
-	if err != nil || got.port != 8080 || got.logLevel != slog.LevelInfo || got.corsOrigins != nil {
+	if err != nil || got.host != "" || got.port != 8080 || got.logLevel != slog.LevelInfo || got.corsOrigins != nil {
 		t.Errorf("loadConfig(empty) = %+v, %v, want port 8080 level info", got, err)
 	}
 }
@@ -49,6 +49,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"PORT", "70000", `invalid PORT "70000"`},
 		{"PORT", "-1", `invalid PORT "-1"`},
 		{"LOG_LEVEL", "chatty", "invalid LOG_LEVEL"},
+		{"LISTEN_HOST", "localhost:80", "invalid LISTEN_HOST"},
 		{"CORS_ALLOW_ORIGINS", "app.example.com", "invalid CORS_ALLOW_ORIGINS"},
 		{"CORS_ALLOW_ORIGINS", "https://app.example.com/path", "invalid CORS_ALLOW_ORIGINS"},
 	} {
@@ -249,5 +250,33 @@ func TestProcessBadPort(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(out)); got != `service: invalid PORT "eighty": want a number from 1 to 65535` {
 		t.Errorf("output = %q, want one line naming PORT", got)
+	}
+}
+
+// The local twin binds the backend to loopback (LISTEN_HOST), since the
+// backend trusts the gateway's identity header; Cloud Run needs every
+// interface, the default.
+func TestRunListenHost(t *testing.T) {
+	for _, tt := range []struct{ host, want string }{
+		{"", `"addr":"[::]:`},
+		{"127.0.0.1", `"addr":"127.0.0.1:`},
+	} {
+		t.Run("host="+tt.host, func(t *testing.T) {
+			port := freePort(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			var out syncWriter
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, env(map[string]string{"LISTEN_HOST": tt.host, "PORT": strconv.Itoa(port)}), &out)
+			}()
+			waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d", port), 5*time.Second)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if want := tt.want + strconv.Itoa(port) + `"`; !strings.Contains(out.String(), want) {
+				t.Errorf("listening log lacks %s: %s", want, out.String())
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -44,8 +45,10 @@ func RepoRoot(dir string) (string, error) {
 func CacheDir(repoRoot string) string { return filepath.Join(repoRoot, ".cache", "firebase") }
 
 // Install returns the firebase CLI in cacheDir, installing the pinned
-// version with npm when it is missing or another version.
-func Install(ctx context.Context, cacheDir string, log io.Writer) (string, error) {
+// version with npm when it is missing or another version. progress hears,
+// up front, that this is a one-time install and how long it takes, then how
+// far it got every few seconds; log gets npm's own output.
+func Install(ctx context.Context, cacheDir string, progress, log io.Writer) (string, error) {
 	bin := filepath.Join(cacheDir, "node_modules", ".bin", "firebase")
 	pkg := filepath.Join(cacheDir, "node_modules", "firebase-tools", "package.json")
 	if b, err := os.ReadFile(pkg); err == nil {
@@ -63,14 +66,49 @@ func Install(ctx context.Context, cacheDir string, log io.Writer) (string, error
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(log, "installing firebase-tools@%s into %s (once)...\n", FirebaseToolsVersion, cacheDir)
+	fmt.Fprintf(progress, "one-time install: the Firebase Auth emulator (npm firebase-tools@%s, about 625 packages,\n"+
+		"1-3 minutes) into %s; later runs start at once\n", FirebaseToolsVersion, cacheDir)
 	cmd := exec.CommandContext(ctx, npm, "install", "--prefix", cacheDir, "--no-audit", "--no-fund",
 		"--loglevel=error", "firebase-tools@"+FirebaseToolsVersion)
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Run(); err != nil {
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("npm install firebase-tools@%s: %w", FirebaseToolsVersion, err)
 	}
-	return bin, nil
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return "", fmt.Errorf("npm install firebase-tools@%s: %w", FirebaseToolsVersion, err)
+			}
+			fmt.Fprintf(progress, "  installed in %s\n", time.Since(start).Round(time.Second))
+			return bin, nil
+		case <-tick.C:
+			fmt.Fprintf(progress, "  ... %s, %d packages so far\n", time.Since(start).Round(time.Second), countPackages(cacheDir))
+		}
+	}
+}
+
+// countPackages counts the packages npm has unpacked so far.
+func countPackages(cacheDir string) int {
+	n := 0
+	entries, _ := os.ReadDir(filepath.Join(cacheDir, "node_modules"))
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), "@") { // a scope: count its packages
+			scoped, _ := os.ReadDir(filepath.Join(cacheDir, "node_modules", e.Name()))
+			n += len(scoped)
+			continue
+		}
+		n++
+	}
+	return n
 }
 
 // Options for Start.
@@ -79,6 +117,10 @@ type Options struct {
 	Project string // DefaultProject when empty
 	Port    int    // auth emulator port; a free one when zero
 	Log     io.Writer
+	// DataDir, when set, keeps the emulator's accounts across restarts: they
+	// are imported from it at start and exported to it when Stop ends the
+	// emulator (firebase-tools' --import and --export-on-exit).
+	DataDir string
 }
 
 // Emulator is a running Firebase Auth emulator.
@@ -152,12 +194,25 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(o.Bin, "emulators:start", "--only", "auth", "--project", o.Project, "--config", filepath.Join(dir, "firebase.json"))
+	args := []string{"emulators:start", "--only", "auth", "--project", o.Project, "--config", filepath.Join(dir, "firebase.json")}
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("emulator data dir: %w", err)
+		}
+		if _, err := os.Stat(filepath.Join(o.DataDir, "firebase-export-metadata.json")); err == nil {
+			args = append(args, "--import", o.DataDir)
+		}
+		args = append(args, "--export-on-exit", o.DataDir)
+	}
+	cmd := exec.Command(o.Bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_UPDATE_NOTIFIER=1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK=true", "CI=true",
 		"HOME="+dir) // keeps firebase-tools' config and logs out of the user's home
 	cmd.Stdout, cmd.Stderr = o.Log, o.Log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so Stop can end firebase-tools and whatever it
+	// starts; and it ends if the process that started it dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start firebase emulator: %w", err)

@@ -1,76 +1,132 @@
 #!/usr/bin/env bash
-# Offline Docker for `make image-test`.
+# Offline Docker for `make image-test`, `make bench` and `make plan`.
 #
-#   docker.sh up        install Debian's docker.io if dockerd is missing and start a daemon
-#                       (iptables and the bridge off: containers use --network host)
-#   docker.sh standins  create local stand-ins for the Dockerfile's base images
-#   docker.sh down      stop the daemon `up` started (none started: nothing to do)
+#   docker.sh run CMD [ARG...]  run CMD with DOCKER_HOST pointing at a working Docker daemon and the
+#                               base-image stand-ins present; a daemon this script started for CMD
+#                               is stopped (and what it mounted unmounted) on every exit path
+#   docker.sh daemon CMD [ARG...]  the same without the stand-ins
+#   docker.sh busybox           print the path of a statically linked busybox, installing Debian's
+#                               busybox-static if there is none (GATEHOUSE_BUSYBOX names another path)
 #
-# The stand-ins exist ONLY so the real service/Dockerfile can be built on a
-# machine that cannot pull images. They carry the exact names of the
-# Dockerfile's ARG defaults, so the build is the real one; a real build pulls
-# the real golang and distroless images instead.
+# Which daemon: DOCKER_HOST if it answers, else /var/run/docker.sock if it answers, else our own
+# dockerd (Debian's docker.io is installed when dockerd is missing; iptables and the bridge off:
+# containers use --network host). Our own daemon is per checkout and per run:
+#   - its image store lives in the checkout's .cache/docker (kept between runs, so the stand-ins and
+#     the build cache are reused; deleted with the checkout);
+#   - its sockets, pidfile and exec-root live in a fresh temp dir of this run only;
+#   - runs of the same checkout take turns (flock on .cache/docker.lock); runs of different checkouts
+#     run side by side with separate daemons;
+#   - we stop only the daemon whose pid we started, never one found on the machine.
+#
+# The stand-ins exist ONLY so the real service/Dockerfile can be built on a machine that cannot pull
+# images. They carry the exact names of the Dockerfile's ARG defaults, so the build is the real one;
+# a real build pulls the real golang and distroless images instead.
 set -euo pipefail
 
-state=${GATEHOUSE_DOCKER_STATE:-/tmp/gatehouse-docker}
-sock="$state/docker.sock"
-mkdir -p "$state"
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd -P)
+cache=${GATEHOUSE_DOCKER_CACHE:-$repo/.cache/docker}
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  echo "installing $* from Debian (one time)..." >&2
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
 
-daemon_ok() { docker -H "unix://$1" info >/dev/null 2>&1; }
+daemon_ok() { docker -H "$1" info >/dev/null 2>&1; }
 
-cmd_up() {
-  if [ -n "${DOCKER_HOST:-}" ] && docker info >/dev/null 2>&1; then
-    echo "$DOCKER_HOST"; return
+# Everything this run creates is removed by cleanup, whatever ends the run.
+run_dir="" dockerd_pid="" cmd_pid="" tmp_dirs=()
+cleanup() {
+  local rc=$?
+  set +e
+  if [ -n "$cmd_pid" ] && kill -0 "$cmd_pid" 2>/dev/null; then
+    kill -TERM "$cmd_pid" 2>/dev/null
+    wait "$cmd_pid" 2>/dev/null
   fi
-  if daemon_ok /var/run/docker.sock; then echo "unix:///var/run/docker.sock"; return; fi
-  if daemon_ok "$sock"; then echo "unix://$sock"; return; fi
-  if ! command -v dockerd >/dev/null; then
-    echo "installing docker.io (dockerd) from Debian..." >&2
-    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
+  if [ -n "$dockerd_pid" ]; then
+    sudo_ kill "$dockerd_pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$dockerd_pid" 2>/dev/null && sudo_ kill -9 "$dockerd_pid" 2>/dev/null
   fi
+  if [ -n "$run_dir" ]; then
+    # dockerd leaves mounts behind (exec/netns, overlays of killed containers): unmount, deepest first.
+    findmnt -rn -o TARGET | grep -F -e "$run_dir" -e "$cache/data" | sort -r |
+      while read -r m; do sudo_ umount -l "$m" 2>/dev/null; done
+    sudo_ rm -rf "$run_dir"
+  fi
+  for d in "${tmp_dirs[@]}"; do sudo_ rm -rf "$d"; done
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# is_static FILE: FILE is an executable that needs no dynamic loader (the stand-in has no libc).
+is_static() { [ -x "$1" ] && LC_ALL=C ldd "$1" 2>&1 | grep -q 'not a dynamic executable'; }
+
+cmd_busybox() {
+  local want=${GATEHOUSE_BUSYBOX:-/bin/busybox}
+  if is_static "$want"; then echo "$want"; return; fi
+  # Debian's busybox is dynamically linked; busybox-static is not. They conflict, so this replaces it.
+  echo "no static busybox at $want (the Go stand-in image needs one)" >&2
+  apt_install busybox-static
+  is_static /bin/busybox || { echo "busybox-static installed, but /bin/busybox is not static" >&2; exit 1; }
+  echo /bin/busybox
+}
+
+start_daemon() {
+  if [ -n "${DOCKER_HOST:-}" ] && daemon_ok "$DOCKER_HOST"; then return; fi
+  if daemon_ok unix:///var/run/docker.sock; then export DOCKER_HOST=unix:///var/run/docker.sock; return; fi
+  command -v dockerd >/dev/null || apt_install docker.io
   command -v docker >/dev/null || { echo "no docker client after installing docker.io" >&2; exit 1; }
-  sudo_ dockerd --host "unix://$sock" --data-root "$state/data" --exec-root "$state/exec" \
-    --pidfile "$state/dockerd.pid" --iptables=false --ip-masq=false --bridge=none \
-    >"$state/dockerd.log" 2>&1 &
-  for _ in $(seq 1 100); do
-    if daemon_ok "$sock"; then echo "unix://$sock"; return; fi
+
+  mkdir -p "$cache"
+  exec 9>"$cache.lock"
+  if ! flock -n 9; then
+    echo "waiting for another run in this checkout to release its Docker daemon ($cache.lock)..." >&2
+    flock 9
+  fi
+  # Short path: unix socket paths are limited to 108 bytes.
+  run_dir=$(mktemp -d /tmp/gatehouse-docker.XXXXXX)
+  local sock="$run_dir/docker.sock"
+  # setsid: our daemon is not in the caller's process group, so a Ctrl-C reaches this script (which
+  # stops the daemon in order) rather than the daemon mid-build.
+  sudo_ setsid dockerd --host "unix://$sock" --data-root "$cache/data" --exec-root "$run_dir/exec" \
+    --pidfile "$run_dir/dockerd.pid" --iptables=false --ip-masq=false --bridge=none \
+    >"$run_dir/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  for _ in $(seq 1 150); do
+    if daemon_ok "unix://$sock"; then export DOCKER_HOST="unix://$sock"; return; fi
+    kill -0 "$dockerd_pid" 2>/dev/null || break
     sleep 0.2
   done
   echo "dockerd did not start; its log:" >&2
-  tail -20 "$state/dockerd.log" >&2
+  tail -20 "$run_dir/dockerd.log" >&2
   exit 1
 }
 
-cmd_down() {
-  if [ -f "$state/dockerd.pid" ]; then
-    pid=$(cat "$state/dockerd.pid")
-    sudo_ kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    rm -f "$state/dockerd.pid"
-  fi
-}
-
 # arg_default NAME: the default of `ARG NAME=...` in service/Dockerfile.
-arg_default() { sed -n "s/^ARG $1=//p" "$(dirname "$0")/../../service/Dockerfile"; }
+arg_default() { sed -n "s/^ARG $1=//p" "$repo/service/Dockerfile"; }
 
-cmd_standins() {
-  local go_image runtime_image root
+standins() {
+  local go_image runtime_image root busybox
   go_image=$(arg_default GO_IMAGE)
   runtime_image=$(arg_default RUNTIME_IMAGE)
   [ -n "$go_image" ] && [ -n "$runtime_image" ] || { echo "no ARG defaults in service/Dockerfile" >&2; exit 1; }
 
   if ! docker image inspect "$go_image" >/dev/null 2>&1; then
     local goroot want
+    busybox=$(cmd_busybox)
     goroot=$(go env GOROOT)
     want="go${go_image#golang:}"; want=${want%%-*}
     [ "$(go env GOVERSION)" = "$want" ] || echo "note: stand-in $go_image is built from the host's $(go env GOVERSION)" >&2
-    root=$(mktemp -d)
+    root=$(mktemp -d); tmp_dirs+=("$root")
     mkdir -p "$root"/{bin,usr/local,etc/ssl/certs,tmp,root,go} && chmod 1777 "$root/tmp"
     cp -a "$goroot" "$root/usr/local/go"
-    cp /usr/bin/busybox "$root/bin/busybox"
+    cp "$busybox" "$root/bin/busybox"
     for t in sh ls cat mkdir rm cp mv env; do ln -s busybox "$root/bin/$t"; done
     cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
     printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
@@ -84,7 +140,7 @@ cmd_standins() {
   fi
 
   if ! docker image inspect "$runtime_image" >/dev/null 2>&1; then
-    root=$(mktemp -d)
+    root=$(mktemp -d); tmp_dirs+=("$root")
     mkdir -p "$root"/{etc/ssl/certs,tmp,home/nonroot} && chmod 1777 "$root/tmp"
     cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
     printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$root/etc/passwd"
@@ -97,9 +153,20 @@ cmd_standins() {
   fi
 }
 
+usage() { echo "usage: $0 run|daemon CMD [ARG...] | busybox" >&2; exit 2; }
+
 case "${1:-}" in
-  up) cmd_up ;;
-  down) cmd_down ;;
-  standins) cmd_standins ;;
-  *) echo "usage: $0 up|standins|down" >&2; exit 2 ;;
+  run | daemon)
+    what=$1; shift
+    [ $# -gt 0 ] || usage
+    start_daemon
+    [ "$what" = daemon ] || standins
+    # Not exec: this shell stays to stop the daemon when CMD ends. In the background (stdin kept)
+    # so that a TERM or HUP to this script is handled at once, not when CMD happens to end.
+    "$@" <&0 &
+    cmd_pid=$!
+    wait "$cmd_pid"
+    ;;
+  busybox) cmd_busybox ;;
+  *) usage ;;
 esac

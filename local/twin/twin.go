@@ -41,8 +41,12 @@ type Config struct {
 	BackendURL string
 	Deadline   time.Duration
 
-	Log    io.Writer    // child processes' output
-	Logger *slog.Logger // the gateway's access log
+	// AuthDataDir, when set, keeps the emulator's accounts across restarts.
+	AuthDataDir string
+
+	Log      io.Writer    // child processes' output
+	Progress io.Writer    // one-time install progress (firebase-tools); Log when nil
+	Logger   *slog.Logger // the gateway's access log
 }
 
 // Twin is a running local stack.
@@ -67,6 +71,9 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
+	}
+	if c.Progress == nil {
+		c.Progress = c.Log
 	}
 	t := &Twin{}
 	defer func() {
@@ -99,11 +106,11 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 
 	params := spec.Params{BackendURL: t.BackendURL, Issuers: c.Issuers, Deadline: c.Deadline, Local: true}
 	if c.Emulator {
-		bin, err := emulator.Install(ctx, emulator.CacheDir(c.RepoRoot), c.Log)
+		bin, err := emulator.Install(ctx, emulator.CacheDir(c.RepoRoot), c.Progress, c.Log)
 		if err != nil {
 			return nil, err
 		}
-		if t.emu, err = emulator.Start(ctx, emulator.Options{Bin: bin, Project: c.Project, Port: c.AuthPort, Log: c.Log}); err != nil {
+		if t.emu, err = emulator.Start(ctx, emulator.Options{Bin: bin, Project: c.Project, Port: c.AuthPort, Log: c.Log, DataDir: c.AuthDataDir}); err != nil {
 			return nil, err
 		}
 		t.AuthHost = t.emu.Host
@@ -161,7 +168,11 @@ func (t *Twin) startBackend(ctx context.Context, c Config) error {
 		return err
 	}
 	t.backend = exec.Command(bin)
-	t.backend.Env = []string{"PORT=" + strconv.Itoa(port), "LOG_LEVEL=info"}
+	// Loopback only: the backend trusts X-Apigateway-Api-Userinfo, so only
+	// the local gateway on this machine may reach it (on Cloud Run, IAM is
+	// that lock). It dies with the twin, however the twin ends.
+	t.backend.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info"}
+	t.backend.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	t.backend.Stdout, t.backend.Stderr = c.Log, c.Log
 	if err := t.backend.Start(); err != nil {
 		return fmt.Errorf("start backend: %w", err)

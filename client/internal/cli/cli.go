@@ -6,16 +6,18 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/gatehouse/gatehouse/client/internal/creds"
@@ -80,31 +82,34 @@ type exitCodeError struct {
 
 func (e exitCodeError) Error() string { return e.msg }
 
-type command struct {
-	name, args, summary string
-	run                 func(a *app, ctx context.Context, args []string) error
-}
+// version is set at build time (-ldflags "-X .../cli.version=v1.2.3");
+// otherwise the module version go install recorded, or the VCS revision.
+var version = ""
 
-func commands() []command {
-	return []command{
-		{"signup", "[--email EMAIL] [--password-stdin]", "create an account (email + password) and log in", (*app).signup},
-		{"login", "[--email EMAIL] [--password-stdin]", "log in with email and password", (*app).login},
-		{"logout", "", "forget the stored credentials", (*app).logout},
-		{"token", "", "print a valid ID token (refreshed when needed), for curl -H \"Authorization: Bearer $(gatehouse token)\"", (*app).token},
-		{"call", "[METHOD] PATH [-d BODY] [-v]", "call the API through the gateway with your token", (*app).call},
-		{"whoami", "", "show the stored identity (nothing is contacted)", (*app).whoami},
+func versionString() string {
+	if version != "" {
+		return version
 	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "gatehouse - sign up, log in and call your gatehouse API.")
-	fmt.Fprintln(w, "\nUsage: gatehouse COMMAND [flags]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
 	}
-	fmt.Fprintln(w, "\nRun \"gatehouse COMMAND --help\" for a command's flags.")
-	fmt.Fprintln(w, "\n"+resolutionHelp)
-	fmt.Fprintln(w, "\nCredentials are kept in the user config dir (gatehouse/credentials.json, mode 0600), one profile per stack.")
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			rev = s.Value[:12]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if rev != "" {
+		return "devel-" + rev + dirty
+	}
+	return "devel"
 }
 
 // Main runs the CLI and returns the exit code.
@@ -121,94 +126,163 @@ func Main(env Env) int {
 	return a.main(context.Background(), env.Args)
 }
 
-func (a *app) main(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		usage(a.Stderr)
-		return exitUsage
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		usage(a.Stdout)
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(a, ctx, args[1:])
-		var ue usageError
-		var ce exitCodeError
-		switch {
-		case err == nil:
-			return exitOK
-		case errors.Is(err, flag.ErrHelp):
-			return exitOK
-		case errors.As(err, &ue):
-			fmt.Fprintf(a.Stderr, "gatehouse %s: %s (see gatehouse %s --help)\n", c.name, oneLine(ue.msg), c.name)
-			return exitUsage
-		case errors.As(err, &ce):
-			if ce.msg != "" {
-				fmt.Fprintf(a.Stderr, "gatehouse %s: %s\n", c.name, oneLine(ce.msg))
+// root builds the command tree (cobra, as pulumi and gh use): each command
+// has only the flags it reads; `help CMD`, `CMD --help` and --version work.
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "gatehouse - sign up, log in and call your gatehouse API.",
+		Long:          "gatehouse - sign up, log in and call your gatehouse API.\n\n" + resolutionHelp + "\n\n" + credentialsHelp,
+		Version:       versionString(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				fmt.Fprint(a.Stderr, cmd.UsageString())
+				return exitCodeError{exitUsage, ""}
 			}
-			return ce.code
-		default:
-			fmt.Fprintf(a.Stderr, "gatehouse %s: %s\n", c.name, oneLine(err.Error()))
-			return exitError
-		}
+			return usageError{fmt.Sprintf("unknown command %q", args[0])}
+		},
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
-	fmt.Fprintf(a.Stderr, "gatehouse: unknown command %q (see gatehouse --help)\n", args[0])
-	return exitUsage
+	root.SetVersionTemplate("gatehouse {{.Version}}\n")
+	auth := func(name, short string) *cobra.Command {
+		var f authFlags
+		c := &cobra.Command{
+			Use: name, Short: short, Long: short + ".\n\n" + signInHelp, Args: noArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return a.authenticate(cmd.Context(), name, f) },
+		}
+		c.Flags().StringVar(&f.email, "email", "", "account email (prompted for when omitted)")
+		c.Flags().BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+		f.target = addTargetFlags(c.Flags(), false)
+		return c
+	}
+	profileCmd := func(name, short string, run func(ctx context.Context, profile string) error) *cobra.Command {
+		var p profileFlags
+		c := &cobra.Command{
+			Use: name, Short: short, Long: short + ".\n\n" + profileHelp, Args: noArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), a.profile(p)) },
+		}
+		p.add(c.Flags())
+		return c
+	}
+	var cf callFlags
+	call := &cobra.Command{
+		Use:   "call [METHOD] PATH",
+		Short: "call the API through the gateway with your token",
+		Long: "Call the API through the gateway with your token (METHOD defaults to GET).\n" +
+			"A non-2xx answer exits 1.\n\n" + resolutionHelp,
+		Example: "  gatehouse call /v1/hello\n  gatehouse call POST /v1/echo -d '{\"message\":\"hi\"}'",
+		RunE:    func(cmd *cobra.Command, args []string) error { return a.call(cmd.Context(), args, cf) },
+	}
+	call.Flags().StringVarP(&cf.data, "data", "d", "", "request body (JSON); @FILE reads it from a file")
+	call.Flags().BoolVarP(&cf.verbose, "verbose", "v", false, "show the request and response status and headers (Authorization and cookies redacted)")
+	cf.target = addTargetFlags(call.Flags(), true)
+
+	root.AddCommand(
+		auth("signup", "create an account (email + password) and log in"),
+		auth("login", "log in with email and password"),
+		profileCmd("logout", "forget the stored credentials (always works, even on a corrupt file)", a.logout),
+		profileCmd("token", "print a valid ID token (refreshed when needed), for curl -H \"Authorization: Bearer $(gatehouse token)\"", a.token),
+		call,
+		profileCmd("whoami", "show the stored identity (nothing is contacted)", a.whoami),
+	)
+	// help CMD is CMD --help; help with an unknown name is a usage error.
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "help about any command",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return usagef("unknown command %q", strings.Join(args, " "))
+			}
+			target.InitDefaultHelpFlag()
+			return target.Help()
+		},
+	})
+	// Flag errors are usage errors, as is a flag that swallowed the next
+	// flag as its value (call /v1/hello -d --gateway-url URL).
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return missingValues(cmd.Flags()) }
+	return root
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// flags makes a command's flag set; help goes to stdout.
-func (a *app) flags(c string) *flag.FlagSet {
-	fs := flag.NewFlagSet(c, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
+// missingValues finds a flag whose value is another flag: pflag takes the
+// next argument as the value of a flag that needs one, so "-d --stack x"
+// would send the body "--stack".
+func missingValues(fs *pflag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *pflag.Flag) {
+		if err != nil || f.Value.Type() == "bool" {
+			return
+		}
+		v := f.Value.String()
+		name, _, _ := strings.Cut(strings.TrimLeft(v, "-"), "=")
+		if !strings.HasPrefix(v, "-") || name == "" {
+			return
+		}
+		if fs.Lookup(name) != nil || (len(name) == 1 && fs.ShorthandLookup(name) != nil) || v == "--" {
+			err = usageError{fmt.Sprintf("flag needs an argument: --%s (got the flag %s instead)", f.Name, v)}
+		}
+	})
+	return err
 }
 
-// parse parses args, printing help on -h.
-func (a *app) parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			for _, c := range commands() {
-				if c.name == fs.Name() {
-					fmt.Fprintf(a.Stdout, "Usage: gatehouse %s %s\n\n%s.\n\nFlags:\n", c.name, c.args, c.summary)
-				}
-			}
-			fs.SetOutput(a.Stdout)
-			fs.PrintDefaults()
-			fmt.Fprintln(a.Stdout, "\n"+resolutionHelp)
-			return err
-		}
-		return usageError{err.Error()}
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q", args[0])
 	}
 	return nil
 }
 
-func (a *app) signup(ctx context.Context, args []string) error {
-	return a.authenticate(ctx, "signup", args)
-}
-func (a *app) login(ctx context.Context, args []string) error {
-	return a.authenticate(ctx, "login", args)
+func (a *app) main(ctx context.Context, args []string) int {
+	root := a.root()
+	root.SetArgs(args)
+	root.SetIn(a.Stdin)
+	root.SetOut(a.Stdout)
+	root.SetErr(a.Stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	name := "gatehouse"
+	if cmd != nil && cmd != root {
+		name += " " + cmd.Name()
+	}
+	var ue usageError
+	var ce exitCodeError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(a.Stderr, "%s: %s (see %s --help)\n", name, oneLine(ue.msg), name)
+		return exitUsage
+	case errors.As(err, &ce):
+		if ce.msg != "" {
+			fmt.Fprintf(a.Stderr, "%s: %s\n", name, oneLine(ce.msg))
+		}
+		return ce.code
+	case strings.HasPrefix(err.Error(), "unknown command "):
+		// cobra's own, for "help frobnicate"
+		fmt.Fprintf(a.Stderr, "%s: %s (see gatehouse --help)\n", name, oneLine(err.Error()))
+		return exitUsage
+	default:
+		fmt.Fprintf(a.Stderr, "%s: %s\n", name, oneLine(err.Error()))
+		return exitError
+	}
 }
 
-func (a *app) authenticate(ctx context.Context, name string, args []string) error {
-	fs := a.flags(name)
-	email := fs.String("email", "", "account email (prompted for when omitted)")
-	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
-	tf := addTargetFlags(fs)
-	if err := a.parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	if *email == "" {
-		if *pwStdin || !a.IsTerminal() {
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+type authFlags struct {
+	email         string
+	passwordStdin bool
+	target        *targetFlags
+}
+
+func (a *app) authenticate(ctx context.Context, name string, f authFlags) error {
+	email := f.email
+	if email == "" {
+		if f.passwordStdin || !a.IsTerminal() {
 			return usagef("--email is required when stdin is not a terminal")
 		}
 		fmt.Fprint(a.Stderr, "Email: ")
@@ -216,30 +290,35 @@ func (a *app) authenticate(ctx context.Context, name string, args []string) erro
 		if err != nil && line == "" {
 			return usagef("no email given")
 		}
-		*email = strings.TrimSpace(line)
+		email = strings.TrimSpace(line)
 	}
-	if !strings.Contains(*email, "@") {
-		return usagef("%q is not an email address", *email)
+	if !strings.Contains(email, "@") {
+		return usagef("%q is not an email address", email)
 	}
-	password, err := a.password(*pwStdin, name == "signup")
+	password, err := a.password(f.passwordStdin, name == "signup")
 	if err != nil {
 		return err
 	}
-	t, err := a.resolve(ctx, tf, false, true)
+	t, err := a.resolve(ctx, f.target, false, true)
 	if err != nil {
 		return err
 	}
-	fb := firebase.New(t.apiKey, a.Getenv("FIREBASE_AUTH_EMULATOR_HOST"))
+	emu := a.Getenv("FIREBASE_AUTH_EMULATOR_HOST")
+	fb := firebase.New(t.apiKey, emu)
 	var s *firebase.Session
 	if name == "signup" {
-		s, err = fb.SignUp(ctx, *email, password)
+		s, err = fb.SignUp(ctx, email, password)
 	} else {
-		s, err = fb.SignIn(ctx, *email, password)
+		s, err = fb.SignIn(ctx, email, password)
 	}
 	if err != nil {
+		var fe *firebase.Error
+		if name == "login" && emu != "" && errors.As(err, &fe) && fe.Message == "wrong email or password" {
+			return fmt.Errorf("wrong email or password, or no such account in the emulator at %s (its accounts are gone if it was started without its data): `gatehouse signup` creates one", emu)
+		}
 		return err
 	}
-	if err := a.store.Put(t.profile, &creds.Entry{Session: *s, APIKey: t.apiKey, Emulator: a.Getenv("FIREBASE_AUTH_EMULATOR_HOST")}); err != nil {
+	if err := a.store.Put(t.profile, &creds.Entry{Session: *s, APIKey: t.apiKey, Emulator: emu}); err != nil {
 		return err
 	}
 	verb := "logged in"
@@ -290,24 +369,18 @@ func (a *app) password(fromStdin, confirm bool) (string, error) {
 	return string(pw), nil
 }
 
-func (a *app) profileOnly(name string, args []string) (string, error) {
-	fs := a.flags(name)
-	tf := addTargetFlags(fs)
-	if err := a.parse(fs, args); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", usagef("unexpected argument %q", fs.Arg(0))
-	}
-	return firstNonEmpty(*tf.profile, a.Getenv("GATEHOUSE_PROFILE"), *tf.stack, "default"), nil
-}
-
-func (a *app) logout(_ context.Context, args []string) error {
-	profile, err := a.profileOnly("logout", args)
-	if err != nil {
-		return err
-	}
+func (a *app) logout(_ context.Context, profile string) error {
 	had, err := a.store.Delete(profile)
+	if errors.Is(err, creds.ErrCorrupt) {
+		// Logging out must always work: a file that cannot be read holds no
+		// usable session, so it is moved aside (kept for inspection).
+		moved, err := a.store.SetAside()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.Stdout, "logged out of every profile: the credentials file was corrupt and is moved to %s\n", moved)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -319,11 +392,7 @@ func (a *app) logout(_ context.Context, args []string) error {
 	return nil
 }
 
-func (a *app) whoami(_ context.Context, args []string) error {
-	profile, err := a.profileOnly("whoami", args)
-	if err != nil {
-		return err
-	}
+func (a *app) whoami(_ context.Context, profile string) error {
 	e, err := a.entry(profile)
 	if err != nil {
 		return err
@@ -358,6 +427,10 @@ func (a *app) fresh(ctx context.Context, profile string, force bool) (*creds.Ent
 	}
 	emu := firstNonEmpty(a.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), e.Emulator)
 	s, err := firebase.New(e.APIKey, emu).Refresh(ctx, &e.Session)
+	var fe *firebase.Error
+	if err != nil && emu != "" && errors.As(err, &fe) && (fe.Code == "USER_NOT_FOUND" || fe.Code == "INVALID_REFRESH_TOKEN") {
+		return nil, fmt.Errorf("the emulator at %s no longer knows %s (profile %s; it was restarted without its data?): run `gatehouse signup --email %s`", emu, e.Email, profile, e.Email)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -368,11 +441,7 @@ func (a *app) fresh(ctx context.Context, profile string, force bool) (*creds.Ent
 	return e, nil
 }
 
-func (a *app) token(ctx context.Context, args []string) error {
-	profile, err := a.profileOnly("token", args)
-	if err != nil {
-		return err
-	}
+func (a *app) token(ctx context.Context, profile string) error {
 	e, err := a.fresh(ctx, profile, false)
 	if err != nil {
 		return err
@@ -383,22 +452,21 @@ func (a *app) token(ctx context.Context, args []string) error {
 
 var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
 
-func (a *app) call(ctx context.Context, args []string) error {
-	fs := a.flags("call")
-	data := fs.String("d", "", "request body (JSON); @FILE reads it from a file")
-	verbose := fs.Bool("v", false, "show the request and response status and headers (Authorization redacted)")
-	tf := addTargetFlags(fs)
-	if err := a.parse(fs, interleave(fs, args)); err != nil {
-		return err
-	}
+type callFlags struct {
+	data    string
+	verbose bool
+	target  *targetFlags
+}
+
+func (a *app) call(ctx context.Context, args []string, f callFlags) error {
 	method, path := http.MethodGet, ""
-	switch fs.NArg() {
+	switch len(args) {
 	case 1:
-		path = fs.Arg(0)
+		path = args[0]
 	case 2:
-		method, path = strings.ToUpper(fs.Arg(0)), fs.Arg(1)
+		method, path = strings.ToUpper(args[0]), args[1]
 		if !methods[method] {
-			return usagef("unknown method %q", fs.Arg(0))
+			return usagef("unknown method %q", args[0])
 		}
 	default:
 		return usagef("want [METHOD] PATH, e.g. gatehouse call /v1/hello")
@@ -407,16 +475,16 @@ func (a *app) call(ctx context.Context, args []string) error {
 		return usagef("PATH must start with /, got %q", path)
 	}
 	var body []byte
-	if strings.HasPrefix(*data, "@") {
-		b, err := os.ReadFile((*data)[1:])
+	if strings.HasPrefix(f.data, "@") {
+		b, err := os.ReadFile(f.data[1:])
 		if err != nil {
 			return usagef("-d: %v", err)
 		}
 		body = b
-	} else if *data != "" {
-		body = []byte(*data)
+	} else if f.data != "" {
+		body = []byte(f.data)
 	}
-	t, err := a.resolve(ctx, tf, true, false)
+	t, err := a.resolve(ctx, f.target, true, false)
 	if err != nil {
 		return err
 	}
@@ -424,7 +492,7 @@ func (a *app) call(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.send(ctx, method, t.gatewayURL+path, body, e.IDToken, *verbose)
+	res, err := a.send(ctx, method, t.gatewayURL+path, body, e.IDToken, f.verbose)
 	if err != nil {
 		return err
 	}
@@ -434,7 +502,7 @@ func (a *app) call(ctx context.Context, args []string) error {
 		if e, err = a.fresh(ctx, t.profile, true); err != nil {
 			return err
 		}
-		if res, err = a.send(ctx, method, t.gatewayURL+path, body, e.IDToken, *verbose); err != nil {
+		if res, err = a.send(ctx, method, t.gatewayURL+path, body, e.IDToken, f.verbose); err != nil {
 			return err
 		}
 	}
@@ -448,33 +516,6 @@ func (a *app) call(ctx context.Context, args []string) error {
 		return exitCodeError{exitError, fmt.Sprintf("%s %s answered %s", method, path, res.Status)}
 	}
 	return nil
-}
-
-// interleave lets flags follow positional arguments (call /v1/hello -v).
-func interleave(fs *flag.FlagSet, args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		if arg == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if strings.HasPrefix(arg, "-") && len(arg) > 1 {
-			flags = append(flags, arg)
-			name := strings.TrimLeft(arg, "-")
-			if f := fs.Lookup(name); f != nil && !strings.Contains(arg, "=") {
-				if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
-					if i+1 < len(args) {
-						flags = append(flags, args[i+1])
-						i++
-					}
-				}
-			}
-			continue
-		}
-		pos = append(pos, arg)
-	}
-	return append(flags, append([]string{"--"}, pos...)...)
 }
 
 type response struct {
@@ -527,7 +568,10 @@ func writeHeaders(w io.Writer, prefix string, h http.Header) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, v := range h[k] {
-			if redacted[http.CanonicalHeaderKey(k)] {
+			switch ck := http.CanonicalHeaderKey(k); {
+			case ck == "Cookie" || ck == "Set-Cookie":
+				v = "REDACTED" // names and values alike: a cookie's name can say what it holds
+			case redacted[ck]:
 				scheme, _, _ := strings.Cut(v, " ")
 				v = scheme + " REDACTED"
 			}

@@ -211,12 +211,12 @@ func TestCallRefreshesOnExpired401(t *testing.T) {
 	// The stored expiry says the token is fine, but the gateway says it is
 	// expired (clock skew): the CLI refreshes once and retries.
 	store := creds.Store{Path: h.credPath}
-	e, err := store.Get("default")
+	e, err := store.Get("local")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.IDToken = fakeJWT(map[string]any{"email": "ada@example.com", "exp": time.Now().Add(-time.Minute).Unix()})
-	if err := store.Put("default", e); err != nil {
+	if err := store.Put("local", e); err != nil {
 		t.Fatal(err)
 	}
 	code, out, stderr := h.run("call", "/v1/hello")
@@ -224,9 +224,9 @@ func TestCallRefreshesOnExpired401(t *testing.T) {
 		t.Errorf("call with expired token = %d %q %q, refreshes %d, want 200 after one refresh", code, out, stderr, fb.refreshes)
 	}
 	// A 401 that is not about expiry is not retried.
-	e, _ = store.Get("default")
+	e, _ = store.Get("local")
 	e.IDToken = "not-a-jwt"
-	_ = store.Put("default", e)
+	_ = store.Put("local", e)
 	code, out, _ = h.run("call", "/v1/hello")
 	if code != 1 || !strings.Contains(out, "Jwt verification fails") || fb.refreshes != 1 {
 		t.Errorf("call with bad token = %d %q, refreshes %d, want exit 1 and no refresh", code, out, fb.refreshes)
@@ -243,14 +243,14 @@ func TestTokenRefreshesNearExpiry(t *testing.T) {
 		t.Fatalf("token = %d, refreshes %d", code, fb.refreshes)
 	}
 	store := creds.Store{Path: h.credPath}
-	e, _ := store.Get("default")
+	e, _ := store.Get("local")
 	e.Expiry = time.Now().Add(30 * time.Second) // within the refresh margin
-	_ = store.Put("default", e)
+	_ = store.Put("local", e)
 	code, second, _ := h.run("token")
 	if code != 0 || fb.refreshes != 1 || second == first {
 		t.Errorf("token near expiry = %d, refreshes %d, same token %v", code, fb.refreshes, second == first)
 	}
-	if e, _ := store.Get("default"); time.Until(e.Expiry) < 50*time.Minute {
+	if e, _ := store.Get("local"); time.Until(e.Expiry) < 50*time.Minute {
 		t.Errorf("stored expiry not updated: %v", e.Expiry)
 	}
 }
@@ -260,7 +260,7 @@ func TestVerboseRedactsAuthorization(t *testing.T) {
 	fb, gw := newFakeFirebase(t), fakeGateway(t)
 	h.useFakes(fb, gw)
 	h.signup("ada@example.com", "secret123")
-	e, _ := creds.Store{Path: h.credPath}.Get("default")
+	e, _ := creds.Store{Path: h.credPath}.Get("local")
 	code, out, stderr := h.run("call", "/v1/hello", "-v")
 	if code != 0 || !strings.Contains(stderr, "> Authorization: Bearer REDACTED") || !strings.Contains(stderr, "< HTTP/1.1 200 OK") {
 		t.Errorf("call -v = %d, stderr %q", code, stderr)
@@ -280,7 +280,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	_, out2, err2 := h.run("login", "--email", "ada@example.com", "--password-stdin")
 	_, out3, err3 := h.run("whoami")
 	all := out1 + err1 + out2 + err2 + out3 + err3
-	e, _ := creds.Store{Path: h.credPath}.Get("default")
+	e, _ := creds.Store{Path: h.credPath}.Get("local")
 	for _, secret := range []string{"pw-SECRET-1", e.IDToken, e.RefreshToken} {
 		if strings.Contains(all, secret) {
 			t.Errorf("output contains a secret %q:\n%s", secret, all)
@@ -418,37 +418,159 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, ""},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"call"}, "want [METHOD] PATH"},
 		{[]string{"call", "v1/hello"}, "PATH must start with /"},
 		{[]string{"call", "FETCH", "/v1/hello"}, `unknown method "FETCH"`},
 		{[]string{"call", "/a", "/b", "/c"}, "want [METHOD] PATH"},
-		{[]string{"login", "--password", "x"}, "flag provided but not defined: -password"},
+		// A flag that needs a value and has none, wherever it stands.
+		{[]string{"call", "/v1/hello", "-d"}, "flag needs an argument"},
+		{[]string{"call", "-d"}, "flag needs an argument"},
+		{[]string{"call", "/v1/hello", "-d", "--gateway-url", "http://127.0.0.1:1"}, "flag needs an argument: --data (got the flag --gateway-url instead)"},
+		{[]string{"call", "/v1/hello", "-d", "-v"}, "flag needs an argument: --data (got the flag -v instead)"},
+		{[]string{"call", "/v1/hello", "--gateway-url"}, "flag needs an argument"},
+		{[]string{"login", "--email"}, "flag needs an argument"},
+		{[]string{"login", "--email", "--password-stdin"}, "flag needs an argument: --email"},
+		{[]string{"login", "--password", "x"}, "unknown flag: --password"},
 		{[]string{"login", "--password-stdin"}, "--email is required"},
 		{[]string{"login", "--email", "nope", "--password-stdin"}, "is not an email address"},
 		{[]string{"token", "extra"}, `unexpected argument "extra"`},
-		{[]string{"whoami", "--bogus"}, "flag provided but not defined"},
+		{[]string{"token", "--gateway-url", "http://x"}, "unknown flag: --gateway-url"},
+		{[]string{"whoami", "--bogus"}, "unknown flag: --bogus"},
 	}
 	for _, tt := range tests {
-		code, _, stderr := h.run(tt.args...)
-		if code != 2 || !strings.Contains(stderr, tt.want) || (len(tt.args) > 0 && strings.Count(stderr, "\n") != 1) {
-			t.Errorf("gatehouse %q = %d %q, want exit 2 and one line containing %q", tt.args, code, stderr, tt.want)
+		code, stdout, stderr := h.run(tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) || (len(tt.args) > 0 && strings.Count(stderr, "\n") != 1) || stdout != "" {
+			t.Errorf("gatehouse %q = %d %q %q, want exit 2 and one line containing %q", tt.args, code, stdout, stderr, tt.want)
 		}
 	}
 	h.stdin = ""
 	if code, _, stderr := h.run("login", "--email", "a@b.co", "--password-stdin"); code != 2 || !strings.Contains(stderr, "stdin is empty") {
 		t.Errorf("empty stdin password = %d %q", code, stderr)
 	}
-	if code, _, stderr := h.run("token"); code != 1 || !strings.Contains(stderr, "not logged in") {
+	if code, _, stderr := h.run("token"); code != 1 || !strings.Contains(stderr, "not logged in (profile default)") {
 		t.Errorf("token when logged out = %d %q", code, stderr)
+	}
+	// The body may still start with a dash when given with =.
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.signup("ada@example.com", "secret123")
+	if code, out, stderr := h.run("call", "POST", "/v1/echo", "-d=-1"); code != 0 || !strings.Contains(out, `"body":"-1"`) {
+		t.Errorf("call -d=-1 = %d %q %q", code, out, stderr)
 	}
 }
 
 func TestHelp(t *testing.T) {
 	h := newHarness(t)
-	for _, args := range [][]string{{"--help"}, {"help"}, {"signup", "--help"}, {"login", "-h"}, {"logout", "--help"}, {"token", "--help"}, {"call", "--help"}, {"whoami", "--help"}} {
-		code, out, _ := h.run(args...)
-		if code != 0 || !strings.Contains(out, "GATEHOUSE_GATEWAY_URL") {
-			t.Errorf("gatehouse %v = %d, help %q", args, code, out)
+	tests := []struct {
+		args          []string
+		want, notWant []string
+	}{
+		{[]string{"--help"}, []string{"signup", "login", "logout", "token", "call", "whoami", "GATEHOUSE_GATEWAY_URL"}, nil},
+		{[]string{"help"}, []string{"signup", "call", "GATEHOUSE_GATEWAY_URL"}, nil},
+		{[]string{"signup", "--help"}, []string{"--email", "--password-stdin", "--api-key", "--profile"}, []string{"--gateway-url", "--data"}},
+		{[]string{"login", "-h"}, []string{"--email", "--password-stdin"}, []string{"--gateway-url"}},
+		{[]string{"call", "--help"}, []string{"--data", "--verbose", "--gateway-url", "GATEHOUSE_GATEWAY_URL"}, []string{"--email"}},
+		{[]string{"help", "call"}, []string{"--data", "--verbose", "--gateway-url"}, []string{"--email"}},
+		{[]string{"help", "whoami"}, []string{"--profile", "--stack"}, []string{"--gateway-url", "--api-key", "--email"}},
+		{[]string{"logout", "--help"}, []string{"--profile", "--stack"}, []string{"--gateway-url", "--api-key"}},
+		{[]string{"token", "--help"}, []string{"--profile", "--stack"}, []string{"--gateway-url", "--api-key"}},
+		{[]string{"whoami", "--help"}, []string{"--profile", "--stack"}, []string{"--gateway-url", "--api-key"}},
+	}
+	for _, tt := range tests {
+		code, out, stderr := h.run(tt.args...)
+		if code != 0 || stderr != "" {
+			t.Errorf("gatehouse %v = %d, stderr %q", tt.args, code, stderr)
 		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("gatehouse %v: help lacks %q:\n%s", tt.args, w, out)
+			}
+		}
+		for _, w := range tt.notWant {
+			if strings.Contains(out, w) {
+				t.Errorf("gatehouse %v: help shows %q, a flag the command does not read:\n%s", tt.args, w, out)
+			}
+		}
+	}
+	// help CMD is CMD --help.
+	_, viaHelp, _ := h.run("help", "call")
+	_, viaFlag, _ := h.run("call", "--help")
+	if viaHelp != viaFlag {
+		t.Errorf("help call and call --help differ:\n%s\n---\n%s", viaHelp, viaFlag)
+	}
+	code, out, _ := h.run("--version")
+	if code != 0 || !strings.HasPrefix(out, "gatehouse ") || strings.Count(out, "\n") != 1 || len(strings.TrimSpace(out)) <= len("gatehouse ") {
+		t.Errorf("--version = %d %q, want one line \"gatehouse VERSION\"", code, out)
+	}
+}
+
+func TestLogoutAlwaysWorks(t *testing.T) {
+	h := newHarness(t)
+	if err := os.MkdirAll(filepath.Dir(h.credPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.credPath, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Other commands refuse the corrupt file and point at logout.
+	if code, _, stderr := h.run("whoami"); code != 1 || !strings.Contains(stderr, "corrupt") || !strings.Contains(stderr, "gatehouse logout") {
+		t.Errorf("whoami on a corrupt file = %d %q", code, stderr)
+	}
+	code, out, stderr := h.run("logout")
+	if code != 0 || !strings.Contains(out, "logged out") || !strings.Contains(out, h.credPath+".corrupt") {
+		t.Fatalf("logout on a corrupt file = %d %q %q", code, out, stderr)
+	}
+	if _, err := os.Stat(h.credPath); !os.IsNotExist(err) {
+		t.Errorf("corrupt file still in place: %v", err)
+	}
+	if b, err := os.ReadFile(h.credPath + ".corrupt"); err != nil || string(b) != "{not json" {
+		t.Errorf("corrupt file not kept aside: %q %v", b, err)
+	}
+	// And from a clean state everything works again.
+	if code, out, _ := h.run("logout"); code != 0 || !strings.Contains(out, "not logged in") {
+		t.Errorf("second logout = %d %q", code, out)
+	}
+}
+
+func TestEmulatorSessions(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.signup("ada@example.com", "secret123")
+
+	// Sessions against the emulator get their own profile.
+	if code, out, _ := h.run("whoami"); code != 0 || !strings.Contains(out, "profile: local") {
+		t.Errorf("whoami with the emulator = %d %q, want profile local", code, out)
+	}
+	emu := h.env["FIREBASE_AUTH_EMULATOR_HOST"]
+	delete(h.env, "FIREBASE_AUTH_EMULATOR_HOST")
+	if code, _, stderr := h.run("whoami"); code != 1 || !strings.Contains(stderr, "not logged in (profile default)") {
+		t.Errorf("whoami without the emulator = %d %q, want the cloud profile untouched", code, stderr)
+	}
+	// Without the emulator variable and no stack, the error says how to
+	// point at the local twin.
+	if code, _, stderr := h.run("login", "--email", "ada@example.com", "--password-stdin"); code != 1 || !strings.Contains(stderr, "FIREBASE_AUTH_EMULATOR_HOST") {
+		t.Errorf("login with nothing configured = %d %q, want a hint about the emulator", code, stderr)
+	}
+	h.env["FIREBASE_AUTH_EMULATOR_HOST"] = emu
+
+	// The emulator forgot the account (restarted without its data): the
+	// session cannot be refreshed, and the CLI says so and suggests signup.
+	fb.mu.Lock()
+	delete(fb.users, "ada@example.com")
+	fb.mu.Unlock()
+	store := creds.Store{Path: h.credPath}
+	e, _ := store.Get("local")
+	e.Expiry = time.Now()
+	_ = store.Put("local", e)
+	code, _, stderr := h.run("call", "/v1/hello")
+	if code != 1 || !strings.Contains(stderr, "no longer knows ada@example.com") || !strings.Contains(stderr, "gatehouse signup") {
+		t.Errorf("call after the emulator forgot the account = %d %q", code, stderr)
+	}
+	h.stdin = "secret123\n"
+	code, _, stderr = h.run("login", "--email", "ada@example.com", "--password-stdin")
+	if code != 1 || !strings.Contains(stderr, "gatehouse signup") {
+		t.Errorf("login to an account the emulator lacks = %d %q, want a hint to sign up", code, stderr)
 	}
 }

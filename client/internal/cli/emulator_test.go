@@ -32,7 +32,7 @@ func runWithEmulator(m *testing.M) int {
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin, err := emulator.Install(ctx, emulator.CacheDir(root), &log)
+	bin, err := emulator.Install(ctx, emulator.CacheDir(root), &log, &log)
 	switch {
 	case errors.Is(err, emulator.ErrNoNPM):
 		fmt.Fprintln(os.Stderr, "skipping emulator tests:", err)
@@ -79,7 +79,7 @@ func TestEmulatorSignupLoginRefreshLogout(t *testing.T) {
 		t.Fatalf("signup = %d %q %q", code, out, stderr)
 	}
 	store := creds.Store{Path: h.credPath}
-	e, err := store.Get("default")
+	e, err := store.Get("local")
 	if err != nil || e.ProjectID != emulator.DefaultProject || e.UID == "" || e.IDToken == "" {
 		t.Fatalf("stored session = %+v, %v", e, err)
 	}
@@ -102,17 +102,17 @@ func TestEmulatorSignupLoginRefreshLogout(t *testing.T) {
 	}
 
 	// Force a refresh: mark the stored token as expiring now.
-	e, _ = store.Get("default")
+	e, _ = store.Get("local")
 	oldRefresh := e.RefreshToken
 	e.Expiry = time.Now().Add(-time.Second)
-	if err := store.Put("default", e); err != nil {
+	if err := store.Put("local", e); err != nil {
 		t.Fatal(err)
 	}
 	code, tok, stderr := h.run("token")
 	if code != 0 || strings.Count(strings.TrimSpace(tok), ".") != 2 {
 		t.Fatalf("token after expiry = %d %q %q", code, tok, stderr)
 	}
-	e, _ = store.Get("default")
+	e, _ = store.Get("local")
 	if time.Until(e.Expiry) < 30*time.Minute || e.IDToken != strings.TrimSpace(tok) || e.RefreshToken == "" {
 		t.Errorf("refresh did not store a fresh session: expiry %v, refresh changed %v", e.Expiry, e.RefreshToken != oldRefresh)
 	}

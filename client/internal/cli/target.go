@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os/exec"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 // target is where a command sends its calls.
@@ -16,19 +17,52 @@ type target struct {
 	gatewayURL, apiKey, stack, profile string
 }
 
-// targetFlags are the flags every networked command shares.
-type targetFlags struct {
-	gatewayURL, apiKey, stack, profile *string
+// profileFlags choose the credentials profile; every command has them.
+type profileFlags struct{ stack, profile string }
+
+func (p *profileFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&p.stack, "stack", "", "Pulumi stack (names the profile; networked commands read its outputs)")
+	fs.StringVar(&p.profile, "profile", "", "credentials profile (else $GATEHOUSE_PROFILE, else the stack name, else \"local\" with FIREBASE_AUTH_EMULATOR_HOST set, else \"default\")")
 }
 
-func addTargetFlags(fs *flag.FlagSet) targetFlags {
-	return targetFlags{
-		gatewayURL: fs.String("gateway-url", "", "gateway base URL (else $GATEHOUSE_GATEWAY_URL, else the stack's gatewayUrl output)"),
-		apiKey:     fs.String("api-key", "", "Firebase web API key (else $GATEHOUSE_API_KEY, else the stack's firebaseApiKey output)"),
-		stack:      fs.String("stack", "", "Pulumi stack to read outputs from (default: the selected stack)"),
-		profile:    fs.String("profile", "", "credentials profile (else $GATEHOUSE_PROFILE, else the stack name, else \"default\")"),
-	}
+// targetFlags are the flags of the commands that contact Firebase or the
+// gateway: where to send calls, and the profile.
+type targetFlags struct {
+	gatewayURL, apiKey string
+	profileFlags
 }
+
+func addTargetFlags(fs *pflag.FlagSet, gateway bool) *targetFlags {
+	t := &targetFlags{}
+	if gateway {
+		fs.StringVar(&t.gatewayURL, "gateway-url", "", "gateway base URL (else $GATEHOUSE_GATEWAY_URL, else the stack's gatewayUrl output)")
+	}
+	fs.StringVar(&t.apiKey, "api-key", "", "Firebase web API key (else $GATEHOUSE_API_KEY, else the stack's firebaseApiKey output)")
+	t.profileFlags.add(fs)
+	return t
+}
+
+// profile is the credentials profile the flags and environment select.
+// Sessions against the Auth emulator get their own ("local"), so the local
+// twin never shares a profile with a cloud stack.
+func (a *app) profile(p profileFlags) string {
+	fallback := "default"
+	if a.Getenv("FIREBASE_AUTH_EMULATOR_HOST") != "" {
+		fallback = "local"
+	}
+	return firstNonEmpty(p.profile, a.Getenv("GATEHOUSE_PROFILE"), p.stack, fallback)
+}
+
+const signInHelp = `Which Firebase project: --api-key, then GATEHOUSE_API_KEY, then the Pulumi
+stack's firebaseApiKey output ("pulumi stack output --json [--stack NAME]" in
+the current directory or $GATEHOUSE_PROJECT_DIR). FIREBASE_AUTH_EMULATOR_HOST
+sends the sign-in calls to the Firebase Auth emulator instead of Google.`
+
+const profileHelp = `The profile is --profile, else $GATEHOUSE_PROFILE, else --stack, else
+"local" when FIREBASE_AUTH_EMULATOR_HOST is set, else "default".`
+
+const credentialsHelp = `Credentials are kept in the user config dir (gatehouse/credentials.json,
+mode 0600), one profile per stack.`
 
 const resolutionHelp = `Where calls go, in order: flags (--gateway-url, --api-key), then the
 environment (GATEHOUSE_GATEWAY_URL, GATEHOUSE_API_KEY), then the Pulumi
@@ -38,13 +72,13 @@ $GATEHOUSE_PROJECT_DIR. FIREBASE_AUTH_EMULATOR_HOST sends the sign-in calls
 to the Firebase Auth emulator instead of Google.`
 
 // resolve fills in the target; need says which values the command must have.
-func (a *app) resolve(ctx context.Context, f targetFlags, needGateway, needAPIKey bool) (target, error) {
+func (a *app) resolve(ctx context.Context, f *targetFlags, needGateway, needAPIKey bool) (target, error) {
 	t := target{
-		gatewayURL: firstNonEmpty(*f.gatewayURL, a.Getenv("GATEHOUSE_GATEWAY_URL")),
-		apiKey:     firstNonEmpty(*f.apiKey, a.Getenv("GATEHOUSE_API_KEY")),
-		stack:      *f.stack,
+		gatewayURL: firstNonEmpty(f.gatewayURL, a.Getenv("GATEHOUSE_GATEWAY_URL")),
+		apiKey:     firstNonEmpty(f.apiKey, a.Getenv("GATEHOUSE_API_KEY")),
+		stack:      f.stack,
+		profile:    a.profile(f.profileFlags),
 	}
-	t.profile = firstNonEmpty(*f.profile, a.Getenv("GATEHOUSE_PROFILE"), t.stack, "default")
 	if t.apiKey == "" && a.Getenv("FIREBASE_AUTH_EMULATOR_HOST") != "" {
 		t.apiKey = "emulator-api-key" // the emulator accepts any key
 	}
@@ -56,7 +90,7 @@ func (a *app) resolve(ctx context.Context, f targetFlags, needGateway, needAPIKe
 			if !(needGateway && t.gatewayURL == "") {
 				missing, hint = "Firebase API key", "pass --api-key or set GATEHOUSE_API_KEY"
 			}
-			return t, fmt.Errorf("no %s: %s, or run from the gatehouse checkout after `pulumi up` (%v)", missing, hint, err)
+			return t, fmt.Errorf("no %s: %s, or run from the gatehouse checkout after `pulumi up` (%v); for the local twin (make local), export FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 and GATEHOUSE_GATEWAY_URL=http://127.0.0.1:8080 as it prints", missing, hint, err)
 		}
 		if t.gatewayURL == "" {
 			t.gatewayURL, _ = out["gatewayUrl"].(string)
@@ -68,7 +102,7 @@ func (a *app) resolve(ctx context.Context, f targetFlags, needGateway, needAPIKe
 			return t, errors.New("no gateway URL: the stack has no gatewayUrl output yet; run `pulumi up` first")
 		}
 		if needAPIKey && t.apiKey == "" {
-			return t, errors.New("no Firebase API key: the stack has no firebaseApiKey output; set GATEHOUSE_API_KEY")
+			return t, errors.New("no Firebase API key: the stack has no firebaseApiKey output; set GATEHOUSE_API_KEY (for the local twin: export FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 as make local prints)")
 		}
 	}
 	t.gatewayURL = strings.TrimSuffix(t.gatewayURL, "/")

@@ -42,6 +42,9 @@ func DefaultPath() (string, error) {
 // ErrNotLoggedIn is returned for a profile with no stored session.
 var ErrNotLoggedIn = errors.New("not logged in")
 
+// ErrCorrupt is returned (wrapped) when the file cannot be parsed.
+var ErrCorrupt = errors.New("corrupt")
+
 func (s Store) read() (*file, error) {
 	f := &file{Version: 1, Profiles: map[string]*Entry{}}
 	info, err := os.Lstat(s.Path)
@@ -66,7 +69,7 @@ func (s Store) read() (*file, error) {
 	}
 	var stored file
 	if err := json.Unmarshal(b, &stored); err != nil || stored.Profiles == nil {
-		return nil, fmt.Errorf("credentials file %s is corrupt; remove it and log in again", s.Path)
+		return nil, fmt.Errorf("credentials file %s is %w; run `gatehouse logout` (it moves the file aside) and log in again", s.Path, ErrCorrupt)
 	}
 	return &stored, nil
 }
@@ -135,6 +138,20 @@ func (s Store) Delete(profile string) (bool, error) {
 	}
 	delete(f.Profiles, profile)
 	return true, s.write(f)
+}
+
+// SetAside moves a corrupt file out of the way (to PATH.corrupt, kept for
+// inspection, still 0600) and returns where it went. A missing file or one
+// that reads fine is left alone ("" returned).
+func (s Store) SetAside() (string, error) {
+	if _, err := s.read(); !errors.Is(err, ErrCorrupt) {
+		return "", nil
+	}
+	dst := s.Path + ".corrupt"
+	if err := os.Rename(s.Path, dst); err != nil {
+		return "", fmt.Errorf("move corrupt credentials aside: %w", err)
+	}
+	return dst, nil
 }
 
 // Profiles lists the stored profile names.

@@ -12,18 +12,23 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/gatehouse/gatehouse/client/emulator"
 	"github.com/gatehouse/gatehouse/local/twin"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Whatever stops the twin (Ctrl-C, kill, a closed terminal, its parent
+	// dying) stops the backend and the emulator with it, and exits 0.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	ctx = watchParent(ctx, 200*time.Millisecond)
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, context.Canceled) {
+			return // help asked for, or stopped while starting: nothing failed
 		}
 		fmt.Fprintf(os.Stderr, "twin: %v\n", err)
 		os.Exit(1)
@@ -38,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	authPort := fs.Int("auth-port", 9099, "Firebase Auth emulator port")
 	project := fs.String("project", emulator.DefaultProject, "Firebase project id of the emulator (keep the demo- prefix)")
 	verbose := fs.Bool("v", false, "show the backend's and emulator's output")
+	authData := fs.String("auth-data", "", "where the emulator keeps its accounts across restarts (default: .cache/twin/auth in the checkout; \"none\" forgets them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,10 +59,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		childLog = stderr
 	}
+	dataDir := *authData
+	switch dataDir {
+	case "":
+		dataDir = filepath.Join(root, ".cache", "twin", "auth")
+	case "none":
+		dataDir = ""
+	}
 	fmt.Fprintln(stdout, "starting the local twin (backend, Firebase Auth emulator, gateway)...")
 	t, err := twin.Start(ctx, twin.Config{
 		RepoRoot: root, GatewayPort: *gwPort, BackendPort: *bePort, AuthPort: *authPort,
-		Project: *project, Emulator: true, Log: childLog,
+		Project: *project, Emulator: true, AuthDataDir: dataDir, Log: childLog, Progress: stderr,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	})
 	if err != nil {
@@ -83,4 +96,11 @@ Press Ctrl-C to stop.
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return nil
+}
+
+func keeps(dataDir string) string {
+	if dataDir == "" {
+		return "accounts are forgotten when it stops"
+	}
+	return "accounts kept in " + dataDir
 }

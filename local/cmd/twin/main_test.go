@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/client/emulator"
+)
+
+// These tests run the real twin binary (backend, Firebase Auth emulator,
+// gateway) and stop it every way a user can: whatever stops it, nothing it
+// started may stay behind holding a port.
+
+var (
+	buildOnce sync.Once
+	twinBin   string
+	buildErr  error
+)
+
+func binary(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("npm"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("npm is missing: the twin needs the Firebase Auth emulator (make emulator installs it)")
+		}
+		t.Skip("npm is missing: the twin needs the Firebase Auth emulator")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "twin-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		twinBin = filepath.Join(dir, "twin")
+		out, err := exec.Command("go", "build", "-o", twinBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build twin: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return twinBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if twinBin != "" {
+		os.RemoveAll(filepath.Dir(twinBin))
+	}
+	os.Exit(code)
+}
+
+type ports struct{ gateway, backend, auth int }
+
+func freePorts(t *testing.T) ports {
+	t.Helper()
+	var p [3]int
+	for i := range p {
+		n, err := emulator.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p[i] = n
+	}
+	return ports{p[0], p[1], p[2]}
+}
+
+func (p ports) args() string {
+	return fmt.Sprintf("--gateway-port %d --backend-port %d --auth-port %d --auth-data none", p.gateway, p.backend, p.auth)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs shell (which starts the twin somehow) in its own process group
+// and waits for the twin's banner.
+func start(t *testing.T, shell string) (*exec.Cmd, *syncBuffer, chan error) {
+	t.Helper()
+	cmd := exec.Command("bash", "-c", shell)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.Contains(out.String(), "Press Ctrl-C to stop.") {
+		select {
+		case err := <-done:
+			t.Fatalf("ended before the banner: %v\n%s", err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner after 3 minutes:\n%s", out.String())
+		}
+	}
+	return cmd, &out, done
+}
+
+// pidOf finds the twin's pid among the group's processes.
+func pidOf(t *testing.T, bin string) int {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-n", "-f", "^"+bin+" ").Output()
+	if err != nil {
+		t.Fatalf("twin not running: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// assertAllGone waits for every port of the twin to be free again: the
+// gateway, the backend and the emulator are all gone.
+func assertAllGone(t *testing.T, p ports, out *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, port := range []int{p.gateway, p.backend, p.auth} {
+		for !emulator.PortFree(port) {
+			if time.Now().After(deadline) {
+				t.Fatalf("port %d still held 20 s after the twin was stopped: an orphan is left\n%s", port, out.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+func waitDone(t *testing.T, done chan error, out *syncBuffer) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still running 30 s after the signal\n%s", out.String())
+		return nil
+	}
+}
+
+func TestStopsEveryWay(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	// The same recipe shape as `make local`: build elsewhere, then exec.
+	makefile := filepath.Join(dir, "Makefile")
+	if err := os.WriteFile(makefile, []byte("local:\n\t@exec $(TWIN) $(ARGS)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		viaMake bool
+		stop    func(t *testing.T, cmd *exec.Cmd)
+		// wantClean: the starting process exits 0 with nothing on its output
+		// that reads as a failure.
+		wantClean bool
+	}{
+		{"SIGTERM to the twin", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(pidOf(t, bin), syscall.SIGTERM) }, true},
+		{"SIGINT to the twin", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(pidOf(t, bin), syscall.SIGINT) }, true},
+		{"SIGHUP (terminal closed)", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(pidOf(t, bin), syscall.SIGHUP) }, true},
+		{"its parent killed", false, func(t *testing.T, cmd *exec.Cmd) { _ = cmd.Process.Kill() }, false},
+		{"Ctrl-C under make (INT to the group)", true, func(t *testing.T, cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }, false},
+		{"kill -INT <make pid>", true, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(makePid(t, makefile), syscall.SIGINT) }, false},
+		{"kill -TERM <make pid>", true, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(makePid(t, makefile), syscall.SIGTERM) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := freePorts(t)
+			// Without make, bash is the parent and waits (no exec), as a shell does.
+			shell := bin + " " + p.args() + "; exit $?"
+			if tt.viaMake {
+				shell = fmt.Sprintf("exec make --no-print-directory -f %s local TWIN=%s ARGS='%s'", makefile, bin, p.args())
+			}
+			cmd, out, done := start(t, shell)
+			tt.stop(t, cmd)
+			err := waitDone(t, done, out)
+			if tt.wantClean && err != nil {
+				t.Errorf("exit = %v, want 0\n%s", err, out.String())
+			}
+			if strings.Contains(out.String(), "Error 1") || strings.Contains(out.String(), "twin:") {
+				t.Errorf("output reads as a failure:\n%s", out.String())
+			}
+			assertAllGone(t, p, out)
+		})
+	}
+}
+
+func makePid(t *testing.T, makefile string) int {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-n", "-f", "make --no-print-directory -f "+makefile).Output()
+	if err != nil {
+		t.Fatalf("make not running: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}

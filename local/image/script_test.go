@@ -1,0 +1,200 @@
+package image
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run local/image/docker.sh itself: the script every Docker
+// target goes through (make image-test, bench, plan). They run under
+// `make image-test`, which may install packages and start daemons.
+
+const script = "./docker.sh"
+
+// isStatic reports whether path is an executable needing no dynamic loader:
+// the Go stand-in image has no libc, so a dynamic busybox cannot run there.
+func isStatic(t *testing.T, path string) bool {
+	t.Helper()
+	out, _ := exec.Command("ldd", path).CombinedOutput()
+	return strings.Contains(string(out), "not a dynamic executable")
+}
+
+func TestDockerScriptBusybox(t *testing.T) {
+	imageEnv(t)
+	missing := filepath.Join(t.TempDir(), "no-busybox-here")
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, given string
+		wantGiven   bool // the given path is good and returned as is
+	}{
+		// A fresh machine: no busybox at all. The script installs busybox-static.
+		{"missing", missing, false},
+		// A dynamically linked binary (as Debian's plain busybox is) is refused.
+		{"dynamic", sh, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(script, "busybox")
+			cmd.Env = append(os.Environ(), "GATEHOUSE_BUSYBOX="+tt.given)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("docker.sh busybox: %v\n%s", err, stderr.String())
+			}
+			got := strings.TrimSpace(string(out))
+			if (got == tt.given) != tt.wantGiven {
+				t.Errorf("docker.sh busybox with %s = %q", tt.given, got)
+			}
+			if !isStatic(t, got) {
+				t.Errorf("%s is not a static executable", got)
+			}
+			// What it returns is accepted as given.
+			again := exec.Command(script, "busybox")
+			again.Env = append(os.Environ(), "GATEHOUSE_BUSYBOX="+got)
+			if out, err := again.Output(); err != nil || strings.TrimSpace(string(out)) != got {
+				t.Errorf("docker.sh busybox with %s = %q, %v; want it back", got, out, err)
+			}
+		})
+	}
+}
+
+// ownDaemon runs `docker.sh daemon CMD` with no usable DOCKER_HOST and a
+// cache of its own, as a separate checkout would.
+func ownDaemon(t *testing.T, cache string, shell string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(script, "daemon", "sh", "-c", shell)
+	env := []string{"GATEHOUSE_DOCKER_CACHE=" + cache}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DOCKER_HOST=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	return cmd
+}
+
+// report is what CMD prints about the daemon it was given: host and pid.
+const report = `echo "$DOCKER_HOST $(cat "$(dirname "${DOCKER_HOST#unix://}")/dockerd.pid")"; docker info --format '{{.ID}}' >/dev/null`
+
+type daemonRun struct {
+	host, dir string
+	pid       int
+}
+
+func parseReport(t *testing.T, out string) daemonRun {
+	t.Helper()
+	var r daemonRun
+	if _, err := fmt.Sscanf(strings.TrimSpace(strings.SplitN(out, "\n", 2)[0]), "%s %d", &r.host, &r.pid); err != nil {
+		t.Fatalf("report %q: %v", out, err)
+	}
+	if !strings.HasPrefix(r.host, "unix:///tmp/gatehouse-docker.") {
+		t.Fatalf("DOCKER_HOST = %q, want a daemon of this run (is a machine daemon at /var/run/docker.sock?)", r.host)
+	}
+	r.dir = filepath.Dir(strings.TrimPrefix(r.host, "unix://"))
+	return r
+}
+
+// assertGone checks the run left nothing: no daemon, no run dir, no mounts.
+func assertGone(t *testing.T, r daemonRun) {
+	t.Helper()
+	if err := syscall.Kill(r.pid, 0); err == nil {
+		t.Errorf("dockerd %d still runs after the script ended", r.pid)
+	}
+	if _, err := os.Stat(r.dir); !os.IsNotExist(err) {
+		t.Errorf("run dir %s left behind (%v)", r.dir, err)
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mounts), r.dir) {
+		t.Errorf("mounts under %s left behind", r.dir)
+	}
+}
+
+func TestDockerScriptDaemon(t *testing.T) {
+	imageEnv(t)
+	if exec.Command("docker", "-H", "unix:///var/run/docker.sock", "info").Run() == nil {
+		t.Skip("this machine runs its own Docker daemon, which docker.sh uses instead of starting one")
+	}
+
+	t.Run("failing command: its exit code, nothing left", func(t *testing.T) {
+		out, err := ownDaemon(t, t.TempDir(), report+"; exit 3").Output()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 3 {
+			t.Fatalf("exit = %v, want 3", err)
+		}
+		assertGone(t, parseReport(t, string(out)))
+	})
+
+	t.Run("two checkouts at once: two daemons, each stops only its own", func(t *testing.T) {
+		// The first run holds its daemon until the file "release" appears;
+		// the second runs to completion meanwhile, with a daemon of its own.
+		sync := t.TempDir()
+		first := ownDaemon(t, t.TempDir(), report+`; while [ ! -e `+sync+`/release ]; do sleep 0.1; done; docker info --format '{{.ID}}' >/dev/null`)
+		var firstOut bytes.Buffer
+		first.Stdout = &firstOut
+		if err := first.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(firstOut.String(), "\n") && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		out, err := ownDaemon(t, t.TempDir(), report).Output()
+		if err != nil {
+			t.Fatalf("second run: %v", err)
+		}
+		second := parseReport(t, string(out))
+		assertGone(t, second)
+		if err := os.WriteFile(sync+"/release", nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The first run's daemon outlived the second run and still answers.
+		if err := first.Wait(); err != nil {
+			t.Fatalf("first run failed after the second ended: %v", err)
+		}
+		r := parseReport(t, firstOut.String())
+		if r.pid == second.pid {
+			t.Fatalf("both runs used dockerd %d", r.pid)
+		}
+		assertGone(t, r)
+	})
+
+	t.Run("SIGTERM to the script: daemon stopped, nothing left", func(t *testing.T) {
+		cmd := ownDaemon(t, t.TempDir(), report+"; sleep 60")
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(out.String(), "\n") && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		r := parseReport(t, out.String())
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatal("docker.sh did not exit within 30 s of SIGTERM")
+		}
+		assertGone(t, r)
+	})
+}
