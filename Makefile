@@ -14,9 +14,10 @@ help: ## List the targets
 FIREBASE_TOOLS := .cache/firebase/node_modules/.bin/firebase
 
 .PHONY: test
-test: build-alone emulator ## Run every test: unit, process, e2e, image (installs what they need)
+test: build-alone emulator ## Run every test: unit, process, e2e, image, the real Pulumi plan (installs what they need)
 	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -count=1 ./...); done
 	@$(MAKE) --no-print-directory image-test
+	@$(MAKE) --no-print-directory plan-test
 
 # How the backend image is built. infra's docker.Image uses the same values
 # (infra/components: ImagePlatform, ImageContext, ImageDockerfile); a test in
@@ -110,6 +111,18 @@ lint: $(TOOLS)/staticcheck $(TOOLS)/actionlint ## gofmt, go vet, staticcheck on 
 # Thin wrappers over the Pulumi CLI (run from the repository root).
 STACK ?= dev
 PULUMI := $(shell command -v pulumi 2>/dev/null)
+
+# A real `pulumi preview` offline: throw-away local backend, dummy gcp:accessToken, outbound HTTP(S)
+# sent to a closed loopback port, a Docker daemon from local/image/docker.sh (infra/plan/plan.sh).
+.PHONY: plan
+plan: ## Preview the stack with the real Pulumi engine and providers, offline, no cloud account (needs pulumi)
+	@infra/plan/plan.sh
+	@echo "plan written to .cache/plan/plan.json and .cache/plan/plan.txt"
+
+.PHONY: plan-test
+plan-test: ## Test the real plan: resources, providers, parents, security invariants, bad config, a planted violation
+	@echo "== real Pulumi plan (infra/plan)"
+	@cd infra && GATEHOUSE_PLAN_TEST=1 go test -count=1 -v ./plan/ | grep -v '^=== RUN'
 
 .PHONY: need-pulumi
 need-pulumi:

@@ -70,7 +70,7 @@ func setup(m *testing.M) int {
 	defer cancel()
 	emuTwin, err = twin.Start(ctx, twin.Config{RepoRoot: repoRoot, Emulator: true, Log: &childLog})
 	switch {
-	case errors.Is(err, emulator.ErrNoNPM):
+	case errors.Is(err, emulator.ErrNoNPM) && os.Getenv("CI") != "true": // under CI a missing tool fails
 		fmt.Fprintln(os.Stderr, "skipping emulator end-to-end tests:", err)
 		emuTwin = nil
 	case err != nil:

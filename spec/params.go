@@ -190,11 +190,10 @@ func checkURL(raw string, local bool) error {
 	case "https":
 		return nil
 	case "http":
-		if !isLoopback(u.Hostname()) {
-			return fmt.Errorf("%q must use https (plain http only for loopback hosts)", raw)
-		}
-		if !local {
-			return fmt.Errorf("%q is a loopback http URL, allowed only for the local twin", raw)
+		// One rule: plain http only for the local twin, and there only to a
+		// loopback host.
+		if !local || !isLoopback(u.Hostname()) {
+			return fmt.Errorf("%q must use https (plain http is only for the local twin, to a loopback host)", raw)
 		}
 		return nil
 	default:

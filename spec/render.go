@@ -30,6 +30,9 @@ const header = "# Rendered by gatehouse from spec/openapi.yaml: do not edit by h
 // Render fills the template with p and returns the validated document as
 // YAML. The same params always give the same bytes.
 func Render(p Params) ([]byte, error) {
+	// A trailing slash would give "//v1/hello" under APPEND_PATH_TO_ADDRESS
+	// (the address and the request path are concatenated).
+	p.BackendURL = strings.TrimRight(p.BackendURL, "/")
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("render spec: invalid params: %w", err)
 	}

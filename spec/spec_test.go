@@ -224,7 +224,7 @@ func TestDocumentRules(t *testing.T) {
 		{"http backend", func(m map[string]any) { obj(m, "x-google-backend")["address"] = "http://example.com" }, "must use https"},
 		{"loopback backend in cloud mode", func(m map[string]any) {
 			obj(m, "x-google-backend")["address"] = "http://127.0.0.1:8080"
-		}, "allowed only for the local twin"},
+		}, "plain http is only for the local twin"},
 		{"bad path_translation", func(m map[string]any) { obj(m, "x-google-backend")["path_translation"] = "REWRITE" }, "path_translation"},
 		{"negative deadline", func(m map[string]any) { obj(m, "x-google-backend")["deadline"] = -1 }, "deadline"},
 		{"operation backend http", func(m map[string]any) {

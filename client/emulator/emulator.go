@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -208,8 +209,15 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 	cmd := exec.Command(o.Bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_UPDATE_NOTIFIER=1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK=true", "CI=true",
-		"HOME="+dir) // keeps firebase-tools' config and logs out of the user's home
-	cmd.Stdout, cmd.Stderr = o.Log, o.Log
+		"HOME="+dir, // keeps firebase-tools' config and logs out of the user's home
+		// firebase-tools finds "the" hub of a project through a file in the
+		// temp dir: with a shared one, --export-on-exit of one emulator can
+		// export another's accounts (seen with two demo-gatehouse emulators).
+		"TMPDIR="+dir)
+	// firebase-tools serves HTTP before it has imported DataDir's accounts;
+	// "All emulators ready" is printed after the import.
+	ready := &readyWriter{w: o.Log, ready: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = ready, ready
 	// Its own process group, so Stop can end firebase-tools and whatever it
 	// starts; and it ends if the process that started it dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -224,7 +232,11 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 	for {
 		if res, err := http.Get("http://" + e.Host + "/"); err == nil {
 			res.Body.Close()
-			return e, nil
+			select {
+			case <-ready.ready:
+				return e, nil
+			default:
+			}
 		}
 		select {
 		case err := <-e.done:
@@ -271,4 +283,32 @@ func (e *Emulator) Stop() error {
 	// firebase-tools may leave a child behind; the group kill catches it.
 	_ = syscall.Kill(pgid, syscall.SIGKILL)
 	return nil
+}
+
+// readyWriter passes output on and closes ready once it has seen
+// firebase-tools' "All emulators ready" line.
+type readyWriter struct {
+	w     io.Writer
+	mu    sync.Mutex
+	tail  []byte
+	ready chan struct{}
+	seen  bool
+}
+
+const readyLine = "All emulators ready"
+
+func (r *readyWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	if !r.seen {
+		r.tail = append(r.tail, p...)
+		if strings.Contains(string(r.tail), readyLine) {
+			r.seen = true
+			close(r.ready)
+			r.tail = nil
+		} else if len(r.tail) > len(readyLine) {
+			r.tail = r.tail[len(r.tail)-len(readyLine):]
+		}
+	}
+	r.mu.Unlock()
+	return r.w.Write(p)
 }

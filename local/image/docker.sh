@@ -48,7 +48,8 @@ cleanup() {
   if [ -n "$dockerd_pid" ]; then
     sudo_ kill "$dockerd_pid" 2>/dev/null
     for _ in $(seq 1 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$dockerd_pid" 2>/dev/null && sudo_ kill -9 "$dockerd_pid" 2>/dev/null
+    # Whatever is left of its session (a containerd, a hung dockerd) goes too.
+    sudo_ kill -9 -- "-$dockerd_pid" 2>/dev/null
   fi
   if [ -n "$run_dir" ]; then
     # dockerd leaves mounts behind (exec/netns, overlays of killed containers): unmount, deepest first.
@@ -65,11 +66,13 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # is_static FILE: FILE is an executable that needs no dynamic loader (the stand-in has no libc).
-is_static() { [ -x "$1" ] && LC_ALL=C ldd "$1" 2>&1 | grep -q 'not a dynamic executable'; }
+is_static() { [ -x "$1" ] && { LC_ALL=C ldd "$1" 2>&1 || true; } | grep -q "not a dynamic executable"; }
 
 cmd_busybox() {
-  local want=${GATEHOUSE_BUSYBOX:-/bin/busybox}
-  if is_static "$want"; then echo "$want"; return; fi
+  local want=${GATEHOUSE_BUSYBOX:-/bin/busybox} c
+  for c in "$want" /bin/busybox; do
+    if is_static "$c"; then echo "$c"; return; fi
+  done
   # Debian's busybox is dynamically linked; busybox-static is not. They conflict, so this replaces it.
   echo "no static busybox at $want (the Go stand-in image needs one)" >&2
   apt_install busybox-static
@@ -89,15 +92,32 @@ start_daemon() {
     echo "waiting for another run in this checkout to release its Docker daemon ($cache.lock)..." >&2
     flock 9
   fi
+  # A daemon of this checkout left by a run that was killed outright (SIGKILL runs no cleanup) would
+  # keep the image store busy: holding the lock, we know it is nobody's now, so stop it.
+  # dockerd runs in a session of its own (setsid), so its pid is its process group: the group
+  # takes containerd along, even where dockerd itself is gone.
+  local old
+  for old in $(pgrep -f -- "--data-root $cache/data" || true) $(cat "$cache.pid" 2>/dev/null || true); do
+    kill -0 -- "-$old" 2>/dev/null || continue
+    echo "stopping dockerd $old and its containerd, left behind by an earlier run of this checkout" >&2
+    sudo_ kill -- "-$old" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 -- "-$old" 2>/dev/null || break; sleep 0.1; done
+    sudo_ kill -9 -- "-$old" 2>/dev/null || true
+  done
   # Short path: unix socket paths are limited to 108 bytes.
   run_dir=$(mktemp -d /tmp/gatehouse-docker.XXXXXX)
   local sock="$run_dir/docker.sock"
   # setsid: our daemon is not in the caller's process group, so a Ctrl-C reaches this script (which
   # stops the daemon in order) rather than the daemon mid-build.
-  sudo_ setsid dockerd --host "unix://$sock" --data-root "$cache/data" --exec-root "$run_dir/exec" \
+  local as_root=()
+  [ "$(id -u)" = 0 ] || as_root=(sudo)
+  # Not through the sudo_ function: a backgrounded function is a subshell, and $! would be its pid,
+  # not dockerd's. setsid execs dockerd in place (we are no group leader), so $! is dockerd.
+  "${as_root[@]}" setsid dockerd --host "unix://$sock" --data-root "$cache/data" --exec-root "$run_dir/exec" \
     --pidfile "$run_dir/dockerd.pid" --iptables=false --ip-masq=false --bridge=none \
-    >"$run_dir/dockerd.log" 2>&1 &
+    >"$run_dir/dockerd.log" 2>&1 9>&- &
   dockerd_pid=$!
+  echo "$dockerd_pid" >"$cache.pid"
   for _ in $(seq 1 150); do
     if daemon_ok "unix://$sock"; then export DOCKER_HOST="unix://$sock"; return; fi
     kill -0 "$dockerd_pid" 2>/dev/null || break

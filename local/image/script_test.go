@@ -130,10 +130,10 @@ func TestDockerScriptDaemon(t *testing.T) {
 	}
 
 	t.Run("failing command: its exit code, nothing left", func(t *testing.T) {
-		out, err := ownDaemon(t, t.TempDir(), report+"; exit 3").Output()
+		out, err := ownDaemon(t, cacheDir(t), report+"; exit 3").Output()
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ee.ExitCode() != 3 {
-			t.Fatalf("exit = %v, want 3", err)
+			t.Fatalf("exit = %v, want 3\n%s", err, stderrOf(err))
 		}
 		assertGone(t, parseReport(t, string(out)))
 	})
@@ -142,7 +142,7 @@ func TestDockerScriptDaemon(t *testing.T) {
 		// The first run holds its daemon until the file "release" appears;
 		// the second runs to completion meanwhile, with a daemon of its own.
 		sync := t.TempDir()
-		first := ownDaemon(t, t.TempDir(), report+`; while [ ! -e `+sync+`/release ]; do sleep 0.1; done; docker info --format '{{.ID}}' >/dev/null`)
+		first := ownDaemon(t, cacheDir(t), report+`; while [ ! -e `+sync+`/release ]; do sleep 0.1; done; docker info --format '{{.ID}}' >/dev/null`)
 		var firstOut bytes.Buffer
 		first.Stdout = &firstOut
 		if err := first.Start(); err != nil {
@@ -152,9 +152,9 @@ func TestDockerScriptDaemon(t *testing.T) {
 		for !strings.Contains(firstOut.String(), "\n") && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		out, err := ownDaemon(t, t.TempDir(), report).Output()
+		out, err := ownDaemon(t, cacheDir(t), report).Output()
 		if err != nil {
-			t.Fatalf("second run: %v", err)
+			t.Fatalf("second run: %v\n%s", err, stderrOf(err))
 		}
 		second := parseReport(t, string(out))
 		assertGone(t, second)
@@ -173,7 +173,7 @@ func TestDockerScriptDaemon(t *testing.T) {
 	})
 
 	t.Run("SIGTERM to the script: daemon stopped, nothing left", func(t *testing.T) {
-		cmd := ownDaemon(t, t.TempDir(), report+"; sleep 60")
+		cmd := ownDaemon(t, cacheDir(t), report+"; exec sleep 60")
 		var out bytes.Buffer
 		cmd.Stdout = &out
 		if err := cmd.Start(); err != nil {
@@ -197,4 +197,23 @@ func TestDockerScriptDaemon(t *testing.T) {
 		}
 		assertGone(t, r)
 	})
+}
+
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+// cacheDir is an image store for one test daemon. Not t.TempDir(): its name
+// holds the subtest's ":" and ",", which overlay mount options cannot carry.
+func cacheDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "docker-cache-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return filepath.Join(dir, "docker")
 }

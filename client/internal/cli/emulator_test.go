@@ -34,7 +34,7 @@ func runWithEmulator(m *testing.M) int {
 	defer cancel()
 	bin, err := emulator.Install(ctx, emulator.CacheDir(root), &log, &log)
 	switch {
-	case errors.Is(err, emulator.ErrNoNPM):
+	case errors.Is(err, emulator.ErrNoNPM) && os.Getenv("CI") != "true": // under CI a missing tool fails
 		fmt.Fprintln(os.Stderr, "skipping emulator tests:", err)
 		return m.Run()
 	case err != nil:

@@ -70,8 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	p.ServiceAccounts = sas
+	p.BackendURL = strings.TrimRight(p.BackendURL, "/")
 	if err := p.Validate(); err != nil {
-		fmt.Fprintf(stderr, "render: %s\n", oneLine(err))
+		fmt.Fprintf(stderr, "render: %s (see --help)\n", flagNames(err))
 		return 2
 	}
 	doc, err := spec.Render(p)
@@ -90,6 +91,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "config id: %s\n", spec.ConfigID(doc))
 	return 0
+}
+
+// flagOf names the flag that sets each spec.Params field.
+var flagOf = map[string]string{
+	"BackendURL": "--backend-url", "FirebaseProjectID": "--firebase-project", "JWTAudience": "--jwt-audience",
+	"Deadline": "--deadline", "ServiceAccounts": "--service-account", "EndpointsName": "--endpoints-name",
+	"Title": "--title", "Version": "--version", "Issuers": "--service-account",
+}
+
+// flagNames turns Validate's "Field: problem" lines into one line that
+// names the flags a user typed.
+func flagNames(err error) string {
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		field, msg, ok := strings.Cut(line, ": ")
+		if base, _, _ := strings.Cut(field, "["); ok {
+			if f, known := flagOf[base]; known {
+				line = f + ": " + msg
+			}
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "; ")
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -45,12 +45,14 @@ func TestRunBadFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--nope"}, "flag provided but not defined"},
-		{[]string{"--firebase-project", "demo-gatehouse"}, "BackendURL: is required"},
-		{[]string{"--backend-url", "http://example.com", "--firebase-project", "demo-gatehouse"}, "must use https"},
-		{[]string{"--backend-url", "https://a.run.app", "--firebase-project", "X"}, "FirebaseProjectID"},
+		{[]string{"--firebase-project", "demo-gatehouse"}, "--backend-url: is required"},
+		// One rule for plain http, whatever the host.
+		{[]string{"--backend-url", "http://example.com", "--firebase-project", "demo-gatehouse"}, "--backend-url: \"http://example.com\" must use https (plain http is only for the local twin, to a loopback host)"},
+		{[]string{"--backend-url", "http://127.0.0.1:8081", "--firebase-project", "demo-gatehouse"}, "--backend-url: \"http://127.0.0.1:8081\" must use https (plain http is only for the local twin, to a loopback host)"},
+		{[]string{"--backend-url", "https://a.run.app", "--firebase-project", "X"}, "--firebase-project: \"X\" is not a valid project id"},
 		{[]string{"--backend-url", "https://a.run.app", "--service-account", "nope"}, "want EMAIL=AUDIENCE"},
 		{[]string{"--backend-url", "https://a.run.app", "--deadline", "soon"}, "invalid value"},
-		{[]string{"--backend-url", "ftp://x", "--firebase-project", "bad"}, "BackendURL"},
+		{[]string{"--backend-url", "ftp://x", "--firebase-project", "bad"}, "--backend-url: \"ftp://x\" must use https; --firebase-project"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -60,5 +62,20 @@ func TestRunBadFlags(t *testing.T) {
 		if code != 2 || !strings.Contains(msg, tt.want) || strings.Count(msg, "\n") != 1 || out.Len() != 0 {
 			t.Errorf("run(%q) = %d, stderr %q, want exit 2 and one line containing %q", tt.args, code, msg, tt.want)
 		}
+	}
+}
+
+// A trailing slash on the backend URL is dropped: APPEND_PATH_TO_ADDRESS
+// would otherwise send //v1/hello.
+func TestRunTrailingSlash(t *testing.T) {
+	var with, without, errOut bytes.Buffer
+	if code := run([]string{"--backend-url", "https://svc-abc-ew.a.run.app/", "--firebase-project", "demo-gatehouse"}, &with, &errOut); code != 0 {
+		t.Fatalf("run = %d %s", code, errOut.String())
+	}
+	if code := run([]string{"--backend-url", "https://svc-abc-ew.a.run.app", "--firebase-project", "demo-gatehouse"}, &without, &errOut); code != 0 {
+		t.Fatalf("run = %d %s", code, errOut.String())
+	}
+	if !bytes.Equal(with.Bytes(), without.Bytes()) || bytes.Contains(with.Bytes(), []byte("a.run.app/")) {
+		t.Errorf("a trailing slash changed the document:\n%s", with.String())
 	}
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A real `pulumi preview` of the stack, offline, with no cloud account: the engine, the Go language
+# host and the gcp/docker providers' own input checks all run; nothing can leave the machine.
+#
+#   infra/plan/plan.sh [-o DIR] [-p PROJECT_DIR] [KEY=VALUE ...]
+#
+#   -o DIR          where plan.json (pulumi preview --json) and plan.txt (the readable diff) go
+#                   (default: .cache/plan in the checkout)
+#   -p PROJECT_DIR  the Pulumi project to preview (default: the checkout; tests pass a copy)
+#   KEY=VALUE       extra stack config, such as gatehouse:minInstances=5 (tests use it for bad config)
+#
+# How it stays offline and leaves the user's Pulumi setup alone:
+#   - a throw-away local backend and PULUMI_HOME in a temp dir (passphrase secrets); the user's
+#     plugins are reused read-only, their login, credentials and stacks are never read or written;
+#   - gcp:accessToken is a dummy, so the Google provider looks for no credentials;
+#   - all outbound HTTP(S) goes to a closed loopback port (HTTPS_PROXY=http://127.0.0.1:9), so any
+#     Google API call fails at once instead of reaching out;
+#   - a Docker daemon is reachable (the docker provider connects at Configure, even in preview):
+#     local/image/docker.sh provides one and stops it afterwards.
+# Exit status: pulumi preview's (0: the plan is valid). Uses the `pulumi` on PATH.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd -P)
+out=$repo/.cache/plan project=$repo
+while getopts "o:p:" opt; do
+  case $opt in
+    o) out=$OPTARG ;;
+    p) project=$OPTARG ;;
+    *) echo "usage: $0 [-o DIR] [-p PROJECT_DIR] [KEY=VALUE ...]" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+
+if ! command -v pulumi >/dev/null; then
+  echo "plan: the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); in this" >&2
+  echo "repository's CI: eval \"\$(../shared/pulumi/install)\"" >&2
+  exit 3
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+work=$(mktemp -d /tmp/gatehouse-plan.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Module downloads happen now, before the proxy is closed (the language host compiles the program).
+(cd "$project/infra" && go mod download && GOWORK=off go mod download)
+
+user_home=${PULUMI_HOME:-$HOME/.pulumi}
+mkdir -p "$work/home" "$work/state"
+[ -d "$user_home/plugins" ] && ln -s "$user_home/plugins" "$work/home/plugins"
+
+cat >"$work/Pulumi.plan.yaml" <<'EOF'
+config:
+  gcp:project: gatehouse-plan-test
+  gcp:region: europe-west1
+  gcp:accessToken: offline-dummy-token
+EOF
+
+export PULUMI_HOME="$work/home" PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=offline-plan
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+
+# inner runs with the Docker daemon up; only from here on is the network closed (installing
+# docker.io, if needed, happened before).
+inner() {
+  set -euo pipefail
+  export HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9
+  export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
+  export GOPROXY=off # the language host compiles the program from the module cache only
+  local conf="$work/Pulumi.plan.yaml" rc=0
+  p() { pulumi --cwd "$project" --non-interactive "$@"; }
+  p stack init plan >/dev/null
+  for kv in "$@"; do
+    p config set --stack plan --config-file "$conf" --path "${kv%%=*}" "${kv#*=}"
+  done
+  p preview --stack plan --config-file "$conf" --json >"$out/plan.json" 2>"$out/plan.err" || rc=$?
+  p preview --stack plan --config-file "$conf" --diff --color never >"$out/plan.txt" 2>&1 || true
+  cat "$out/plan.txt"
+  return $rc
+}
+export -f inner
+export project work out
+"$repo/local/image/docker.sh" daemon bash -c 'inner "$@"' inner "$@"
