@@ -12,7 +12,26 @@ import (
 	"testing"
 )
 
-// signUp and signIn call the emulator's REST API; they return the status.
+// install returns the firebase CLI, installing it when needed; without npm
+// it skips, except under CI, where a missing tool fails.
+func install(t *testing.T, log *bytes.Buffer) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	root, err := RepoRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := Install(t.Context(), CacheDir(root), log, log)
+	if errors.Is(err, ErrNoNPM) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	return bin
+}
+
+// call calls the emulator's REST API; they return the status.
 func call(t *testing.T, host, method, email string) int {
 	t.Helper()
 	body := `{"email":"` + email + `","password":"secret123","returnSecureToken":true}`
@@ -27,19 +46,8 @@ func call(t *testing.T, host, method, email string) int {
 // TestEmulatorKeepsAccounts: with a DataDir, an account signed up before a
 // restart can sign in after it; without one, it is gone (the negative).
 func TestEmulatorKeepsAccounts(t *testing.T) {
-	wd, _ := os.Getwd()
-	root, err := RepoRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var log bytes.Buffer
-	bin, err := Install(t.Context(), CacheDir(root), &log, &log)
-	if errors.Is(err, ErrNoNPM) && os.Getenv("CI") != "true" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
-	}
+	bin := install(t, &log)
 	for _, tt := range []struct {
 		name    string
 		dataDir string
@@ -74,19 +82,8 @@ func TestEmulatorKeepsAccounts(t *testing.T) {
 // TestEmulator starts the real emulator, signs a user up through its REST
 // API, resets it and stops it.
 func TestEmulator(t *testing.T) {
-	wd, _ := os.Getwd()
-	root, err := RepoRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var log bytes.Buffer
-	bin, err := Install(t.Context(), CacheDir(root), &log, &log)
-	if errors.Is(err, ErrNoNPM) && os.Getenv("CI") != "true" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
-	}
+	bin := install(t, &log)
 	e, err := Start(t.Context(), Options{Bin: bin, Log: &log})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())

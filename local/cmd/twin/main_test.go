@@ -125,12 +125,12 @@ func start(t *testing.T, shell string) (*exec.Cmd, *syncBuffer, chan error) {
 	return cmd, &out, done
 }
 
-// pidOf finds the twin's pid among the group's processes.
-func pidOf(t *testing.T, bin string) int {
+// newest is the pid of the newest process whose command line matches.
+func newest(t *testing.T, pattern string) int {
 	t.Helper()
-	out, err := exec.Command("pgrep", "-n", "-f", "^"+bin+" ").Output()
+	out, err := exec.Command("pgrep", "-n", "-f", pattern).Output()
 	if err != nil {
-		t.Fatalf("twin not running: %v", err)
+		t.Fatalf("no process matches %q: %v", pattern, err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
 	if err != nil {
@@ -181,13 +181,17 @@ func TestStopsEveryWay(t *testing.T) {
 		// that reads as a failure.
 		wantClean bool
 	}{
-		{"SIGTERM to the twin", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(pidOf(t, bin), syscall.SIGTERM) }, true},
-		{"SIGINT to the twin", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(pidOf(t, bin), syscall.SIGINT) }, true},
-		{"SIGHUP (terminal closed)", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(pidOf(t, bin), syscall.SIGHUP) }, true},
+		{"SIGTERM to the twin", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(newest(t, "^"+bin+" "), syscall.SIGTERM) }, true},
+		{"SIGINT to the twin", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(newest(t, "^"+bin+" "), syscall.SIGINT) }, true},
+		{"SIGHUP (terminal closed)", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(newest(t, "^"+bin+" "), syscall.SIGHUP) }, true},
 		{"its parent killed", false, func(t *testing.T, cmd *exec.Cmd) { _ = cmd.Process.Kill() }, false},
 		{"Ctrl-C under make (INT to the group)", true, func(t *testing.T, cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }, false},
-		{"kill -INT <make pid>", true, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(makePid(t, makefile), syscall.SIGINT) }, false},
-		{"kill -TERM <make pid>", true, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(makePid(t, makefile), syscall.SIGTERM) }, false},
+		{"kill -INT <make pid>", true, func(t *testing.T, _ *exec.Cmd) {
+			_ = syscall.Kill(newest(t, "make --no-print-directory -f "+makefile), syscall.SIGINT)
+		}, false},
+		{"kill -TERM <make pid>", true, func(t *testing.T, _ *exec.Cmd) {
+			_ = syscall.Kill(newest(t, "make --no-print-directory -f "+makefile), syscall.SIGTERM)
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,17 +213,4 @@ func TestStopsEveryWay(t *testing.T) {
 			assertAllGone(t, p, out)
 		})
 	}
-}
-
-func makePid(t *testing.T, makefile string) int {
-	t.Helper()
-	out, err := exec.Command("pgrep", "-n", "-f", "make --no-print-directory -f "+makefile).Output()
-	if err != nil {
-		t.Fatalf("make not running: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
 }
