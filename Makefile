@@ -41,8 +41,23 @@ image-test: ## Build and run the real backend image with Docker, offline
 	@local/image/docker.sh run bash -c "set -eo pipefail; cd local && $(IMAGE_TEST_ENV) go test -count=1 -v -run 'TestImage$$|TestDockerScript' ./image/ | grep -v '^=== RUN'"
 
 .PHONY: build-alone
-build-alone: ## Check each module builds on its own (GOWORK=off), as Pulumi's Go host needs
+build-alone: same-versions ## Check each module builds on its own (GOWORK=off), as Pulumi's Go host needs
 	@for m in $(MODULES); do echo "== GOWORK=off go build $$m"; (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
+
+# Pulumi's Go host compiles infra/ inside go.work (workspace mode), while it lists modules, and
+# `GOWORK=off` builds, use infra/go.mod alone: both must pick the same version of every dependency,
+# so that the program Pulumi builds is the program the tests build. `go work sync` fixes a drift.
+.PHONY: same-versions
+same-versions: ## Check workspace and GOWORK=off builds resolve every dependency to the same version
+	@echo "== same dependency versions with and without go.work"
+	@list() { go list -deps -test -f '{{with .Module}}{{.Path}}@{{.Version}}{{end}}' ./... | grep -v '^github.com/gatehouse/' | sort -u; }; bad=0; \
+	for m in $(MODULES); do \
+	  ws=$$(cd $$m && list); \
+	  alone=$$(cd $$m && GOWORK=off list); \
+	  if [ "$$ws" != "$$alone" ]; then bad=1; echo "$$m: go.work and GOWORK=off disagree (< workspace, > alone):"; \
+	    diff <(echo "$$ws") <(echo "$$alone") | grep '^[<>]'; fi; \
+	done; \
+	[ $$bad = 0 ] || { echo "run: go work sync (then GOWORK=off go mod tidy in the module)"; exit 1; }
 
 .PHONY: bench
 bench: ## Run the benchmarks and print the measured ratios

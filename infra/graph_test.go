@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/gatehouse/gatehouse/infra/components"
 	"github.com/gatehouse/gatehouse/spec"
 )
@@ -97,7 +99,7 @@ func TestDevStackGraph(t *testing.T) {
 
 	// Every custom resource is parented under a gatehouse component.
 	for _, r := range m.resources {
-		if r.Custom && !strings.Contains(r.Parent, "gatehouse:components:") {
+		if r.Custom && !strings.HasPrefix(r.Type, "pulumi:providers:") && !strings.Contains(r.Parent, "gatehouse:components:") {
 			t.Errorf("%s %s has parent %q, want a gatehouse component", r.Type, r.Name, r.Parent)
 		}
 	}
@@ -133,8 +135,9 @@ func TestRenderedSpecInAPIConfig(t *testing.T) {
 	if err := spec.Validate([]byte(doc), spec.Options{}); err != nil {
 		t.Errorf("document in the ApiConfig is invalid: %v", err)
 	}
-	if id := apiCfg.str("apiConfigId"); id != spec.ConfigID([]byte(doc)) {
-		t.Errorf("apiConfigId = %q, want spec.ConfigID = %q", id, spec.ConfigID([]byte(doc)))
+	gatewaySA := res.outputs["gatewayServiceAccount"].(string)
+	if id, want := apiCfg.str("apiConfigId"), spec.ConfigID([]byte(doc), "gatewayServiceAccount="+gatewaySA); id != want {
+		t.Errorf("apiConfigId = %q, want spec.ConfigID(doc, gateway account) = %q", id, want)
 	}
 	if apiCfg.DeleteBeforeReplace {
 		t.Error("ApiConfig is delete-before-replace; a new config must exist before the old one goes")
@@ -330,5 +333,120 @@ func TestCORSOrigins(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(off.m.one(t, tRunService).input("template.containers.0.envs")), "CORS_ALLOW_ORIGINS") {
 		t.Error("CORS off but the backend gets CORS_ALLOW_ORIGINS")
+	}
+}
+
+// Every Google resource and invoke goes through the stack's own provider,
+// which names the stack's project as quota project (issue: 403 "requires a
+// quota project" with user credentials).
+func TestExplicitGoogleProvider(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  map[string]string
+	}{
+		{"managed Firebase", devConfig(t)},
+		{"existing Firebase", with(devConfig(t), "gatehouse:manageFirebase", "false", "gatehouse:firebaseProjectId", "other-proj-1", "gatehouse:firebaseApiKey", "AIza")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, with(tt.cfg, "gcp:accessToken", "ya29.from-config"), digestA)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			m := res.m
+			prov := m.one(t, "pulumi:providers:gcp")
+			project := tt.cfg["gcp:project"]
+			if prov.input("userProjectOverride") != true || prov.str("billingProject") != project || prov.str("project") != project {
+				t.Errorf("gcp provider inputs = %v, want userProjectOverride true and billingProject %s", prov.Inputs, project)
+			}
+			if tok := prov.Inputs["accessToken"]; !tok.IsSecret() || tok.SecretValue().Element.StringValue() != "ya29.from-config" {
+				t.Errorf("gcp:accessToken not passed on to the provider as a secret: %v", tok)
+			}
+			ref := "urn:pulumi:dev::gatehouse::pulumi:providers:gcp::gcp::gcp_id"
+			gcpResources := 0
+			for _, r := range m.resources {
+				if !r.Custom || !strings.HasPrefix(r.Type, "gcp:") {
+					continue
+				}
+				gcpResources++
+				if r.Provider != ref {
+					t.Errorf("%s %s uses provider %q, want %q", r.Type, r.Name, r.Provider, ref)
+				}
+			}
+			if gcpResources < 8 {
+				t.Errorf("only %d gcp resources seen", gcpResources)
+			}
+			if len(m.calls) == 0 {
+				t.Error("no invokes seen")
+			}
+			for _, c := range m.calls {
+				if strings.HasPrefix(c.Token, "gcp:") && c.Provider != ref {
+					t.Errorf("invoke %s uses provider %q, want %q", c.Token, c.Provider, ref)
+				}
+			}
+		})
+	}
+}
+
+// The Identity Platform config is never deleted by the engine (its delete is
+// a no-op at Google), and with identityPlatformExists it is adopted by import
+// instead of initialized.
+func TestIdentityPlatformConfig(t *testing.T) {
+	for _, tt := range []struct {
+		exists     string
+		wantImport string
+	}{
+		{"false", ""},
+		{"true", "projects/my-gcp-project-id/config"},
+	} {
+		t.Run("exists="+tt.exists, func(t *testing.T) {
+			res := run(t, with(devConfig(t), "gatehouse:identityPlatformExists", tt.exists), digestA)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			auth := res.m.one(t, "gcp:identityplatform/config:Config")
+			if !auth.RetainOnDelete {
+				t.Error("Identity Platform config is not retained on delete")
+			}
+			if auth.ImportID != tt.wantImport {
+				t.Errorf("import id = %q, want %q", auth.ImportID, tt.wantImport)
+			}
+		})
+	}
+}
+
+// gatewayConfigID runs the Gateway component alone and returns the config
+// id it gives the ApiConfig.
+func gatewayConfigID(t *testing.T, serviceAccount string) string {
+	t.Helper()
+	m := &mocks{digest: digestA}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := components.NewGateway(ctx, "gateway", &components.GatewayArgs{
+			Project: "my-project-1", Region: "europe-west1", APIID: "gatehouse",
+			ServiceAccount: pulumi.String(serviceAccount),
+			BackendURL:     pulumi.String("https://gatehouse-abc123xyz-ew.a.run.app"),
+			Spec: func(backendURL, _ string) spec.Params {
+				return spec.Params{BackendURL: backendURL, FirebaseProjectID: "my-project-1"}
+			},
+		})
+		return err
+	}, pulumi.WithMocks("gatehouse", "dev", m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.one(t, tApiConfig).str("apiConfigId")
+}
+
+// gatewayConfig (the backend service account) forces the ApiConfig's
+// replacement, so changing only it must change the config id, or the new
+// config would collide with the old one ("already exists").
+func TestConfigIDCoversGatewayServiceAccount(t *testing.T) {
+	a := gatewayConfigID(t, "gatehouse-gateway@my-project-1.iam.gserviceaccount.com")
+	again := gatewayConfigID(t, "gatehouse-gateway@my-project-1.iam.gserviceaccount.com")
+	b := gatewayConfigID(t, "other-gateway@my-project-1.iam.gserviceaccount.com")
+	if a != again {
+		t.Errorf("same inputs, different ids: %s %s", a, again)
+	}
+	if a == b {
+		t.Errorf("changing only the gateway service account kept the config id %s", a)
 	}
 }

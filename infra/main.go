@@ -4,6 +4,7 @@
 package main
 
 import (
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
@@ -40,13 +41,39 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		return err // before any resource is registered
 	}
 
+	// The stack's own Google provider, used by every Google resource and
+	// invoke (components pass it to their children and invokes through
+	// pulumi.Parent). With user credentials (gcloud auth application-default
+	// login), the Firebase and Identity Toolkit APIs answer 403 "requires a
+	// quota project" unless requests name one; `gcloud auth
+	// application-default set-quota-project` does not reach the Terraform-
+	// based provider (hashicorp/terraform-provider-google#18668, #20459,
+	// #18717). user_project_override with billing_project makes every request
+	// carry the stack's project as its quota project ("X-Goog-User-Project"):
+	// https://registry.terraform.io/providers/hashicorp/google/latest/docs/guides/provider_reference#user_project_override
+	// An explicit provider reads no gcp:* stack config itself, so the keys the
+	// default provider would read are passed on.
+	gcpProvider, err := gcp.NewProvider(ctx, "gcp", &gcp.ProviderArgs{
+		Project:                   pulumi.String(cfg.Project),
+		Region:                    pulumi.String(cfg.Region),
+		UserProjectOverride:       pulumi.Bool(true),
+		BillingProject:            pulumi.String(cfg.Project),
+		AccessToken:               secretOrNil(cfg.AccessToken),
+		Credentials:               secretOrNil(cfg.Credentials),
+		ImpersonateServiceAccount: stringOrNil(cfg.ImpersonateServiceAccount),
+	})
+	if err != nil {
+		return err
+	}
+	google := pulumi.Providers(gcpProvider)
+
 	apiList := coreAPIs
 	if cfg.ManageFirebase {
 		apiList = append(append([]string{}, coreAPIs...), firebaseAPIs...)
 	}
 	apis, err := components.NewProjectServices(ctx, "apis", &components.ProjectServicesArgs{
 		Project: cfg.Project, Services: apiList,
-	})
+	}, google)
 	if err != nil {
 		return err
 	}
@@ -57,14 +84,15 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		ProjectID:   cfg.FirebaseProjectID,
 		APIKey:      cfg.FirebaseAPIKey,
 		DisplayName: cfg.ServiceName,
-	}, apis.Require(firebaseAPIs...))
+		Exists:      cfg.IdentityPlatformExists,
+	}, google, apis.Require(firebaseAPIs...))
 	if err != nil {
 		return err
 	}
 
 	accounts, err := components.NewServiceAccounts(ctx, "accounts", &components.ServiceAccountsArgs{
 		Project: cfg.Project, Prefix: cfg.ServiceName,
-	}, apis.Require("iam.googleapis.com"))
+	}, google, apis.Require("iam.googleapis.com"))
 	if err != nil {
 		return err
 	}
@@ -87,7 +115,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		DeletionProtection:    cfg.DeletionProtection,
 		RegistryAPI:           apis.Require("artifactregistry.googleapis.com"),
 		RunAPI:                apis.Require("run.googleapis.com"),
-	})
+	}, google)
 	if err != nil {
 		return err
 	}
@@ -103,7 +131,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		},
 		GatewayAPI: apis.Require("apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com"),
 		Protect:    cfg.DeletionProtection,
-	}, pulumi.DependsOn([]pulumi.Resource{identity}))
+	}, google, pulumi.DependsOn([]pulumi.Resource{identity}))
 	if err != nil {
 		return err
 	}
@@ -119,4 +147,19 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	export("region", pulumi.String(cfg.Region))
 	export("project", pulumi.String(cfg.Project))
 	return nil
+}
+
+// secretOrNil is v as a secret input, or nil (unset) when empty.
+func secretOrNil(v string) pulumi.StringPtrInput {
+	if v == "" {
+		return nil
+	}
+	return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
+}
+
+func stringOrNil(v string) pulumi.StringPtrInput {
+	if v == "" {
+		return nil
+	}
+	return pulumi.String(v)
 }

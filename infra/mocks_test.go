@@ -19,6 +19,9 @@ type registered struct {
 	Custom              bool
 	Inputs              resource.PropertyMap
 	Parent              string // parent URN
+	Provider            string // provider reference (URN::ID), "" for the default provider
+	ImportID            string
+	RetainOnDelete      bool
 	Protect             bool
 	DeleteBeforeReplace bool
 	CustomTimeouts      map[string]string
@@ -53,11 +56,17 @@ type mocks struct {
 
 	mu        sync.Mutex
 	resources []registered
+	calls     []call
 }
 
+// call is one invoke as the program made it.
+type call struct{ Token, Provider string }
+
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	r := registered{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs}
+	r := registered{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs, Provider: args.Provider}
 	if rpc := args.RegisterRPC; rpc != nil {
+		r.ImportID = rpc.GetImportId()
+		r.RetainOnDelete = rpc.GetRetainOnDelete()
 		r.Parent = rpc.GetParent()
 		r.Protect = rpc.GetProtect()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
@@ -93,6 +102,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 }
 
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	m.calls = append(m.calls, call{args.Token, args.Provider})
+	m.mu.Unlock()
 	switch args.Token {
 	case "gcp:organizations/getClientConfig:getClientConfig":
 		return resource.NewPropertyMapFromMap(map[string]any{"accessToken": "ya29.mock-token"}), nil

@@ -370,7 +370,18 @@ func model(sw *oaspec.Swagger) (*Document, error) {
 // always gets the same id and any change gets a new one, so a changed spec
 // creates a new ApiConfig (before the old one is deleted) and an unchanged
 // spec changes nothing.
-func ConfigID(doc []byte) string {
-	sum := sha256.Sum256(doc)
-	return "cfg-" + hex.EncodeToString(sum[:8])
+//
+// replaceOnly are the ApiConfig's other inputs that force a replacement
+// (the gateway's backend service account): an ApiConfig cannot be updated in
+// place, so a change to any of them must give a new id too, or the
+// replacement would be created under the old id ("already exists"). With
+// none, the id is the document's alone.
+func ConfigID(doc []byte, replaceOnly ...string) string {
+	h := sha256.New()
+	h.Write(doc)
+	for _, v := range replaceOnly {
+		h.Write([]byte{0})
+		h.Write([]byte(v))
+	}
+	return "cfg-" + hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -62,7 +62,11 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 		doc, err := spec.Render(args.Spec(v[0].(string), v[1].(string)))
 		return string(doc), err
 	}).(pulumi.StringOutput)
-	c.ConfigID = c.Document.ApplyT(func(doc string) string { return spec.ConfigID([]byte(doc)) }).(pulumi.StringOutput)
+	// The id hashes every input that forces the ApiConfig's replacement:
+	// the document and gatewayConfig's backend service account.
+	c.ConfigID = pulumi.All(c.Document, args.ServiceAccount).ApplyT(func(v []any) string {
+		return spec.ConfigID([]byte(v[0].(string)), "gatewayServiceAccount="+v[1].(string))
+	}).(pulumi.StringOutput)
 
 	// A spec change gives a new config id, which replaces the ApiConfig.
 	// Pulumi's default create-before-delete order then creates the new

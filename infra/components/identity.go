@@ -15,6 +15,9 @@ type IdentityArgs struct {
 	ProjectID   string // Firebase project id (= Project when managed)
 	APIKey      string // web API key, when not managed
 	DisplayName string
+	// Exists adopts the project's existing Identity Platform config (see
+	// NewIdentity) instead of initializing it.
+	Exists bool
 }
 
 // Identity is the Firebase Authentication project whose ID tokens the
@@ -44,6 +47,27 @@ func NewIdentity(ctx *pulumi.Context, name string, args *IdentityArgs, opts ...p
 		}
 		// Email/password sign-in, as the CLI uses. Identity Platform's
 		// config is the API behind Firebase Authentication's settings.
+		//
+		// Its create calls initializeAuth, which works once per project: on a
+		// project where Auth is already on (console "Get started", an earlier
+		// stack, or after `pulumi destroy`, since its delete is a no-op:
+		// hashicorp/terraform-provider-google#16520) it fails. So:
+		//   - RetainOnDelete always: the engine never claims a delete that
+		//     Google does not do, and a later stack can adopt the config;
+		//   - Exists adopts the config with pulumi.Import (its id is
+		//     projects/<project>/config). An import fails when the program's
+		//     inputs differ from what exists, and an existing config may differ
+		//     in anything (sign-in methods, MFA, quotas), so the adopted
+		//     config's inputs are ignored: gatehouse takes it as it is and
+		//     leaves its settings to the project's owner (email/password must
+		//     be on for the CLI: the README says how to check).
+		authOpts := []pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{fb}), pulumi.RetainOnDelete(true)}
+		if args.Exists {
+			authOpts = append(authOpts,
+				pulumi.Import(pulumi.ID("projects/"+args.Project+"/config")),
+				pulumi.IgnoreChanges([]string{"signIn", "authorizedDomains", "autodeleteAnonymousUsers", "blockingFunctions",
+					"client", "mfa", "monitoring", "multiTenant", "quota", "smsRegionConfig"}))
+		}
 		auth, err := identityplatform.NewConfig(ctx, name+"-auth", &identityplatform.ConfigArgs{
 			Project: fb.Project,
 			SignIn: &identityplatform.ConfigSignInArgs{
@@ -53,7 +77,7 @@ func NewIdentity(ctx *pulumi.Context, name string, args *IdentityArgs, opts ...p
 					PasswordRequired: pulumi.Bool(true),
 				},
 			},
-		}, withParent(c, pulumi.DependsOn([]pulumi.Resource{fb}))...)
+		}, withParent(c, authOpts...)...)
 		if err != nil {
 			return nil, err
 		}

@@ -50,6 +50,15 @@ func NewProjectServices(ctx *pulumi.Context, name string, args *ProjectServicesA
 
 // Require returns a DependsOn option on the named APIs, for resources that
 // cannot be created before their API is on.
+//
+// A just-enabled API can still answer 403 SERVICE_DISABLED for a minute or
+// two. The Google provider does not retry that error: its global retry
+// predicates (terraform-provider-google, error_retry_predicates.go,
+// defaultErrorRetryPredicates) cover network errors, 429/500/502/503, 409
+// operationInProgress and per-minute quota 403s, not SERVICE_DISABLED. A
+// bounded wait would need a sleep resource (pulumiverse time), which this
+// stack does not pin; so the README's troubleshooting says to run `pulumi
+// up` again, which creates what is left.
 func (p *ProjectServices) Require(services ...string) pulumi.ResourceOption {
 	var deps []pulumi.Resource
 	for _, s := range services {

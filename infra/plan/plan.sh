@@ -2,17 +2,19 @@
 # A real `pulumi preview` of the stack, offline, with no cloud account: the engine, the Go language
 # host and the gcp/docker providers' own input checks all run; nothing can leave the machine.
 #
-#   infra/plan/plan.sh [-o DIR] [-p PROJECT_DIR] [KEY=VALUE ...]
+#   infra/plan/plan.sh [-o DIR] [-p PROJECT_DIR] [-s STATE.json] [KEY=VALUE ...]
 #
 #   -o DIR          where plan.json (pulumi preview --json) and plan.txt (the readable diff) go
 #                   (default: .cache/plan in the checkout)
 #   -p PROJECT_DIR  the Pulumi project to preview (default: the checkout; tests pass a copy)
+#   -s STATE.json   a deployment (`pulumi stack export` format) imported into the throw-away stack
+#                   first, so the preview diffs against it instead of planning a fresh stack
 #   KEY=VALUE       extra stack config, such as gatehouse:minInstances=5 (tests use it for bad config)
 #
 # How it stays offline and leaves the user's Pulumi setup alone:
 #   - a throw-away local backend and PULUMI_HOME in a temp dir (passphrase secrets); the user's
 #     plugins are reused read-only, their login, credentials and stacks are never read or written;
-#   - gcp:accessToken is a dummy, so the Google provider looks for no credentials;
+#   - a dummy access token (GOOGLE_OAUTH_ACCESS_TOKEN), so the Google provider looks for no credentials;
 #   - all outbound HTTP(S) goes to a closed loopback port (HTTPS_PROXY=http://127.0.0.1:9), so any
 #     Google API call fails at once instead of reaching out;
 #   - a Docker daemon is reachable (the docker provider connects at Configure, even in preview):
@@ -22,12 +24,13 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd -P)
-out=$repo/.cache/plan project=$repo
-while getopts "o:p:" opt; do
+out=$repo/.cache/plan project=$repo state=""
+while getopts "o:p:s:" opt; do
   case $opt in
     o) out=$OPTARG ;;
     p) project=$OPTARG ;;
-    *) echo "usage: $0 [-o DIR] [-p PROJECT_DIR] [KEY=VALUE ...]" >&2; exit 2 ;;
+    s) state=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
+    *) echo "usage: $0 [-o DIR] [-p PROJECT_DIR] [-s STATE.json] [KEY=VALUE ...]" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -56,11 +59,13 @@ cat >"$work/Pulumi.plan.yaml" <<'EOF'
 config:
   gcp:project: gatehouse-plan-test
   gcp:region: europe-west1
-  gcp:accessToken: offline-dummy-token
 EOF
 
 export PULUMI_HOME="$work/home" PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=offline-plan
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# A dummy token, so the Google provider looks for no credentials (the provider reads it from the
+# environment, as it would gcp:accessToken; keeping it out of the config keeps it out of the state).
+export GOOGLE_OAUTH_ACCESS_TOKEN=offline-dummy-token
 
 # inner runs with the Docker daemon up; only from here on is the network closed (installing
 # docker.io, if needed, happened before).
@@ -72,6 +77,7 @@ inner() {
   local conf="$work/Pulumi.plan.yaml" rc=0
   p() { pulumi --cwd "$project" --non-interactive "$@"; }
   p stack init plan >/dev/null
+  if [ -n "$state" ]; then p stack import --stack plan --file "$state" >/dev/null; fi
   for kv in "$@"; do
     p config set --stack plan --config-file "$conf" --path "${kv%%=*}" "${kv#*=}"
   done
@@ -81,5 +87,5 @@ inner() {
   return $rc
 }
 export -f inner
-export project work out
+export project work out state
 "$repo/local/image/docker.sh" daemon bash -c 'inner "$@"' inner "$@"

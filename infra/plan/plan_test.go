@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -16,10 +17,12 @@ import (
 // preview is what `pulumi preview --json` prints, the parts we read.
 type preview struct {
 	Steps []struct {
-		Op       string `json:"op"`
-		URN      string `json:"urn"`
-		Provider string `json:"provider"`
-		NewState struct {
+		Op          string         `json:"op"`
+		URN         string         `json:"urn"`
+		DiffReasons []string       `json:"diffReasons"`
+		Detailed    map[string]any `json:"detailedDiff"`
+		Provider    string         `json:"provider"`
+		NewState    struct {
 			Type   string         `json:"type"`
 			Custom bool           `json:"custom"`
 			Parent string         `json:"parent"`
@@ -85,6 +88,7 @@ func repoRoot(t *testing.T) string {
 // by type. A change to the graph must change this on purpose.
 var wantTypes = map[string]int{
 	"pulumi:pulumi:Stack":                              1,
+	"pulumi:providers:gcp":                             1, // the stack's own, with a quota project
 	"gatehouse:components:ProjectServices":             1,
 	"gatehouse:components:Identity":                    1,
 	"gatehouse:components:ServiceAccounts":             1,
@@ -125,13 +129,17 @@ func TestRealPlan(t *testing.T) {
 		}
 		typ := s.NewState.Type
 		// Provider: gcp resources use the gcp provider, docker the docker one.
-		if pkg, _, _ := strings.Cut(typ, ":"); s.NewState.Custom && !strings.Contains(s.Provider, "pulumi:providers:"+pkg+"::") {
+		if pkg, _, _ := strings.Cut(typ, ":"); s.NewState.Custom && pkg != "pulumi" && !strings.Contains(s.Provider, "pulumi:providers:"+pkg+"::") {
 			t.Errorf("%s: provider %s, want the %s provider", s.URN, s.Provider, pkg)
+		}
+		// Google resources use the stack's explicit provider, never a default one.
+		if strings.HasPrefix(typ, "gcp:") && !strings.Contains(s.Provider, "pulumi:providers:gcp::gcp::") {
+			t.Errorf("%s: provider %s, want the stack's explicit gcp provider", s.URN, s.Provider)
 		}
 		// Parent: every cloud resource hangs under one of our components;
 		// components hang under the stack.
 		switch {
-		case typ == "pulumi:pulumi:Stack":
+		case typ == "pulumi:pulumi:Stack", strings.HasPrefix(typ, "pulumi:providers:"):
 		case s.NewState.Custom && !strings.Contains(s.NewState.Parent, "::gatehouse:components:"):
 			t.Errorf("%s: parent %q, want a gatehouse component", s.URN, s.NewState.Parent)
 		case !s.NewState.Custom && !strings.Contains(s.NewState.Parent, "pulumi:pulumi:Stack"):
@@ -169,6 +177,13 @@ func TestRealPlan(t *testing.T) {
 			}
 		}
 		switch s.NewState.Type {
+		case "pulumi:providers:gcp":
+			if in["userProjectOverride"] != "true" && in["userProjectOverride"] != true {
+				t.Errorf("gcp provider without userProjectOverride: %s", raw)
+			}
+			if in["billingProject"] != "gatehouse-plan-test" {
+				t.Errorf("gcp provider billingProject = %v, want the stack's project", in["billingProject"])
+			}
 		case "gcp:serviceaccount/account:Account":
 			id, _ := in["accountId"].(string)
 			accounts[id] = true
@@ -254,4 +269,242 @@ func TestRealPlanCatchesProviderViolation(t *testing.T) {
 	if !strings.Contains(out, `"X_"`) || !strings.Contains(out, "account_id") {
 		t.Errorf("want the gcp provider's account_id check naming \"X_\", got:\n%s", out)
 	}
+}
+
+// unknown is how `pulumi preview --json` prints a value not known until the
+// deployment runs.
+const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+// standIns are the outputs Google and Docker compute on create, by resource
+// type: what a first `pulumi up` would have recorded. They are plausible
+// values of the right shape, not answers from a faked provider: the real
+// providers still check and diff everything against them.
+func standIns(typ string, in map[string]any) map[string]any {
+	str := func(k string) string { s, _ := in[k].(string); return s }
+	labels := map[string]any{"effectiveLabels": map[string]any{}, "pulumiLabels": map[string]any{}}
+	switch typ {
+	case "gcp:artifactregistry/repository:Repository", "gcp:apigateway/apiConfig:ApiConfig":
+		return labels
+	case "gcp:serviceaccount/account:Account":
+		email := str("accountId") + "@" + str("project") + ".iam.gserviceaccount.com"
+		return map[string]any{"email": email, "member": "serviceAccount:" + email, "name": "projects/" + str("project") + "/serviceAccounts/" + email, "uniqueId": "100000000000000000001"}
+	case "gcp:cloudrunv2/service:Service":
+		return map[string]any{"uri": "https://" + str("name") + "-abc123xyz-ew.a.run.app", "uid": "standin-uid", "effectiveLabels": map[string]any{}, "pulumiLabels": map[string]any{}}
+	case "docker:index/image:Image":
+		name := str("imageName")
+		// The docker provider diffs against the inputs it checkpointed
+		// under __inputs (pulumi-docker provider.go, Diff).
+		return map[string]any{"repoDigest": name[:strings.LastIndex(name, ":")] + "@sha256:" + strings.Repeat("a", 64), "baseImageName": name,
+			"registryServer": "europe-west1-docker.pkg.dev", "dockerfile": "../service/Dockerfile", "context": "../service", "__inputs": in}
+	case "gcp:apigateway/api:Api":
+		return map[string]any{"managedService": str("apiId") + "-0a1b2c3d4e5f6.apigateway." + str("project") + ".cloud.goog", "name": "projects/" + str("project") + "/locations/global/apis/" + str("apiId"), "effectiveLabels": map[string]any{}, "pulumiLabels": map[string]any{}}
+	case "gcp:apigateway/gateway:Gateway":
+		return map[string]any{"defaultHostname": str("gatewayId") + "-3x4mpl3.ew.gateway.dev", "effectiveLabels": map[string]any{}, "pulumiLabels": map[string]any{}}
+	case "gcp:firebase/webApp:WebApp":
+		return map[string]any{"appId": "1:123456789:web:abcdef", "name": "projects/" + str("project") + "/webApps/1:123456789:web:abcdef"}
+	}
+	return nil
+}
+
+// concrete replaces the preview's markers with state values: unknowns and
+// "[secret]" with stand-ins.
+func concrete(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range t {
+			out[k] = concrete(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = concrete(x)
+		}
+		return out
+	case string:
+		switch t {
+		case unknown:
+			return "standin"
+		case "[secret]":
+			// Plain in the state: a secret needs the throw-away stack's
+			// encrypter, and a value's secretness changes no diff.
+			return "offline-dummy-token"
+		}
+	}
+	return v
+}
+
+type stateResource struct {
+	URN          string         `json:"urn"`
+	Custom       bool           `json:"custom"`
+	ID           string         `json:"id,omitempty"`
+	Type         string         `json:"type"`
+	Inputs       map[string]any `json:"inputs,omitempty"`
+	Outputs      map[string]any `json:"outputs,omitempty"`
+	Parent       string         `json:"parent,omitempty"`
+	Provider     string         `json:"provider,omitempty"`
+	Dependencies []string       `json:"dependencies,omitempty"`
+}
+
+// providerRef rewrites a preview provider reference (its id is unknown) to
+// the id the state gives that provider.
+func providerRef(ref string) (urn, id string) {
+	urn = strings.TrimSuffix(ref, "::"+unknown)
+	return urn, "standin-provider-" + urn[strings.LastIndex(urn, "::")+2:]
+}
+
+// stateFrom builds a deployment from a plan's steps: what the stack would
+// hold after `pulumi up` had created that plan. inputs overrides a
+// resource's inputs (by URN) with values the engine computed later.
+func stateFrom(t *testing.T, p *preview, inputs map[string]map[string]any, file string) {
+	t.Helper()
+	var res []stateResource
+	providers := map[string]bool{}
+	for _, s := range p.Steps {
+		in := s.NewState.Inputs
+		if v, ok := inputs[s.URN]; ok {
+			in = v
+		}
+		in = concrete(in).(map[string]any)
+		r := stateResource{URN: s.URN, Custom: s.NewState.Custom, Type: s.NewState.Type, Parent: s.NewState.Parent}
+		if r.Custom {
+			r.Inputs = in
+			r.Outputs = map[string]any{}
+			for k, v := range in {
+				r.Outputs[k] = v
+			}
+			for k, v := range standIns(r.Type, in) {
+				r.Outputs[k] = v
+			}
+			r.ID = "standin-" + s.URN[strings.LastIndex(s.URN, "::")+2:]
+			if strings.HasPrefix(r.Type, "pulumi:providers:") {
+				_, r.ID = providerRef(s.URN)
+			}
+		}
+		if s.Provider != "" {
+			urn, id := providerRef(s.Provider)
+			r.Provider = urn + "::" + id
+			if strings.Contains(urn, "::default_") && !providers[urn] {
+				providers[urn] = true
+				pkg := strings.TrimPrefix(urn[strings.Index(urn, "pulumi:providers:"):], "pulumi:providers:")
+				pkg = pkg[:strings.Index(pkg, "::")]
+				ver := strings.ReplaceAll(strings.TrimPrefix(urn[strings.LastIndex(urn, "::")+2:], "default_"), "_", ".")
+				res = append(res, stateResource{URN: urn, Custom: true, ID: id, Type: "pulumi:providers:" + pkg,
+					Inputs: map[string]any{"version": ver}, Outputs: map[string]any{"version": ver}})
+			}
+		}
+		res = append(res, r)
+	}
+	// Providers first: the engine wants every reference defined before use.
+	sort.SliceStable(res, func(i, j int) bool {
+		return strings.HasPrefix(res[i].Type, "pulumi:providers:") && !strings.HasPrefix(res[j].Type, "pulumi:providers:")
+	})
+	// The stack itself must come before its children.
+	sort.SliceStable(res, func(i, j int) bool {
+		return res[i].Type == "pulumi:pulumi:Stack" && res[j].Type != "pulumi:pulumi:Stack"
+	})
+	b, err := json.MarshalIndent(map[string]any{"version": 3, "deployment": map[string]any{
+		"manifest": map[string]any{"time": "2026-11-27T00:00:00Z", "magic": "", "version": ""}, "resources": res,
+	}}, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// changed lists the steps that change a property, as "op type name
+// [properties]". An update that names no property is left out: with a
+// hand-built state it comes from computed outputs a real provider records
+// and the stand-ins lack (a Cloud Run service's conditions, the provider's
+// own bookkeeping), not from the program.
+func changed(p *preview) []string {
+	var out []string
+	for _, s := range p.Steps {
+		if s.Op == "same" || (s.Op == "update" && len(s.DiffReasons) == 0 && len(s.Detailed) == 0) {
+			continue
+		}
+		var props []string
+		for k := range s.Detailed {
+			props = append(props, k)
+		}
+		sort.Strings(props)
+		out = append(out, s.Op+" "+s.NewState.Type+" "+s.URN[strings.LastIndex(s.URN, "::")+2:]+" "+fmt.Sprint(props))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// With the state of a first deployment, a change to the backend's code
+// plans changes to the image and the Cloud Run service only: the engine,
+// not a mock, says so. The state is built from the real first plan with
+// stand-in outputs, then settled by letting the engine recompute the inputs
+// that depended on them until a preview of the unchanged code is all "same".
+func TestRealPlanCodeChangeTouchesOnlyImageAndService(t *testing.T) {
+	needPulumi(t)
+	root := repoRoot(t)
+	dst := t.TempDir()
+	cp := exec.Command("bash", "-c", `tar -C "$1" --exclude=./.git --exclude=./.cache --exclude=./bin -c . | tar -C "$2" -x`, "cp", root, dst)
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("copy: %v\n%s", err, out)
+	}
+	// With Firebase managed, the program reads the web app's config
+	// (firebase.getWebAppConfig); once the app id is known, from the state,
+	// that read runs during preview and needs Google. The code-change
+	// property does not depend on it, so this stack uses an existing
+	// Firebase project instead.
+	conf := []string{"gatehouse:manageFirebase=false", "gatehouse:firebaseProjectId=other-firebase-proj", "gatehouse:firebaseApiKey=AIzaStandIn"}
+	first, out, err := runPlan(t, dst, conf...)
+	if err != nil || first == nil {
+		t.Fatalf("first plan: %v\n%s", err, out)
+	}
+	state := filepath.Join(t.TempDir(), "state.json")
+	inputs := map[string]map[string]any{}
+	var settled *preview
+	for round := 1; round <= 4; round++ {
+		stateFrom(t, first, inputs, state)
+		p, out, err := runPlan(t, dst, append([]string{"-s", state}, conf...)...)
+		if err != nil || p == nil {
+			t.Fatalf("preview against the state (round %d): %v\n%s", round, err, out)
+		}
+		diff := changed(p)
+		if len(diff) == 0 {
+			settled = p
+			break
+		}
+		t.Logf("round %d: %d changes to settle: %v", round, len(diff), diff)
+		for _, s := range p.Steps {
+			if s.Op != "same" {
+				inputs[s.URN] = s.NewState.Inputs
+			}
+		}
+	}
+	if settled == nil {
+		t.Fatal("the state did not settle in 4 rounds: an unchanged program keeps planning changes")
+	}
+
+	// A code-only change to the backend.
+	main := filepath.Join(dst, "service", "main.go")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(main, append(src, []byte("\n// a code-only change\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, out, err := runPlan(t, dst, append([]string{"-s", state}, conf...)...)
+	if err != nil || p == nil {
+		t.Fatalf("preview after the code change: %v\n%s", err, out)
+	}
+	got := changed(p)
+	want := []string{
+		"update docker:index/image:Image backend-image [build]", // its contextDigest: the provider hashes the build context
+		"update gcp:cloudrunv2/service:Service backend-service [template.containers[0].image]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("a code-only change plans:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	fmt.Printf("code-only change: %d of %d resources change: %v\n", len(got), len(first.Steps), got)
 }

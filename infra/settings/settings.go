@@ -33,13 +33,17 @@ const (
 	DefaultManageFirebase  = true
 	DefaultImageTag        = "main"
 	DefaultLogLevel        = "info"
+	DefaultIdentityExists  = false
 )
 
-// GatewayRegions are the regions where API Gateway can run gateways
-// (https://cloud.google.com/api-gateway/docs/deployment-model#locations).
+// GatewayRegions are the regions where API Gateway runs gateways, as listed
+// on https://cloud.google.com/api-gateway/docs/deployment-model ("Choosing a
+// Google Cloud region"; checked 2026-11): asia-east1 is not served, us-west3
+// and us-west4 are. A region Google adds later can be used before this list
+// catches up with gatehouse:extraGatewayRegions.
 var GatewayRegions = []string{
-	"asia-east1", "asia-northeast1", "australia-southeast1", "europe-west1", "europe-west2",
-	"us-central1", "us-east1", "us-east4", "us-west2",
+	"asia-northeast1", "australia-southeast1", "europe-west1", "europe-west2",
+	"us-central1", "us-east1", "us-east4", "us-west2", "us-west3", "us-west4",
 }
 
 // Config is the whole stack configuration.
@@ -58,6 +62,16 @@ type Config struct {
 	LogLevel       string
 
 	DeletionProtection bool // protect Cloud Run, the repository and the API from `pulumi destroy`
+
+	// IdentityPlatformExists adopts the project's existing Identity Platform
+	// config instead of creating it (initializeAuth runs once per project).
+	IdentityPlatformExists bool
+	ExtraGatewayRegions    []string // regions API Gateway serves that GatewayRegions lacks
+
+	// Credentials for the stack's own Google provider, read from the gcp:
+	// keys the default provider would read (an explicit provider does not
+	// read stack config by itself). Empty: Application Default Credentials.
+	AccessToken, Credentials, ImpersonateServiceAccount string
 
 	ManageFirebase    bool   // enable Firebase + email/password sign-in + a web app in the project
 	FirebaseProjectID string // the Firebase project whose ID tokens are accepted
@@ -79,8 +93,8 @@ var (
 	projectRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	regionRe   = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]$`)
 	nameRe     = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,20}[a-z0-9])?$`) // ≤ 22 so that service-account ids (name + "-runtime") fit in 30
-	cpuRe      = regexp.MustCompile(`^([1248]|[0-9]+m)$`)
-	memoryRe   = regexp.MustCompile(`^[0-9]+(Mi|Gi)$`)
+	cpuRe      = regexp.MustCompile(`^([0-9]+)(m?)$`)
+	memoryRe   = regexp.MustCompile(`^([0-9]+)(Mi|Gi)$`)
 	imageTagRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 )
 
@@ -149,6 +163,13 @@ func Load(gcp, own Source) (Config, error) {
 		FirebaseProjectID:  str("firebaseProjectId", ""),
 		FirebaseAPIKey:     str("firebaseApiKey", ""),
 		ImageTag:           str("imageTag", DefaultImageTag),
+
+		IdentityPlatformExists: boolean("identityPlatformExists", DefaultIdentityExists),
+		ExtraGatewayRegions:    list(own.Get("extraGatewayRegions")),
+
+		AccessToken:               strings.TrimSpace(gcp.Get("accessToken")),
+		Credentials:               strings.TrimSpace(gcp.Get("credentials")),
+		ImpersonateServiceAccount: strings.TrimSpace(gcp.Get("impersonateServiceAccount")),
 	}
 	if c.FirebaseProjectID == "" {
 		c.FirebaseProjectID = c.Project
@@ -184,8 +205,14 @@ func Load(gcp, own Source) (Config, error) {
 		bad("gcp:region", "is required: pulumi config set gcp:region europe-west1")
 	case !regionRe.MatchString(c.Region):
 		bad("gcp:region", "%q is not a region name", c.Region)
-	case !slices.Contains(GatewayRegions, c.Region):
-		bad("gcp:region", "%q has no API Gateway; use one of %s", c.Region, strings.Join(GatewayRegions, ", "))
+	case !slices.Contains(GatewayRegions, c.Region) && !slices.Contains(c.ExtraGatewayRegions, c.Region):
+		bad("gcp:region", "%q has no API Gateway; use one of %s (or, for a region Google added since, list it in %s:extraGatewayRegions)",
+			c.Region, strings.Join(GatewayRegions, ", "), Namespace)
+	}
+	for _, r := range c.ExtraGatewayRegions {
+		if !regionRe.MatchString(r) {
+			bad(Namespace+":extraGatewayRegions", "%q is not a region name", r)
+		}
 	}
 	if !nameRe.MatchString(c.ServiceName) {
 		bad(Namespace+":serviceName", "%q must be 1-22 lowercase letters, digits or hyphens, starting with a letter", c.ServiceName)
@@ -199,14 +226,21 @@ func Load(gcp, own Source) (Config, error) {
 	if c.MinInstances > c.MaxInstances {
 		bad(Namespace+":minInstances", "%d is more than maxInstances %d", c.MinInstances, c.MaxInstances)
 	}
-	if !cpuRe.MatchString(c.CPU) {
-		bad(Namespace+":cpu", "%q must be 1, 2, 4, 8 or millicpu such as 500m", c.CPU)
+	milli, cpuErr := parseCPU(c.CPU)
+	if cpuErr != nil {
+		bad(Namespace+":cpu", "%q %v", c.CPU, cpuErr)
 	}
-	if !memoryRe.MatchString(c.Memory) {
-		bad(Namespace+":memory", "%q must be a size such as 512Mi or 2Gi", c.Memory)
+	mib, memErr := parseMemory(c.Memory)
+	if memErr != nil {
+		bad(Namespace+":memory", "%q %v", c.Memory, memErr)
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1000 {
 		bad(Namespace+":concurrency", "must be from 1 to 1000, got %d", c.Concurrency)
+	}
+	if cpuErr == nil && memErr == nil {
+		for _, p := range cpuMemoryRules(milli, mib, c.Concurrency) {
+			bad(Namespace+":"+p.key, "%s", p.msg)
+		}
 	}
 	if c.RequestTimeout < time.Second || c.RequestTimeout > time.Hour {
 		bad(Namespace+":requestTimeout", "must be from 1s to 1h, got %v", c.RequestTimeout)
@@ -279,4 +313,90 @@ func (c Config) SpecParams(backendURL, endpointsName string) spec.Params {
 		p.EndpointsName = endpointsName
 	}
 	return p
+}
+
+// Cloud Run's CPU and memory rules for services, from
+// https://cloud.google.com/run/docs/configuring/services/cpu and
+// https://cloud.google.com/run/docs/configuring/services/memory-limits:
+//   - CPU is 1, 2, 4, 6 or 8, or below 1 a value from 0.08 in steps of 0.01
+//     (80m to 990m here);
+//   - below 1 CPU, maximum concurrency must be 1, a memory limit above 512Mi
+//     needs at least 0.5 CPU and one above 1Gi at least 1 CPU;
+//   - memory is 128Mi to 32Gi, and each CPU count has a range: 1 CPU up to
+//     4Gi, 2 CPU up to 8Gi, 4 CPU 2Gi-16Gi, 6 CPU 4Gi-24Gi, 8 CPU 4Gi-32Gi.
+
+// parseCPU returns the CPU limit in millicpu.
+func parseCPU(v string) (int, error) {
+	m := cpuRe.FindStringSubmatch(v)
+	if m == nil {
+		return 0, errors.New("must be 1, 2, 4, 6 or 8, or millicpu from 80m to 990m such as 500m")
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	if m[2] == "" {
+		n *= 1000
+	}
+	switch {
+	case n >= 1000 && n%1000 == 0 && slices.Contains([]int{1, 2, 4, 6, 8}, n/1000):
+		return n, nil
+	case n >= 80 && n < 1000 && n%10 == 0:
+		return n, nil
+	}
+	return 0, errors.New("must be 1, 2, 4, 6 or 8, or millicpu from 80m to 990m in steps of 10m (Cloud Run's allowed values)")
+}
+
+// parseMemory returns the memory limit in MiB.
+func parseMemory(v string) (int, error) {
+	m := memoryRe.FindStringSubmatch(v)
+	if m == nil {
+		return 0, errors.New("must be a size such as 512Mi or 2Gi")
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	if m[2] == "Gi" {
+		n *= 1024
+	}
+	if n < 128 || n > 32*1024 {
+		return 0, errors.New("must be from 128Mi to 32Gi")
+	}
+	return n, nil
+}
+
+type problem struct{ key, msg string }
+
+// cpuMemoryRules checks the combination; each problem names both keys.
+func cpuMemoryRules(milli, mib, concurrency int) []problem {
+	var out []problem
+	cpu := fmt.Sprintf("cpu %s", cpuString(milli))
+	if milli < 1000 {
+		if concurrency != 1 {
+			out = append(out, problem{"concurrency", fmt.Sprintf("must be 1 with %s below 1 CPU (Cloud Run), got %d", cpu, concurrency)})
+		}
+		if mib > 1024 {
+			out = append(out, problem{"memory", fmt.Sprintf("above 1Gi needs cpu of at least 1, got %s", cpu)})
+		} else if mib > 512 && milli < 500 {
+			out = append(out, problem{"memory", fmt.Sprintf("above 512Mi needs cpu of at least 500m, got %s", cpu)})
+		}
+		return out
+	}
+	limits := map[int][2]int{1: {128, 4096}, 2: {128, 8192}, 4: {2048, 16384}, 6: {4096, 24576}, 8: {4096, 32768}}
+	r := limits[milli/1000]
+	if mib < r[0] || mib > r[1] {
+		out = append(out, problem{"memory", fmt.Sprintf("with %s must be from %s to %s (Cloud Run), got %s", cpu, mibString(r[0]), mibString(r[1]), mibString(mib))})
+	}
+	return out
+}
+
+func cpuString(milli int) string {
+	if milli%1000 == 0 {
+		return fmt.Sprint(milli / 1000)
+	}
+	return fmt.Sprintf("%dm", milli)
+}
+
+func mibString(mib int) string {
+	if mib%1024 == 0 {
+		return fmt.Sprintf("%dGi", mib/1024)
+	}
+	return fmt.Sprintf("%dMi", mib)
 }

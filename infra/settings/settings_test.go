@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 func TestLoadValues(t *testing.T) {
 	c, err := Load(gcp, mapSource{
 		"serviceName": "api", "minInstances": "1", "maxInstances": "10", "cpu": "500m", "memory": "1Gi",
-		"concurrency": "20", "requestTimeout": "60s", "backendDeadline": "45s", "deletionProtection": "true",
+		"concurrency": "1", "requestTimeout": "60s", "backendDeadline": "45s", "deletionProtection": "true",
 		"manageFirebase": "false", "firebaseProjectId": "other-proj", "firebaseApiKey": "AIza", "corsOrigins": `["https://app.example.com/","*"]`,
 		"serviceAccountIssuers": `["a-robot@p-123456.iam.gserviceaccount.com=aud1","b-robot@p-123456.iam.gserviceaccount.com=aud2"]`,
 	})
@@ -69,6 +69,8 @@ func TestLoadErrors(t *testing.T) {
 		{gcp, mapSource{"maxInstances": "0"}, "gatehouse:maxInstances"},
 		{gcp, mapSource{"maxInstances": "1.5"}, "gatehouse:maxInstances: \"1.5\" is not an integer"},
 		{gcp, mapSource{"cpu": "3"}, "gatehouse:cpu"},
+		{mapSource{"project": "my-project-1", "region": "asia-east1"}, nil, `"asia-east1" has no API Gateway`},
+		{gcp, mapSource{"extraGatewayRegions": `["Mars"]`}, "gatehouse:extraGatewayRegions"},
 		{gcp, mapSource{"memory": "512MB"}, "gatehouse:memory"},
 		{gcp, mapSource{"concurrency": "0"}, "gatehouse:concurrency"},
 		{gcp, mapSource{"requestTimeout": "forever"}, "gatehouse:requestTimeout"},
@@ -126,6 +128,7 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		"backendDeadline": DefaultBackendDeadline, "logLevel": DefaultLogLevel, "deletionProtection": fmt.Sprint(DefaultDeletionProtect),
 		"manageFirebase": fmt.Sprint(DefaultManageFirebase), "firebaseProjectId": "", "firebaseApiKey": "",
 		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag,
+		"identityPlatformExists": fmt.Sprint(DefaultIdentityExists), "extraGatewayRegions": "[]",
 	}
 	for key, w := range want {
 		c, ok := project.Config[key]
@@ -148,5 +151,93 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		if _, ok := want[key]; !ok {
 			t.Errorf("Pulumi.yaml declares %s, which settings.Load does not read", key)
 		}
+	}
+}
+
+// The CPU, memory and concurrency combinations of Cloud Run's tables
+// (services/cpu and services/memory-limits): valid ones load, invalid ones
+// fail naming the keys involved.
+func TestCPUMemoryRules(t *testing.T) {
+	tests := []struct {
+		cpu, memory, concurrency string
+		want                     []string // empty: valid
+	}{
+		{"1", "512Mi", "80", nil},
+		{"1", "4Gi", "80", nil},
+		{"1", "128Mi", "80", nil},
+		{"2", "8Gi", "80", nil},
+		{"4", "2Gi", "80", nil},
+		{"4", "16Gi", "80", nil},
+		{"6", "4Gi", "80", nil}, // 6 vCPU is valid
+		{"6", "24Gi", "80", nil},
+		{"8", "32Gi", "1000", nil},
+		{"2000m", "1Gi", "80", nil},
+		{"500m", "512Mi", "1", nil},
+		{"500m", "1Gi", "1", nil},
+		{"80m", "512Mi", "1", nil},
+		{"990m", "1Gi", "1", nil},
+		{"500m", "512Mi", "80", []string{"gatehouse:concurrency: must be 1 with cpu 500m below 1 CPU"}},
+		{"250m", "1Gi", "1", []string{"gatehouse:memory: above 512Mi needs cpu of at least 500m, got cpu 250m"}},
+		{"500m", "2Gi", "1", []string{"gatehouse:memory: above 1Gi needs cpu of at least 1, got cpu 500m"}},
+		{"1", "8Gi", "80", []string{"gatehouse:memory: with cpu 1 must be from 128Mi to 4Gi"}},
+		{"2", "16Gi", "80", []string{"gatehouse:memory: with cpu 2 must be from 128Mi to 8Gi"}},
+		{"4", "1Gi", "80", []string{"gatehouse:memory: with cpu 4 must be from 2Gi to 16Gi"}},
+		{"6", "2Gi", "80", []string{"gatehouse:memory: with cpu 6 must be from 4Gi to 24Gi"}},
+		{"8", "2Gi", "80", []string{"gatehouse:memory: with cpu 8 must be from 4Gi to 32Gi"}},
+		{"3", "1Gi", "80", []string{"gatehouse:cpu: \"3\" must be 1, 2, 4, 6 or 8"}},
+		{"16", "1Gi", "80", []string{"gatehouse:cpu"}},
+		{"50m", "256Mi", "1", []string{"gatehouse:cpu: \"50m\""}},
+		{"505m", "256Mi", "1", []string{"gatehouse:cpu"}},
+		{"1500m", "1Gi", "80", []string{"gatehouse:cpu"}},
+		{"1", "64Mi", "80", []string{"gatehouse:memory: \"64Mi\" must be from 128Mi to 32Gi"}},
+		{"8", "64Gi", "80", []string{"gatehouse:memory"}},
+		{"250m", "2Gi", "80", []string{"gatehouse:concurrency", "gatehouse:memory: above 1Gi"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cpu+"/"+tt.memory+"/"+tt.concurrency, func(t *testing.T) {
+			_, err := Load(gcp, mapSource{"cpu": tt.cpu, "memory": tt.memory, "concurrency": tt.concurrency})
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Errorf("valid combination refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("invalid combination accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// The region list follows the deployment-model page; an extra region opens
+// one it lacks, and only that one.
+func TestGatewayRegions(t *testing.T) {
+	for _, r := range []string{"us-west3", "us-west4", "europe-west1", "asia-northeast1"} {
+		if _, err := Load(mapSource{"project": "my-project-1", "region": r}, mapSource{}); err != nil {
+			t.Errorf("region %s refused: %v", r, err)
+		}
+	}
+	if _, err := Load(mapSource{"project": "my-project-1", "region": "europe-west9"}, mapSource{}); err == nil || !strings.Contains(err.Error(), "extraGatewayRegions") {
+		t.Errorf("europe-west9 without the escape hatch: %v, want a refusal naming extraGatewayRegions", err)
+	}
+	c, err := Load(mapSource{"project": "my-project-1", "region": "europe-west9"}, mapSource{"extraGatewayRegions": `["europe-west9"]`})
+	if err != nil || c.Region != "europe-west9" {
+		t.Errorf("europe-west9 with extraGatewayRegions: %+v %v", c, err)
+	}
+}
+
+func TestIdentityAndCredentials(t *testing.T) {
+	c, err := Load(mapSource{"project": "my-project-1", "region": "europe-west1", "accessToken": "ya29.x", "impersonateServiceAccount": "d@p.iam.gserviceaccount.com"},
+		mapSource{"identityPlatformExists": "true"})
+	if err != nil || !c.IdentityPlatformExists || c.AccessToken != "ya29.x" || c.ImpersonateServiceAccount != "d@p.iam.gserviceaccount.com" {
+		t.Errorf("Load = %+v %v", c, err)
+	}
+	if _, err := Load(gcp, mapSource{"identityPlatformExists": "yes"}); err == nil || !strings.Contains(err.Error(), "gatehouse:identityPlatformExists") {
+		t.Errorf("identityPlatformExists yes: %v", err)
 	}
 }
