@@ -81,18 +81,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"UNSIGNED tokens (alg none). It is for this machine only; never expose it.\n\n")
 	fmt.Fprintf(stdout, `gatehouse local twin is up:
   gateway   %s   (enforces the rendered spec; try %s/v1/hello)
-  backend   %s   (direct calls without the gateway get 401)
-  auth      http://%s   (Firebase Auth emulator, project %s)
+  backend   %s   (loopback only, so reachable from this machine alone;
+                                   a call without the gateway's identity header gets 401)
+  auth      http://%s   (Firebase Auth emulator, project %s; %s)
 
-In another terminal:
+In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build):
   export FIREBASE_AUTH_EMULATOR_HOST=%s
   export GATEHOUSE_GATEWAY_URL=%s
-  go run ./client/cmd/gatehouse signup --email you@example.com
-  go run ./client/cmd/gatehouse call /v1/hello
-  go run ./client/cmd/gatehouse call /v1/me
+  gatehouse signup --email you@example.com
+  gatehouse call /v1/hello
+  gatehouse call /v1/me
 
 Press Ctrl-C to stop.
-`, t.GatewayURL, t.GatewayURL, t.BackendURL, t.AuthHost, *project, t.AuthHost, t.GatewayURL)
+`, t.GatewayURL, t.GatewayURL, t.BackendURL, t.AuthHost, *project, keeps(dataDir), t.AuthHost, t.GatewayURL)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return nil

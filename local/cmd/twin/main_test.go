@@ -202,6 +202,15 @@ func TestStopsEveryWay(t *testing.T) {
 				shell = fmt.Sprintf("exec make --no-print-directory -f %s local TWIN=%s ARGS='%s'", makefile, bin, p.args())
 			}
 			cmd, out, done := start(t, shell)
+			// The banner tells the truth: loopback backend, the installed CLI.
+			for _, want := range []string{fmt.Sprintf("backend   http://127.0.0.1:%d   (loopback only", p.backend), "gatehouse signup --email", "accounts are forgotten"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("banner lacks %q:\n%s", want, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "go run") {
+				t.Errorf("banner still runs the CLI with go run:\n%s", out.String())
+			}
 			tt.stop(t, cmd)
 			err := waitDone(t, done, out)
 			if tt.wantClean && err != nil {

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// fatalSignals is the mask of SIGHUP, SIGINT, SIGQUIT and SIGTERM (bit n-1
-// for signal n), as /proc/PID/status prints signal masks.
-const fatalSignals = 1<<(1-1) | 1<<(2-1) | 1<<(3-1) | 1<<(15-1)
+// fatalSignals is the mask of SIGHUP (1), SIGINT (2), SIGQUIT (3) and
+// SIGTERM (15) as /proc/PID/status prints signal masks: bit n-1 for signal n.
+const fatalSignals = 1<<0 | 1<<1 | 1<<2 | 1<<14
 
 // watchParent returns a context that is cancelled when the process that
 // started the twin dies, or when it is busy dying.
