@@ -75,6 +75,18 @@ func runPlan(t *testing.T, project string, config ...string) (*preview, string, 
 	return &p, all, err
 }
 
+// copyProject copies the checkout (without .git and caches) to a temp dir,
+// for tests that change the program or the backend's code.
+func copyProject(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	cp := exec.Command("bash", "-c", `tar -C "$1" --exclude=./.git --exclude=./.cache --exclude=./bin -c . | tar -C "$2" -x`, "cp", repoRoot(t), dst)
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("copy: %v\n%s", err, out)
+	}
+	return dst
+}
+
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
@@ -244,12 +256,7 @@ func TestRealPlanBadConfig(t *testing.T) {
 // the mocks would have accepted.
 func TestRealPlanCatchesProviderViolation(t *testing.T) {
 	needPulumi(t)
-	root := repoRoot(t)
-	dst := t.TempDir()
-	cp := exec.Command("bash", "-c", `tar -C "$1" --exclude=./.git --exclude=./.cache --exclude=./bin -c . | tar -C "$2" -x`, "cp", root, dst)
-	if out, err := cp.CombinedOutput(); err != nil {
-		t.Fatalf("copy: %v\n%s", err, out)
-	}
+	dst := copyProject(t)
 	file := filepath.Join(dst, "infra", "components", "accounts.go")
 	src, err := os.ReadFile(file)
 	if err != nil {
@@ -444,12 +451,7 @@ func changed(p *preview) []string {
 // that depended on them until a preview of the unchanged code is all "same".
 func TestRealPlanCodeChangeTouchesOnlyImageAndService(t *testing.T) {
 	needPulumi(t)
-	root := repoRoot(t)
-	dst := t.TempDir()
-	cp := exec.Command("bash", "-c", `tar -C "$1" --exclude=./.git --exclude=./.cache --exclude=./bin -c . | tar -C "$2" -x`, "cp", root, dst)
-	if out, err := cp.CombinedOutput(); err != nil {
-		t.Fatalf("copy: %v\n%s", err, out)
-	}
+	dst := copyProject(t)
 	// With Firebase managed, the program reads the web app's config
 	// (firebase.getWebAppConfig); once the app id is known, from the state,
 	// that read runs during preview and needs Google. The code-change
