@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -304,6 +305,9 @@ func (a *app) authenticate(ctx context.Context, name string, f authFlags) error 
 		return err
 	}
 	emu := a.Getenv("FIREBASE_AUTH_EMULATOR_HOST")
+	if err := checkEmulatorHost(emu); err != nil {
+		return err
+	}
 	fb := firebase.New(t.apiKey, emu)
 	var s *firebase.Session
 	if name == "signup" {
@@ -318,7 +322,7 @@ func (a *app) authenticate(ctx context.Context, name string, f authFlags) error 
 		}
 		return err
 	}
-	if err := a.store.Put(t.profile, &creds.Entry{Session: *s, APIKey: t.apiKey, Emulator: emu}); err != nil {
+	if err := a.store.Put(t.profile, &creds.Entry{Session: *s, APIKey: t.apiKey, Emulator: emu, Gateway: t.gatewayURL}); err != nil {
 		return err
 	}
 	verb := "logged in"
@@ -416,29 +420,84 @@ func (a *app) entry(profile string) (*creds.Entry, error) {
 }
 
 // fresh returns a token valid for at least refreshMargin, refreshing and
-// storing it when needed (or always, with force).
+// storing it when needed (or always, with force). A session is refreshed
+// only where it was issued: its refresh token never goes to another
+// Firebase Auth (a production one to an emulator, or the reverse).
 func (a *app) fresh(ctx context.Context, profile string, force bool) (*creds.Entry, error) {
 	e, err := a.entry(profile)
 	if err != nil {
 		return nil, err
 	}
+	if err := a.sameIssuer(profile, e); err != nil {
+		return nil, err
+	}
 	if !force && e.Expiry.Sub(a.Now()) > refreshMargin {
 		return e, nil
 	}
-	emu := firstNonEmpty(a.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), e.Emulator)
-	s, err := firebase.New(e.APIKey, emu).Refresh(ctx, &e.Session)
+	s, err := firebase.New(e.APIKey, e.Emulator).Refresh(ctx, &e.Session)
 	var fe *firebase.Error
-	if err != nil && emu != "" && errors.As(err, &fe) && (fe.Code == "USER_NOT_FOUND" || fe.Code == "INVALID_REFRESH_TOKEN") {
-		return nil, fmt.Errorf("the emulator at %s no longer knows %s (profile %s; it was restarted without its data?): run `gatehouse signup --email %s`", emu, e.Email, profile, e.Email)
+	if err != nil && e.Emulator != "" && errors.As(err, &fe) && (fe.Code == "USER_NOT_FOUND" || fe.Code == "INVALID_REFRESH_TOKEN") {
+		return nil, fmt.Errorf("the emulator at %s no longer knows %s (profile %s; it was restarted without its data?): run `gatehouse signup --email %s`", e.Emulator, e.Email, profile, e.Email)
 	}
 	if err != nil {
 		return nil, err
 	}
-	e.Session = *s
-	if err := a.store.Put(profile, e); err != nil {
+	updated := *e
+	updated.Session = *s
+	// Written back only if nobody logged out or in meanwhile.
+	ok, err := a.store.Replace(profile, e, &updated)
+	if err != nil {
 		return nil, err
 	}
-	return e, nil
+	if !ok {
+		cur, err := a.store.Get(profile)
+		if errors.Is(err, creds.ErrNotLoggedIn) {
+			return nil, fmt.Errorf("logged out of profile %s while its token was being refreshed", profile)
+		}
+		return cur, err
+	}
+	return &updated, nil
+}
+
+// sameIssuer refuses a session whose issuer differs from the environment's:
+// FIREBASE_AUTH_EMULATOR_HOST set for a production session, unset (or
+// another host) for an emulator session.
+func (a *app) sameIssuer(profile string, e *creds.Entry) error {
+	env := a.Getenv("FIREBASE_AUTH_EMULATOR_HOST")
+	switch {
+	case env == e.Emulator:
+		return checkEmulatorHost(env)
+	case e.Emulator == "":
+		return fmt.Errorf("profile %s holds a session of production Firebase Auth, but FIREBASE_AUTH_EMULATOR_HOST is set (%s): unset it to use this session (its tokens never go to an emulator), or use the emulator's profile (--profile local)", profile, env)
+	case env == "":
+		return fmt.Errorf("profile %s holds a session of the Firebase Auth emulator at %s, but FIREBASE_AUTH_EMULATOR_HOST is not set: export FIREBASE_AUTH_EMULATOR_HOST=%s to use it", profile, e.Emulator, e.Emulator)
+	default:
+		return fmt.Errorf("profile %s holds a session of the Firebase Auth emulator at %s, but FIREBASE_AUTH_EMULATOR_HOST is %s: log in again against that emulator", profile, e.Emulator, env)
+	}
+}
+
+// checkEmulatorHost allows only loopback emulators: the emulator speaks
+// plain HTTP, and what is sent there includes passwords and refresh tokens.
+func checkEmulatorHost(hostport string) error {
+	if hostport == "" {
+		return nil
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(strings.TrimPrefix(hostport, "http://")); err == nil {
+		host = h
+	}
+	if !isLoopback(host) {
+		return fmt.Errorf("FIREBASE_AUTH_EMULATOR_HOST=%s is not on this machine: the emulator speaks plain HTTP, so gatehouse only talks to one on a loopback address (127.0.0.1:9099)", hostport)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (a *app) token(ctx context.Context, profile string) error {
@@ -492,6 +551,9 @@ func (a *app) call(ctx context.Context, args []string, f callFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := a.boundTo(t, e); err != nil {
+		return err
+	}
 	res, err := a.send(ctx, method, t.gatewayURL+path, body, e.IDToken, f.verbose)
 	if err != nil {
 		return err
@@ -514,6 +576,25 @@ func (a *app) call(ctx context.Context, args []string, f callFlags) error {
 	}
 	if res.StatusCode/100 != 2 {
 		return exitCodeError{exitError, fmt.Sprintf("%s %s answered %s", method, path, res.Status)}
+	}
+	return nil
+}
+
+// boundTo makes sure the session's token goes only to the gateway it is
+// for: the one known at login, or else the first one it is used with (then
+// recorded). Another checkout's stack outputs or a stray
+// GATEHOUSE_GATEWAY_URL never receive it.
+func (a *app) boundTo(t target, e *creds.Entry) error {
+	if e.Gateway == "" {
+		bound := *e
+		bound.Gateway = t.gatewayURL
+		if _, err := a.store.Replace(t.profile, e, &bound); err != nil {
+			return err
+		}
+		return nil
+	}
+	if e.Gateway != t.gatewayURL {
+		return fmt.Errorf("the session of profile %s is for the gateway %s, not %s: its token is not sent there; log in with another --profile for that gateway", t.profile, e.Gateway, t.gatewayURL)
 	}
 	return nil
 }
@@ -541,12 +622,20 @@ func (a *app) send(ctx context.Context, method, url string, body []byte, token s
 		fmt.Fprintf(a.Stderr, "> %s %s\n", method, url)
 		writeHeaders(a.Stderr, "> ", req.Header)
 	}
-	client := &http.Client{Timeout: 60 * time.Second}
+	// Redirects are not followed: Go's client would carry Authorization to
+	// the same host on another scheme or port (https://h:A to http://h:B).
+	client := &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the gateway at %s: %v", url, errors.Unwrap(err))
 	}
 	defer res.Body.Close()
+	if res.StatusCode/100 == 3 {
+		if verbose {
+			fmt.Fprintf(a.Stderr, "< %s %s\n", res.Proto, res.Status)
+		}
+		return nil, fmt.Errorf("the gateway answered %s with a redirect to %q: not followed with your token", res.Status, res.Header.Get("Location"))
+	}
 	b, err := io.ReadAll(io.LimitReader(res.Body, 32<<20))
 	if err != nil {
 		return nil, fmt.Errorf("read response: %w", err)

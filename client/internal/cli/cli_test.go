@@ -85,6 +85,7 @@ type fakeFirebase struct {
 	users     map[string]string // email -> password
 	refreshes int
 	ttl       time.Duration
+	onRefresh func() // called while a refresh is being answered
 }
 
 func newFakeFirebase(t *testing.T) *fakeFirebase {
@@ -129,6 +130,9 @@ func (f *fakeFirebase) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.refreshes++
+		if f.onRefresh != nil {
+			f.onRefresh()
+		}
 		fmt.Fprintf(w, `{"id_token":%q,"refresh_token":"refresh-%s","expires_in":"%d","user_id":"uid-%s"}`, f.token(email), email, int(f.ttl.Seconds()), email)
 	default:
 		http.NotFound(w, r)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"strings"
 
@@ -106,6 +107,11 @@ func (a *app) resolve(ctx context.Context, f *targetFlags, needGateway, needAPIK
 		}
 	}
 	t.gatewayURL = strings.TrimSuffix(t.gatewayURL, "/")
+	if t.gatewayURL != "" {
+		if err := checkGatewayURL(t.gatewayURL); err != nil {
+			return t, err
+		}
+	}
 	return t, nil
 }
 
@@ -145,4 +151,20 @@ func firstNonEmpty(v ...string) string {
 		}
 	}
 	return ""
+}
+
+// checkGatewayURL requires https, except for a gateway on this machine (the
+// local twin): an ID token never crosses a network in clear.
+func checkGatewayURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return usagef("gateway URL %q is not an absolute URL", raw)
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return usagef("gateway URL %q must use https (plain http only on this machine, for the local twin)", raw)
 }

@@ -20,6 +20,9 @@ type Entry struct {
 	firebase.Session
 	APIKey   string `json:"api_key"`
 	Emulator string `json:"emulator,omitempty"` // FIREBASE_AUTH_EMULATOR_HOST at login
+	// Gateway is the gateway URL the session's ID token may be sent to: the
+	// one known at login, or else the first one it was used with.
+	Gateway string `json:"gateway,omitempty"`
 }
 
 type file struct {
@@ -117,8 +120,34 @@ func (s Store) Get(profile string) (*Entry, error) {
 	return e, nil
 }
 
+// lock takes an exclusive lock on PATH.lock (beside the file, 0600) for a
+// read-modify-write, so that concurrent commands (a logout racing a
+// refresh, logins to several profiles) never lose each other's writes.
+func (s Store) lock() (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(s.Path), err)
+	}
+	f, err := os.OpenFile(s.Path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock credentials: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock credentials: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
 // Put stores the profile's entry, replacing any other.
 func (s Store) Put(profile string, e *Entry) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := s.read()
 	if err != nil {
 		return err
@@ -127,8 +156,34 @@ func (s Store) Put(profile string, e *Entry) error {
 	return s.write(f)
 }
 
+// Replace stores e for profile only if the stored entry is still old (the
+// same refresh token): a refresh must not undo a logout or a new login that
+// happened while it ran. It reports whether it wrote.
+func (s Store) Replace(profile string, old, e *Entry) (bool, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	f, err := s.read()
+	if err != nil {
+		return false, err
+	}
+	cur, ok := f.Profiles[profile]
+	if !ok || cur == nil || cur.RefreshToken != old.RefreshToken {
+		return false, nil
+	}
+	f.Profiles[profile] = e
+	return true, s.write(f)
+}
+
 // Delete removes the profile's entry; it reports whether there was one.
 func (s Store) Delete(profile string) (bool, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	f, err := s.read()
 	if err != nil {
 		return false, err
@@ -144,6 +199,11 @@ func (s Store) Delete(profile string) (bool, error) {
 // inspection, still 0600) and returns where it went. A missing file or one
 // that reads fine is left alone ("" returned).
 func (s Store) SetAside() (string, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if _, err := s.read(); !errors.Is(err, ErrCorrupt) {
 		return "", nil
 	}

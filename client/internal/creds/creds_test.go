@@ -2,6 +2,7 @@ package creds
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,5 +99,51 @@ func TestUnsafeFiles(t *testing.T) {
 		if err := tt.store.Put("dev", &Entry{}); err == nil {
 			t.Errorf("%s: Put succeeded over an unsafe file", tt.name)
 		}
+	}
+}
+
+// Concurrent writers to different profiles all keep their entry: the
+// read-modify-write is locked (8 concurrent logins once kept 4).
+func TestConcurrentPutsKeepEveryProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials.json")
+	const n = 16
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			errs <- Store{Path: path}.Put(fmt.Sprintf("p%d", i), &Entry{Session: firebase.Session{Email: fmt.Sprintf("u%d@b.co", i)}})
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, err := Store{Path: path}.Profiles()
+	if err != nil || len(names) != n {
+		t.Errorf("after %d concurrent logins, %d profiles kept: %v %v", n, len(names), names, err)
+	}
+}
+
+// A refresh writes back only if the stored entry is still the one it
+// refreshed: a logout (or a new login) in between wins.
+func TestReplaceOnlyIfUnchanged(t *testing.T) {
+	s := Store{Path: filepath.Join(t.TempDir(), "credentials.json")}
+	old := &Entry{Session: firebase.Session{Email: "a@b.co", RefreshToken: "r1"}}
+	if err := s.Put("dev", old); err != nil {
+		t.Fatal(err)
+	}
+	refreshed := &Entry{Session: firebase.Session{Email: "a@b.co", RefreshToken: "r2", IDToken: "new"}}
+	if ok, err := s.Replace("dev", old, refreshed); !ok || err != nil {
+		t.Fatalf("Replace of the unchanged entry = %v, %v", ok, err)
+	}
+	// Logged out meanwhile: the refresh must not bring the session back.
+	if _, err := s.Delete("dev"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Replace("dev", refreshed, &Entry{Session: firebase.Session{RefreshToken: "r3"}}); ok || err != nil {
+		t.Errorf("Replace after logout = %v, %v, want false", ok, err)
+	}
+	if _, err := s.Get("dev"); !errors.Is(err, ErrNotLoggedIn) {
+		t.Errorf("session came back after logout: %v", err)
 	}
 }
