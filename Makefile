@@ -63,6 +63,7 @@ same-versions: ## Check workspace and GOWORK=off builds resolve every dependency
 bench: ## Run the benchmarks and print the measured ratios
 	cd service && go test -run '^$$' -bench 'Hello' -benchtime=50000x .
 	cd service && go test -run '^$$' -bench 'Startup' -benchtime=20x .
+	cd service && go test -run '^$$' -bench 'IdentityFlood' -benchtime=1x .
 	cd local && go test -run '^$$' -bench 'Gateway' -benchtime=20000x .
 	local/image/docker.sh run bash -c "cd local && $(IMAGE_TEST_ENV) go test -run '^$$' -bench 'ImageStart' -benchtime=10x ./image/"
 

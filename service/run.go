@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,7 +28,10 @@ const (
 	readTimeout       = 15 * time.Second
 	writeTimeout      = api.DefaultRequestTimeout + 5*time.Second
 	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
+	// API Gateway runs ESPv2 (Envoy), whose request headers are capped at
+	// 60 KiB by default (HTTP connection manager max_request_headers_kb):
+	// the gateway cannot send more, so neither is accepted here.
+	maxHeaderBytes = 64 << 10
 	shutdownGrace     = 8 * time.Second
 )
 
@@ -97,6 +101,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 	handler := cloudlog.NewHandler(stdout, cfg.logLevel)
 	logger := slog.New(handler)
+	// A soft memory limit below the container's, so the GC works harder
+	// before the instance is killed for memory. GOMEMLIMIT, when set, wins.
+	if getenv("GOMEMLIMIT") == "" {
+		if limit, ok := containerMemory(os.ReadFile); ok {
+			debug.SetMemoryLimit(limit / 10 * 9)
+			logger.Info("memory limit", slog.String("container", fmt.Sprintf("%dMiB", limit>>20)), slog.String("goSoftLimit", fmt.Sprintf("%dMiB", (limit/10*9)>>20)))
+		}
+	}
 	if cfg.service != "" {
 		logger = logger.With(slog.String("service", cfg.service), slog.String("revision", cfg.revision))
 	}
@@ -151,4 +163,23 @@ func firstNonEmpty(v ...string) string {
 		}
 	}
 	return ""
+}
+
+// containerMemory reads the container's memory limit from the cgroup (v2,
+// then v1). Cloud Run sets it to the service's memory limit. No limit
+// ("max", or a v1 value near the maximum int64) reports false.
+func containerMemory(readFile func(string) ([]byte, error)) (int64, bool) {
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := readFile(path)
+		if err != nil {
+			continue
+		}
+		v := strings.TrimSpace(string(b))
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 || n >= 1<<60 {
+			return 0, false // "max" or unlimited
+		}
+		return n, true
+	}
+	return 0, false
 }

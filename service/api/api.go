@@ -107,7 +107,7 @@ func New(o Options) *echo.Echo {
 	}
 
 	h := &handlers{revision: o.Revision}
-	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheSize))
+	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheBytes))
 	e.GET("/healthz", h.healthz)
 	// Route-level rather than group middleware: an echo group with middleware
 	// claims every method under its prefix, which would turn 405s into 404s.
@@ -149,8 +149,9 @@ func callerIdentity(c echo.Context) (identity.Identity, error) {
 	return id, nil
 }
 
-// identityCacheSize bounds the decoded-identity cache (about 1 KiB each).
-const identityCacheSize = 4096
+// identityCacheBytes bounds the decoded-identity cache: about 4,000 callers'
+// identities (~1 KiB each), a small part of the smallest instance's memory.
+const identityCacheBytes = 4 << 20
 
 // gatewayIdentity requires the identity API Gateway forwards and puts it in
 // the request context. See package identity for why the header is trusted.
@@ -235,12 +236,15 @@ func requestLogger(logger *slog.Logger, projectID string) echo.MiddlewareFunc {
 			}
 			attrs := []slog.Attr{
 				cloudlog.HTTPRequest{
-					Method:       req.Method,
-					URL:          req.URL,
-					Status:       res.Status,
-					Latency:      time.Since(start),
-					UserAgent:    req.UserAgent(),
-					RemoteIP:     c.RealIP(),
+					Method:    req.Method,
+					URL:       req.URL,
+					Status:    res.Status,
+					Latency:   time.Since(start),
+					UserAgent: req.UserAgent(),
+					// No remoteIp: behind API Gateway the first X-Forwarded-For
+					// entry is whatever the caller sent, and the TCP peer is
+					// Google's front end. Cloud Run's own request log records
+					// the address Google saw.
 					Protocol:     req.Proto,
 					RequestSize:  req.ContentLength,
 					ResponseSize: res.Size,

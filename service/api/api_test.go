@@ -117,6 +117,9 @@ func TestIdentityRequired(t *testing.T) {
 		{"base64 of non-JSON", userinfo("definitely not json"), "invalid gateway identity"},
 		{"JSON without sub", userinfo(`{"email":"ada@example.com"}`), "invalid gateway identity"},
 		{"oversized", huge, "invalid gateway identity"},
+		// /v1/me once answered 500 here: a time past year 9999 cannot be encoded.
+		{"exp beyond year 9999", userinfo(`{"sub":"u1","exp":99999999999999}`), "invalid gateway identity"},
+		{"too many audiences", userinfo(`{"sub":"u1","aud":["1","2","3","4","5","6","7","8","9","10","11","12","13","14","15","16","17"]}`), "invalid gateway identity"},
 	}
 	for _, tt := range tests {
 		for _, path := range []string{"/v1/hello", "/v1/me"} {
@@ -245,11 +248,19 @@ func TestRequestLog(t *testing.T) {
 		t.Errorf("log entry = %+v, want INFO \"GET /v1/hello\" with trace, request id, status 200, user agent", entry)
 	}
 
+	// The caller's own X-Forwarded-For is not logged as its address.
+	if strings.Contains(lines[0], "remoteIp") {
+		t.Errorf("log line has a remoteIp the backend cannot trust: %s", lines[0])
+	}
+
 	// Errors are logged with the status the client got.
-	do(e, http.MethodGet, "/v1/hello", nil, "")
+	do(e, http.MethodGet, "/v1/hello", map[string]string{"X-Forwarded-For": "203.0.113.66, 198.51.100.1"}, "")
 	last := strings.Split(strings.TrimSpace(logs.String()), "\n")[1]
 	if !strings.Contains(last, `"severity":"WARNING"`) || !strings.Contains(last, `"status":401`) {
 		t.Errorf("401 log line = %s, want WARNING with status 401", last)
+	}
+	if strings.Contains(last, "203.0.113.66") {
+		t.Errorf("the client-set X-Forwarded-For entry is logged as the caller's address: %s", last)
 	}
 }
 

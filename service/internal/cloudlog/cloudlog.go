@@ -158,18 +158,25 @@ var secretParams = []string{"access_token", "key", "api_key", "token", "id_token
 
 // Attr returns the httpRequest group, with credential query parameters
 // redacted from the URL.
+// remoteIp appears only when set: an address that cannot be trusted is
+// better left out than logged as the caller's.
 func (r HTTPRequest) Attr() slog.Attr {
-	return slog.Attr{Key: "httpRequest", Value: slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("requestMethod", r.Method),
 		slog.String("requestUrl", RedactURL(r.URL)),
 		slog.Int("status", r.Status),
 		slog.String("latency", strconv.FormatFloat(r.Latency.Seconds(), 'f', 9, 64)+"s"),
 		slog.String("userAgent", r.UserAgent),
-		slog.String("remoteIp", r.RemoteIP),
+	}
+	if r.RemoteIP != "" {
+		attrs = append(attrs, slog.String("remoteIp", r.RemoteIP))
+	}
+	attrs = append(attrs,
 		slog.String("protocol", r.Protocol),
 		slog.String("requestSize", strconv.FormatInt(r.RequestSize, 10)),
 		slog.String("responseSize", strconv.FormatInt(r.ResponseSize, 10)),
-	)}
+	)
+	return slog.Attr{Key: "httpRequest", Value: slog.GroupValue(attrs...)}
 }
 
 // RedactURL returns the request URI with the values of credential-bearing

@@ -35,6 +35,22 @@ const Header = "X-Apigateway-Api-Userinfo"
 // 2 KiB; anything far larger is not from the gateway.
 const MaxHeaderLen = 16 << 10
 
+// Claim limits: what one decoded identity may hold. A caller whose token the
+// gateway accepts controls its claims (machine clients under
+// serviceAccountIssuers sign their own), so the sizes are capped rather than
+// trusted. Firebase ID tokens carry one audience and short strings.
+const (
+	maxAudiences = 16
+	maxClaimLen  = 1024 // any one string claim, in bytes
+)
+
+// The range of times an identity may carry: a time that does not fit in a
+// four-digit year cannot be encoded as RFC 3339, so /v1/me could not answer.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
 // Errors returned by Decode. They never contain the header's content.
 var (
 	ErrMissing   = errors.New("missing gateway identity")
@@ -131,6 +147,14 @@ func Decode(header string) (Identity, error) {
 	if aud == nil {
 		aud = []string{}
 	}
+	if len(aud) > maxAudiences {
+		return Identity{}, fmt.Errorf("%w: more than %d audiences", ErrMalformed, maxAudiences)
+	}
+	for _, v := range append([]string{c.Sub, c.Email, c.Iss, c.Firebase.SignInProvider}, aud...) {
+		if len(v) > maxClaimLen {
+			return Identity{}, fmt.Errorf("%w: a claim longer than %d bytes", ErrMalformed, maxClaimLen)
+		}
+	}
 	return Identity{
 		UID:            c.Sub,
 		Email:          c.Email,
@@ -151,7 +175,11 @@ func unixTime(n *json.Number) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, errors.New("not an integer number of seconds")
 	}
-	return time.Unix(secs, 0).UTC(), nil
+	t := time.Unix(secs, 0).UTC()
+	if t.Before(minTime) || t.After(maxTime) {
+		return time.Time{}, errors.New("out of range (1970 to 9999)")
+	}
+	return t, nil
 }
 
 // jsonErrorKind describes a JSON error without quoting the input.
@@ -183,16 +211,41 @@ func FromContext(ctx context.Context) (Identity, bool) {
 
 // Cache remembers decoded headers. The gateway forwards the same payload
 // for every request a client makes with one token, so most requests decode
-// a header seen before. Only successful decodes are kept; the cache is
-// bounded and safe for concurrent use.
+// a header seen before. Only successful decodes of headers up to
+// MaxCachedHeader bytes are kept, and the cache holds at most maxBytes of
+// headers and identities: a flood of large distinct identities (each valid,
+// say, with a long audience list) costs decoding time, never memory. Safe
+// for concurrent use.
 type Cache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]Identity
+	mu       sync.Mutex
+	maxBytes int
+	bytes    int
+	m        map[string]Identity
 }
 
-// NewCache returns a cache of at most max identities.
-func NewCache(max int) *Cache { return &Cache{max: max, m: make(map[string]Identity, max)} }
+// MaxCachedHeader is the largest header the cache keeps: a Firebase ID
+// token's payload is about 1 KiB encoded.
+const MaxCachedHeader = 4 << 10
+
+// NewCache returns a cache of at most maxBytes (headers plus identities).
+func NewCache(maxBytes int) *Cache { return &Cache{maxBytes: maxBytes, m: map[string]Identity{}} }
+
+// size is what an entry costs, approximately: its key and its strings, plus
+// the fixed part of an Identity and the map's own overhead.
+func size(header string, id Identity) int {
+	n := len(header) + len(id.UID) + len(id.Email) + len(id.SignInProvider) + len(id.Issuer) + 160
+	for _, a := range id.Audience {
+		n += len(a) + 16
+	}
+	return n
+}
+
+// Bytes reports what the cache holds, for tests and benchmarks.
+func (c *Cache) Bytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
 
 // Decode is Decode with the cache in front.
 func (c *Cache) Decode(header string) (Identity, error) {
@@ -203,17 +256,22 @@ func (c *Cache) Decode(header string) (Identity, error) {
 		return id, nil
 	}
 	id, err := Decode(header)
-	if err != nil {
-		return Identity{}, err
+	if err != nil || len(header) > MaxCachedHeader {
+		return id, err
 	}
+	n := size(header, id)
 	c.mu.Lock()
-	if len(c.m) >= c.max {
-		for k := range c.m { // evict an arbitrary entry
-			delete(c.m, k)
+	for k, v := range c.m { // evict arbitrary entries until this one fits
+		if c.bytes+n <= c.maxBytes {
 			break
 		}
+		c.bytes -= size(k, v)
+		delete(c.m, k)
 	}
-	c.m[header] = id
+	if c.bytes+n <= c.maxBytes {
+		c.m[header] = id
+		c.bytes += n
+	}
 	c.mu.Unlock()
 	return id, nil
 }

@@ -3,7 +3,9 @@ package identity
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -109,9 +111,9 @@ func TestContext(t *testing.T) {
 func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func TestCache(t *testing.T) {
-	c := NewCache(2)
 	h := enc(firebasePayload)
 	want, _ := Decode(h)
+	c := NewCache(2 * size(h, want)) // room for two entries like this one
 	for range 2 {
 		got, err := c.Decode(h)
 		if err != nil || !reflect.DeepEqual(got, want) {
@@ -124,12 +126,81 @@ func TestCache(t *testing.T) {
 	if _, err := c.Decode(""); !errors.Is(err, ErrMissing) {
 		t.Errorf("Cache.Decode(empty) = %v, want ErrMissing", err)
 	}
-	for _, s := range []string{"a", "b", "c"} {
+	for _, s := range []string{"a", "b", "c", "d", "e"} {
 		if _, err := c.Decode(enc(`{"sub":"` + s + `"}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(c.m) != 2 {
-		t.Errorf("cache holds %d entries, want at most 2 (errors are not cached)", len(c.m))
+	if c.Bytes() > c.maxBytes || len(c.m) == 0 {
+		t.Errorf("cache holds %d bytes in %d entries, want at most %d", c.Bytes(), len(c.m), c.maxBytes)
+	}
+}
+
+// A flood of distinct, valid, large identities (an aud array filling the
+// header) is bounded by bytes: 8,192 headers of ~16 KiB once kept ~290 MiB.
+func TestCacheBoundedUnderFlood(t *testing.T) {
+	const budget = 1 << 20
+	c := NewCache(budget)
+	var aud []string
+	for i := range maxAudiences {
+		aud = append(aud, fmt.Sprintf("%0600d", i)) // 16 audiences of 600 bytes: ~13 KiB encoded, under MaxHeaderLen
+	}
+	big, _ := json.Marshal(aud)
+	small := 0
+	for i := range 8192 {
+		var payload string
+		if i%2 == 0 {
+			payload = fmt.Sprintf(`{"sub":"u%d","aud":%s}`, i, big)
+		} else {
+			payload = fmt.Sprintf(`{"sub":"u%d","aud":"p","email":"u%d@example.com"}`, i, i)
+			small++
+		}
+		if _, err := c.Decode(enc(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Bytes() > budget {
+		t.Errorf("cache holds %d bytes after the flood, budget %d", c.Bytes(), budget)
+	}
+	for k := range c.m {
+		if len(k) > MaxCachedHeader {
+			t.Fatalf("a %d-byte header was cached", len(k))
+		}
+	}
+	// The negative: the bound is real, the cache is not simply empty.
+	if len(c.m) == 0 {
+		t.Error("nothing cached at all")
+	}
+}
+
+// Claims a caller controls are capped, and times beyond what RFC 3339 can
+// write (year 9999) are invalid, not a 500 later.
+func TestClaimLimits(t *testing.T) {
+	many := make([]string, maxAudiences+1)
+	for i := range many {
+		many[i] = "a"
+	}
+	tooMany, _ := json.Marshal(many)
+	for _, tt := range []struct {
+		name, payload string
+		ok            bool
+	}{
+		{"16 audiences", `{"sub":"u","aud":` + string(tooMany[:len(tooMany)-5]) + `]}`, true},
+		{"17 audiences", `{"sub":"u","aud":` + string(tooMany) + `}`, false},
+		{"long email", `{"sub":"u","email":"` + strings.Repeat("e", maxClaimLen+1) + `"}`, false},
+		{"exp in 9999", `{"sub":"u","exp":253402300799}`, true},
+		{"exp beyond 9999", `{"sub":"u","exp":253402300800}`, false},
+		{"exp far beyond", `{"sub":"u","exp":99999999999999}`, false},
+		{"negative iat", `{"sub":"u","iat":-1}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode(enc(tt.payload))
+			if (err == nil) != tt.ok {
+				t.Errorf("Decode = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrMalformed) {
+				t.Errorf("error %v is not ErrMalformed", err)
+			}
+		})
 	}
 }
