@@ -32,7 +32,7 @@ const (
 	// 60 KiB by default (HTTP connection manager max_request_headers_kb):
 	// the gateway cannot send more, so neither is accepted here.
 	maxHeaderBytes = 64 << 10
-	shutdownGrace     = 8 * time.Second
+	shutdownGrace  = 8 * time.Second
 )
 
 type config struct {
