@@ -443,3 +443,19 @@ func TestE2EBackendFailures(t *testing.T) {
 		t.Errorf("504 took %v, want about the 300ms deadline", took)
 	}
 }
+
+// The twin's gateway caps request headers as ESPv2 does (60 KiB): a huge
+// Authorization header is refused before any verification or caching.
+func TestTwinHeaderLimit(t *testing.T) {
+	if emuTwin == nil {
+		t.Skip("npm missing: no emulator twin")
+	}
+	code, _ := get(t, emuTwin.GatewayURL+"/v1/hello", map[string]string{"Authorization": "Bearer " + strings.Repeat("a", 100<<10)})
+	if code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KiB Authorization header: %d, want 431", code)
+	}
+	code, _ = get(t, emuTwin.GatewayURL+"/v1/hello", map[string]string{"Authorization": "Bearer " + strings.Repeat("a", 1<<10)})
+	if code != http.StatusUnauthorized {
+		t.Errorf("1 KiB bogus token: %d, want 401", code)
+	}
+}

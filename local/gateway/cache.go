@@ -46,7 +46,19 @@ func (c *tokenCache) get(tok string) (verified, bool) {
 	return v, ok
 }
 
+// maxCachedToken is the largest token the cache keeps: Firebase ID tokens
+// and service-account JWTs are 1-2 KiB, so 10,000 entries stay near 20 MiB;
+// an oversized token is verified each time instead of held.
+const maxCachedToken = 8 << 10
+
+// MaxHeaderBytes is what the twin's servers accept in request headers:
+// ESPv2's (Envoy's) default cap is 60 KiB.
+const MaxHeaderBytes = 64 << 10
+
 func (c *tokenCache) put(tok string, v verified) {
+	if len(tok) > maxCachedToken {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[tok]; !ok && len(c.m) >= c.max {

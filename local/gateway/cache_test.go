@@ -82,3 +82,18 @@ func TestVerifiedTokenCache(t *testing.T) {
 		t.Error("the newest entry was evicted")
 	}
 }
+
+// Oversized tokens are not kept: 300 tokens of ~930 KiB once held 275 MiB
+// in emulator mode.
+func TestTokenCacheSkipsOversized(t *testing.T) {
+	c := newTokenCache(tokenCacheSize)
+	small, big := strings.Repeat("s", 2<<10), strings.Repeat("b", maxCachedToken+1)
+	c.put(small, verified{payload: "p"})
+	c.put(big, verified{payload: "p"})
+	if _, ok := c.get(small); !ok {
+		t.Error("a normal-size token was not cached")
+	}
+	if _, ok := c.get(big); ok {
+		t.Errorf("a %d-byte token was cached", len(big))
+	}
+}

@@ -36,16 +36,24 @@ type keySet struct {
 	mu        sync.Mutex
 	keys      map[string]*rsa.PublicKey
 	fetchedAt time.Time
-	lastTry   time.Time
+	lastDone  time.Time     // when the last fetch attempt completed
+	lastErr   error         // its error, if it failed
+	inflight  chan struct{} // closed when the running fetch completes
 }
 
 var errUnknownKey = errors.New("no key with that kid")
+
+// fetchTimeout bounds one key fetch, which runs on its own context: a
+// client that disconnects must not abort the fetch every other request
+// is waiting for.
+const fetchTimeout = 10 * time.Second
 
 func newKeySets(client *http.Client, now func() time.Time) *keySets {
 	return &keySets{client: client, ttl: 5 * time.Minute, minRefetch: 30 * time.Second, now: now, sets: map[string]*keySet{}}
 }
 
-// key returns the RSA key with id kid from uri.
+// key returns the RSA key with id kid from uri. Concurrent requests share
+// one fetch; the refetch throttle counts from when an attempt completed.
 func (k *keySets) key(ctx context.Context, uri, kid string) (*rsa.PublicKey, error) {
 	k.mu.Lock()
 	ks, ok := k.sets[uri]
@@ -56,19 +64,26 @@ func (k *keySets) key(ctx context.Context, uri, kid string) (*rsa.PublicKey, err
 	k.mu.Unlock()
 
 	ks.mu.Lock()
-	defer ks.mu.Unlock()
 	now := k.now()
 	stale := ks.keys == nil || now.Sub(ks.fetchedAt) > k.ttl
 	_, known := ks.keys[kid]
-	if (stale || !known) && now.Sub(ks.lastTry) >= k.minRefetch {
-		ks.lastTry = now
-		keys, err := k.fetch(ctx, uri)
-		if err != nil && ks.keys == nil {
-			return nil, err
+	if (stale || !known) && (ks.inflight != nil || ks.lastDone.IsZero() || now.Sub(ks.lastDone) >= k.minRefetch) {
+		if ks.inflight == nil {
+			ks.inflight = make(chan struct{})
+			go k.refresh(ks, uri)
 		}
-		if err == nil {
-			ks.keys, ks.fetchedAt = keys, now
+		wait := ks.inflight
+		ks.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
+		ks.mu.Lock()
+	}
+	defer ks.mu.Unlock()
+	if ks.keys == nil && ks.lastErr != nil {
+		return nil, ks.lastErr
 	}
 	if key, ok := ks.keys[kid]; ok {
 		return key, nil
@@ -79,6 +94,23 @@ func (k *keySets) key(ctx context.Context, uri, kid string) (*rsa.PublicKey, err
 		}
 	}
 	return nil, errUnknownKey
+}
+
+// refresh fetches uri's keys on its own context and records the outcome. A
+// failure keeps the keys already held.
+func (k *keySets) refresh(ks *keySet, uri string) {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	keys, err := k.fetch(ctx, uri)
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	now := k.now()
+	if err == nil {
+		ks.keys, ks.fetchedAt = keys, now
+	}
+	ks.lastDone, ks.lastErr = now, err
+	close(ks.inflight)
+	ks.inflight = nil
 }
 
 func (k *keySets) fetch(ctx context.Context, uri string) (map[string]*rsa.PublicKey, error) {

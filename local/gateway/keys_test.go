@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -98,5 +99,42 @@ func TestKeyRefetchIsBounded(t *testing.T) {
 	now = now.Add(ks.ttl + time.Second)
 	if _, err := ks.key(t.Context(), srv.URL, "known"); err != nil {
 		t.Errorf("key(known) with the JWKS down = %v, want the cached key", err)
+	}
+}
+
+// A client that disconnects during the cold key fetch does not make every
+// valid token fail for the refetch interval: the fetch runs on its own
+// context, and the throttle starts only when an attempt completes.
+func TestAbortedRequestDoesNotBlockKeys(t *testing.T) {
+	k := rsaKey(t)
+	body, _ := json.Marshal(map[string]string{"known": certPEM(t, k)})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release // a slow key server
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	ks := newKeySets(srv.Client(), time.Now)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { _, err := ks.key(ctx, srv.URL, "known"); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	cancel() // the client goes away mid-fetch
+	if err := <-done; err == nil {
+		t.Log("the aborted request still got its key")
+	}
+	close(release)
+	// The very next request, well within the refetch interval, verifies.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		key, err := ks.key(t.Context(), srv.URL, "known")
+		if err == nil && key.Equal(&k.PublicKey) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("key(known) after an aborted fetch = %v (blocked for the refetch interval)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -90,7 +90,7 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 		return nil, err
 	}
 	t.GatewayURL = "http://" + gwLn.Addr().String()
-	t.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	t.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: gateway.MaxHeaderBytes}
 	defer func() {
 		if t.served == nil {
 			gwLn.Close()
