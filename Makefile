@@ -61,10 +61,10 @@ same-versions: ## Check workspace and GOWORK=off builds resolve every dependency
 
 .PHONY: bench
 bench: ## Run the benchmarks and print the measured ratios
-	cd service && go test -run '^$$' -bench 'Hello' -benchtime=50000x .
+	cd service && go test -run '^$$' -bench 'Hello' -benchtime=270000x .
 	cd service && go test -run '^$$' -bench 'Startup' -benchtime=20x .
 	cd service && go test -run '^$$' -bench 'IdentityFlood' -benchtime=1x .
-	cd local && go test -run '^$$' -bench 'Gateway' -benchtime=20000x .
+	cd local && go test -run '^$$' -bench 'Gateway' -benchtime=21000x .
 	local/image/docker.sh run bash -c "cd local && $(IMAGE_TEST_ENV) go test -run '^$$' -bench 'ImageStart' -benchtime=10x ./image/"
 
 GATEWAY_PORT ?= 8080

@@ -46,6 +46,8 @@ type config struct {
 	revision    string
 	projectID   string
 	corsOrigins []string
+	accessLog   bool          // ACCESS_LOG=all: log every request (local debugging)
+	slowRequest time.Duration // SLOW_REQUEST: successes this slow are logged
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -73,6 +75,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("invalid LOG_LEVEL: %w", err)
 	}
 	c.logLevel = lvl
+	switch v := getenv("ACCESS_LOG"); v {
+	case "", "errors":
+	case "all":
+		c.accessLog = true
+	default:
+		return config{}, fmt.Errorf("invalid ACCESS_LOG %q: want errors (the default: 4xx, 5xx and slow requests) or all", v)
+	}
+	if v := getenv("SLOW_REQUEST"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return config{}, fmt.Errorf("invalid SLOW_REQUEST %q: want a positive duration such as 1s", v)
+		}
+		c.slowRequest = d
+	}
 	for _, o := range strings.Split(getenv("CORS_ALLOW_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
@@ -120,6 +136,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			Service:          cfg.service,
 			Revision:         cfg.revision,
 			CORSAllowOrigins: cfg.corsOrigins,
+			AccessLog:        cfg.accessLog,
+			SlowRequest:      cfg.slowRequest,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

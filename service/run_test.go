@@ -28,10 +28,10 @@ func env(m map[string]string) func(string) string {
 
 func TestLoadConfig(t *testing.T) {
 	got, err := loadConfig(env(map[string]string{
-		"LISTEN_HOST": "127.0.0.1", "PORT": "9090", "LOG_LEVEL": "debug", "K_SERVICE": "svc", "K_REVISION": "svc-001", "GOOGLE_CLOUD_PROJECT": "p1",
+		"LISTEN_HOST": "127.0.0.1", "PORT": "9090", "LOG_LEVEL": "debug", "ACCESS_LOG": "all", "SLOW_REQUEST": "250ms", "K_SERVICE": "svc", "K_REVISION": "svc-001", "GOOGLE_CLOUD_PROJECT": "p1",
 		"CORS_ALLOW_ORIGINS": "https://app.example.com/, http://localhost:3000",
 	}))
-	want := config{host: "127.0.0.1", port: 9090, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1",
+	want := config{host: "127.0.0.1", port: 9090, accessLog: true, slowRequest: 250 * time.Millisecond, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1",
 		corsOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig = %+v, %v, want %+v", got, err, want)
@@ -50,6 +50,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"PORT", "-1", `invalid PORT "-1"`},
 		{"LOG_LEVEL", "chatty", "invalid LOG_LEVEL"},
 		{"LISTEN_HOST", "localhost:80", "invalid LISTEN_HOST"},
+		{"ACCESS_LOG", "verbose", "invalid ACCESS_LOG"},
+		{"SLOW_REQUEST", "-1s", "invalid SLOW_REQUEST"},
+		{"SLOW_REQUEST", "soon", "invalid SLOW_REQUEST"},
 		{"CORS_ALLOW_ORIGINS", "app.example.com", "invalid CORS_ALLOW_ORIGINS"},
 		{"CORS_ALLOW_ORIGINS", "https://app.example.com/path", "invalid CORS_ALLOW_ORIGINS"},
 	} {

@@ -171,7 +171,7 @@ func (t *Twin) startBackend(ctx context.Context, c Config) error {
 	// Loopback only: the backend trusts X-Apigateway-Api-Userinfo, so only
 	// the local gateway on this machine may reach it (on Cloud Run, IAM is
 	// that lock). It dies with the twin, however the twin ends.
-	t.backend.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info"}
+	t.backend.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info", "ACCESS_LOG=all"} // every request logged: local debugging
 	t.backend.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	t.backend.Stdout, t.backend.Stderr = c.Log, c.Log
 	if err := t.backend.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -42,9 +43,16 @@ func (b *syncBuffer) String() string {
 
 func newTestAPI(t *testing.T) (*echo.Echo, *syncBuffer) {
 	t.Helper()
+	return newTestAPIWith(t, Options{})
+}
+
+// newTestAPIWith is newTestAPI with options (logger, project and body limit
+// are set here).
+func newTestAPIWith(t *testing.T, o Options) (*echo.Echo, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
-	e := New(Options{Logger: slog.New(cloudlog.NewHandler(logs, slog.LevelDebug)), ProjectID: "demo-p", BodyLimit: "1K"})
-	return e, logs
+	o.Logger, o.ProjectID, o.BodyLimit = slog.New(cloudlog.NewHandler(logs, slog.LevelDebug)), "demo-p", "1K"
+	return New(o), logs
 }
 
 func do(e *echo.Echo, method, target string, headers map[string]string, body string) *httptest.ResponseRecorder {
@@ -208,7 +216,7 @@ func TestPanicRecovery(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
-	e, logs := newTestAPI(t)
+	e, logs := newTestAPIWith(t, Options{AccessLog: true})
 	const (
 		clientToken = "Bearer client.jwt.secret"
 		gwToken     = "Bearer gateway.jwt.secret"
@@ -302,5 +310,61 @@ func TestCORS(t *testing.T) {
 	rec = do(off, http.MethodGet, "/v1/hello", map[string]string{"Origin": "https://app.example.com", identity.Header: userinfo(payload)}, "")
 	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("CORS off still sends Access-Control-Allow-Origin %q", got)
+	}
+}
+
+// The logging policy: Cloud Run logs every request already, so by default a
+// success writes nothing; errors and slow requests do, with the trace fields
+// that group them under Cloud Run's request entry. ACCESS_LOG=all (the local
+// twin) logs every request.
+func TestLoggingPolicy(t *testing.T) {
+	ok := map[string]string{identity.Header: userinfo(payload), "X-Cloud-Trace-Context": "4bf92f3577b34da6a3ce929d0e0e4736/1;o=1"}
+	for _, tt := range []struct {
+		name      string
+		opts      Options
+		wantLines int // for 1,000 successful requests
+	}{
+		{"default", Options{}, 0},
+		{"access log on", Options{AccessLog: true}, 1000},
+		{"every request slow", Options{SlowRequest: time.Nanosecond}, 1000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, logs := newTestAPIWith(t, tt.opts)
+			for range 1000 {
+				if rec := do(e, http.MethodGet, "/v1/hello", ok, ""); rec.Code != http.StatusOK {
+					t.Fatalf("status %d", rec.Code)
+				}
+			}
+			lines := strings.Count(logs.String(), "\n")
+			if lines != tt.wantLines {
+				t.Errorf("1,000 OK requests wrote %d lines (%d bytes), want %d", lines, len(logs.String()), tt.wantLines)
+			}
+			// An error is always logged, with the trace that groups it.
+			before := logs.String()
+			do(e, http.MethodGet, "/v1/hello", map[string]string{"X-Cloud-Trace-Context": "4bf92f3577b34da6a3ce929d0e0e4736/1;o=1"}, "")
+			last := strings.TrimPrefix(logs.String(), before)
+			if !strings.Contains(last, `"severity":"WARNING"`) || !strings.Contains(last, `"logging.googleapis.com/trace":"projects/demo-p/traces/4bf92f3577b34da6a3ce929d0e0e4736"`) {
+				t.Errorf("401 line = %q, want WARNING with the trace", last)
+			}
+		})
+	}
+}
+
+func TestRequestIDsUnique(t *testing.T) {
+	a, b := newRequestIDs(), newRequestIDs()
+	seen := map[string]bool{}
+	for range 10000 {
+		for _, id := range []string{a.next(), b.next()} {
+			if seen[id] || id == "" {
+				t.Fatalf("request id %q repeated", id)
+			}
+			seen[id] = true
+		}
+	}
+	e, _ := newTestAPI(t)
+	r1 := do(e, http.MethodGet, "/healthz", nil, "").Header().Get(echo.HeaderXRequestID)
+	r2 := do(e, http.MethodGet, "/healthz", nil, "").Header().Get(echo.HeaderXRequestID)
+	if r1 == "" || r1 == r2 {
+		t.Errorf("X-Request-Id %q, %q: want two distinct ids", r1, r2)
 	}
 }
