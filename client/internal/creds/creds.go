@@ -141,8 +141,9 @@ func (s Store) lock() (unlock func(), err error) {
 	}, nil
 }
 
-// Put stores the profile's entry, replacing any other.
-func (s Store) Put(profile string, e *Entry) error {
+// update runs a read-modify-write of the file under the lock; fn reports
+// whether to write the file back.
+func (s Store) update(fn func(f *file) (bool, error)) error {
 	unlock, err := s.lock()
 	if err != nil {
 		return err
@@ -152,47 +153,46 @@ func (s Store) Put(profile string, e *Entry) error {
 	if err != nil {
 		return err
 	}
-	f.Profiles[profile] = e
+	write, err := fn(f)
+	if err != nil || !write {
+		return err
+	}
 	return s.write(f)
+}
+
+// Put stores the profile's entry, replacing any other.
+func (s Store) Put(profile string, e *Entry) error {
+	return s.update(func(f *file) (bool, error) {
+		f.Profiles[profile] = e
+		return true, nil
+	})
 }
 
 // Replace stores e for profile only if the stored entry is still old (the
 // same refresh token): a refresh must not undo a logout or a new login that
 // happened while it ran. It reports whether it wrote.
 func (s Store) Replace(profile string, old, e *Entry) (bool, error) {
-	unlock, err := s.lock()
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	f, err := s.read()
-	if err != nil {
-		return false, err
-	}
-	cur, ok := f.Profiles[profile]
-	if !ok || cur == nil || cur.RefreshToken != old.RefreshToken {
-		return false, nil
-	}
-	f.Profiles[profile] = e
-	return true, s.write(f)
+	replaced := false
+	err := s.update(func(f *file) (bool, error) {
+		cur, ok := f.Profiles[profile]
+		if !ok || cur == nil || cur.RefreshToken != old.RefreshToken {
+			return false, nil
+		}
+		f.Profiles[profile], replaced = e, true
+		return true, nil
+	})
+	return replaced, err
 }
 
 // Delete removes the profile's entry; it reports whether there was one.
 func (s Store) Delete(profile string) (bool, error) {
-	unlock, err := s.lock()
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	f, err := s.read()
-	if err != nil {
-		return false, err
-	}
-	if _, ok := f.Profiles[profile]; !ok {
-		return false, nil
-	}
-	delete(f.Profiles, profile)
-	return true, s.write(f)
+	had := false
+	err := s.update(func(f *file) (bool, error) {
+		_, had = f.Profiles[profile]
+		delete(f.Profiles, profile)
+		return had, nil
+	})
+	return had, err
 }
 
 // SetAside moves a corrupt file out of the way (to PATH.corrupt, kept for
