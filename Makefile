@@ -73,11 +73,12 @@ AUTH_PORT ?= 9099
 
 # The twin is built, then exec'd: make's child is the twin itself, so a kill
 # of make reaches it, and it stops the backend and the emulator on INT, TERM
-# and HUP, or when make dies or waits on a fatal signal (local/cmd/twin).
+# and HUP, or when make dies or waits on a fatal signal (local/cmd/twin). On
+# a terminal it takes the foreground, so Ctrl-C stops it and make exits 0.
 .PHONY: local
 local: emulator ## Run the whole stack offline: backend, local gateway, Firebase Auth emulator (Ctrl-C stops)
 	@cd local && go build -o ../.cache/bin/twin ./cmd/twin
-	@exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT)
+	@GATEHOUSE_TWIN_FOREGROUND=1 exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT)
 
 .PHONY: fmt
 fmt: ## gofmt every module

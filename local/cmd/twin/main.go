@@ -26,13 +26,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	ctx = watchParent(ctx, 200*time.Millisecond)
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) || errors.Is(err, context.Canceled) {
-			return // help asked for, or stopped while starting: nothing failed
-		}
+	restore := takeTerminal()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	restore() // before any exit: the terminal goes back to make's group
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(os.Stderr, "twin: %v\n", err)
 		os.Exit(1)
 	}
+	// help asked for, or stopped (also while starting): nothing failed
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

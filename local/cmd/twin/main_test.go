@@ -223,3 +223,55 @@ func TestStopsEveryWay(t *testing.T) {
 		})
 	}
 }
+
+// Ctrl-C on a real terminal (a pty from script(1)) under the same make
+// recipe: the twin has the foreground, so make and the twin both exit 0 and
+// nothing reads as an interrupt or an error.
+func TestCtrlCOnTerminalExitsZero(t *testing.T) {
+	bin := binary(t)
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("no script(1) to make a terminal")
+	}
+	dir := t.TempDir()
+	makefile := filepath.Join(dir, "Makefile")
+	if err := os.WriteFile(makefile, []byte("local:\n\t@GATEHOUSE_TWIN_FOREGROUND=1 exec $(TWIN) $(ARGS)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := freePorts(t)
+	inner := fmt.Sprintf("make --no-print-directory -f %s local TWIN=%s ARGS='%s'; echo EXIT=$?", makefile, bin, p.args())
+	cmd := exec.Command(script, "-qfec", inner, "/dev/null")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.Contains(out.String(), "Press Ctrl-C to stop.") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := stdin.Write([]byte{3}); err != nil { // Ctrl-C, through the terminal
+		t.Fatal(err)
+	}
+	for !strings.Contains(out.String(), "EXIT=") {
+		if time.Now().After(deadline) {
+			t.Fatalf("make did not end after Ctrl-C:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = stdin.Close()
+	got := out.String()
+	if !strings.Contains(got, "EXIT=0") || strings.Contains(got, "Interrupt") || strings.Contains(got, "Error") {
+		t.Errorf("Ctrl-C on a terminal: want make to exit 0 with no interrupt or error line, got:\n%s", got)
+	}
+	assertAllGone(t, p, &out)
+}
