@@ -129,7 +129,7 @@ lint: $(TOOLS)/staticcheck $(TOOLS)/actionlint ## gofmt, go vet, staticcheck on 
 STACK ?= dev
 PULUMI := $(shell command -v pulumi 2>/dev/null)
 
-# A real `pulumi preview` offline: throw-away local backend, dummy gcp:accessToken, outbound HTTP(S)
+# A real `pulumi preview` offline: throw-away local backend, dummy access token, outbound HTTP(S)
 # sent to a closed loopback port, a Docker daemon from local/image/docker.sh (infra/plan/plan.sh).
 .PHONY: plan
 plan: ## Preview the stack with the real Pulumi engine and providers, offline, no cloud account (needs pulumi)

@@ -136,7 +136,7 @@ func TestRenderedSpecInAPIConfig(t *testing.T) {
 		t.Errorf("document in the ApiConfig is invalid: %v", err)
 	}
 	gatewaySA := res.outputs["gatewayServiceAccount"].(string)
-	if id, want := apiCfg.str("apiConfigId"), spec.ConfigID([]byte(doc), "gatewayServiceAccount="+gatewaySA); id != want {
+	if id, want := apiCfg.str("apiConfigId"), spec.ConfigID([]byte(doc), gatewaySA); id != want {
 		t.Errorf("apiConfigId = %q, want spec.ConfigID(doc, gateway account) = %q", id, want)
 	}
 	if apiCfg.DeleteBeforeReplace {

@@ -365,23 +365,20 @@ func model(sw *oaspec.Swagger) (*Document, error) {
 	return d, nil
 }
 
-// ConfigID derives an API Gateway config id from the document's content:
-// "cfg-" and the first 16 hex digits of its SHA-256. The same document
-// always gets the same id and any change gets a new one, so a changed spec
-// creates a new ApiConfig (before the old one is deleted) and an unchanged
-// spec changes nothing.
-//
-// replaceOnly are the ApiConfig's other inputs that force a replacement
-// (the gateway's backend service account): an ApiConfig cannot be updated in
-// place, so a change to any of them must give a new id too, or the
-// replacement would be created under the old id ("already exists"). With
-// none, the id is the document's alone.
-func ConfigID(doc []byte, replaceOnly ...string) string {
+// ConfigID derives an API Gateway config id from everything that forces an
+// ApiConfig to be replaced: the document's content and the gateway's backend
+// service account (gatewayConfig, also replace-only). It is "cfg-" and the
+// first 16 hex digits of a SHA-256. The same inputs always get the same id
+// and any change gets a new one, so a changed spec or account creates a new
+// ApiConfig (before the old one is deleted) instead of colliding with the old
+// id ("already exists"), and nothing changed changes nothing. An empty
+// account hashes the document alone.
+func ConfigID(doc []byte, gatewayServiceAccount string) string {
 	h := sha256.New()
 	h.Write(doc)
-	for _, v := range replaceOnly {
+	if gatewayServiceAccount != "" {
 		h.Write([]byte{0})
-		h.Write([]byte(v))
+		h.Write([]byte(gatewayServiceAccount))
 	}
 	return "cfg-" + hex.EncodeToString(h.Sum(nil)[:8])
 }

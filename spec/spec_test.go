@@ -313,8 +313,8 @@ func TestDeterminismAndConfigID(t *testing.T) {
 				t.Fatalf("Render(%+v) = %v, or differs from the unvalidated build", p, err)
 			}
 		}
-		id := ConfigID(a)
-		if !configIDRe.MatchString(id) || len(id) > 63 || id != ConfigID(b) {
+		id := ConfigID(a, "")
+		if !configIDRe.MatchString(id) || len(id) > 63 || id != ConfigID(b, "") {
 			t.Fatalf("ConfigID = %q, want a stable API Gateway config id", id)
 		}
 		if prev, ok := seen[id]; ok && prev != string(a) {
@@ -323,7 +323,7 @@ func TestDeterminismAndConfigID(t *testing.T) {
 		seen[id] = string(a)
 		c := bytes.Clone(a)
 		c[r.IntN(len(c))] ^= byte(1 + r.IntN(255))
-		if ConfigID(c) == id {
+		if ConfigID(c, "") == id || ConfigID(a, "sa@p.iam.gserviceaccount.com") == id {
 			t.Fatalf("ConfigID unchanged after a byte change (case %d)", i)
 		}
 	}

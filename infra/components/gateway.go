@@ -65,7 +65,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	// The id hashes every input that forces the ApiConfig's replacement:
 	// the document and gatewayConfig's backend service account.
 	c.ConfigID = pulumi.All(c.Document, args.ServiceAccount).ApplyT(func(v []any) string {
-		return spec.ConfigID([]byte(v[0].(string)), "gatewayServiceAccount="+v[1].(string))
+		return spec.ConfigID([]byte(v[0].(string)), v[1].(string))
 	}).(pulumi.StringOutput)
 
 	// A spec change gives a new config id, which replaces the ApiConfig.

@@ -76,6 +76,10 @@ inner() {
   export GOPROXY=off # the language host compiles the program from the module cache only
   local conf="$work/Pulumi.plan.yaml" rc=0
   p() { pulumi --cwd "$project" --non-interactive "$@"; }
+  # `stack init` writes the passphrase's salt to Pulumi.plan.yaml in the project: remove it on the
+  # way out (the run's own config is in $work), unless the project had one already.
+  local salt="$project/Pulumi.plan.yaml"
+  if [ ! -e "$salt" ]; then trap "rm -f $(printf %q "$salt")" EXIT; fi
   p stack init plan >/dev/null
   if [ -n "$state" ]; then p stack import --stack plan --file "$state" >/dev/null; fi
   for kv in "$@"; do

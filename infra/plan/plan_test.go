@@ -58,7 +58,14 @@ func runPlan(t *testing.T, project string, config ...string) (*preview, string, 
 	out := t.TempDir()
 	args := append([]string{"-o", out, "-p", project}, config...)
 	cmd := exec.Command("./plan.sh", args...)
+	salt := filepath.Join(project, "Pulumi.plan.yaml")
+	_, before := os.Stat(salt)
 	printed, err := cmd.CombinedOutput()
+	// The throw-away stack leaves nothing in the project (pulumi stack init
+	// writes its secrets salt there).
+	if _, after := os.Stat(salt); (before == nil) != (after == nil) {
+		t.Errorf("plan.sh changed whether %s exists", salt)
+	}
 	errText, _ := os.ReadFile(filepath.Join(out, "plan.err"))
 	all := string(printed) + string(errText)
 	b, rerr := os.ReadFile(filepath.Join(out, "plan.json"))
@@ -288,29 +295,33 @@ const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 // providers still check and diff everything against them.
 func standIns(typ string, in map[string]any) map[string]any {
 	str := func(k string) string { s, _ := in[k].(string); return s }
-	labels := map[string]any{"effectiveLabels": map[string]any{}, "pulumiLabels": map[string]any{}}
+	out := map[string]any{}
 	switch typ {
-	case "gcp:artifactregistry/repository:Repository", "gcp:apigateway/apiConfig:ApiConfig":
-		return labels
 	case "gcp:serviceaccount/account:Account":
 		email := str("accountId") + "@" + str("project") + ".iam.gserviceaccount.com"
-		return map[string]any{"email": email, "member": "serviceAccount:" + email, "name": "projects/" + str("project") + "/serviceAccounts/" + email, "uniqueId": "100000000000000000001"}
+		out = map[string]any{"email": email, "member": "serviceAccount:" + email, "name": "projects/" + str("project") + "/serviceAccounts/" + email, "uniqueId": "100000000000000000001"}
 	case "gcp:cloudrunv2/service:Service":
-		return map[string]any{"uri": "https://" + str("name") + "-abc123xyz-ew.a.run.app", "uid": "standin-uid", "effectiveLabels": map[string]any{}, "pulumiLabels": map[string]any{}}
+		out = map[string]any{"uri": "https://" + str("name") + "-abc123xyz-ew.a.run.app", "uid": "standin-uid"}
 	case "docker:index/image:Image":
 		name := str("imageName")
 		// The docker provider diffs against the inputs it checkpointed
 		// under __inputs (pulumi-docker provider.go, Diff).
-		return map[string]any{"repoDigest": name[:strings.LastIndex(name, ":")] + "@sha256:" + strings.Repeat("a", 64), "baseImageName": name,
+		out = map[string]any{"repoDigest": name[:strings.LastIndex(name, ":")] + "@sha256:" + strings.Repeat("a", 64), "baseImageName": name,
 			"registryServer": "europe-west1-docker.pkg.dev", "dockerfile": "../service/Dockerfile", "context": "../service", "__inputs": in}
 	case "gcp:apigateway/api:Api":
-		return map[string]any{"managedService": str("apiId") + "-0a1b2c3d4e5f6.apigateway." + str("project") + ".cloud.goog", "name": "projects/" + str("project") + "/locations/global/apis/" + str("apiId"), "effectiveLabels": map[string]any{}, "pulumiLabels": map[string]any{}}
+		out = map[string]any{"managedService": str("apiId") + "-0a1b2c3d4e5f6.apigateway." + str("project") + ".cloud.goog", "name": "projects/" + str("project") + "/locations/global/apis/" + str("apiId")}
 	case "gcp:apigateway/gateway:Gateway":
-		return map[string]any{"defaultHostname": str("gatewayId") + "-3x4mpl3.ew.gateway.dev", "effectiveLabels": map[string]any{}, "pulumiLabels": map[string]any{}}
+		out = map[string]any{"defaultHostname": str("gatewayId") + "-3x4mpl3.ew.gateway.dev"}
 	case "gcp:firebase/webApp:WebApp":
-		return map[string]any{"appId": "1:123456789:web:abcdef", "name": "projects/" + str("project") + "/webApps/1:123456789:web:abcdef"}
+		out = map[string]any{"appId": "1:123456789:web:abcdef", "name": "projects/" + str("project") + "/webApps/1:123456789:web:abcdef"}
 	}
-	return nil
+	// Resources with labels record the labels the provider computed.
+	switch typ {
+	case "gcp:artifactregistry/repository:Repository", "gcp:apigateway/apiConfig:ApiConfig", "gcp:cloudrunv2/service:Service",
+		"gcp:apigateway/api:Api", "gcp:apigateway/gateway:Gateway":
+		out["effectiveLabels"], out["pulumiLabels"] = map[string]any{}, map[string]any{}
+	}
+	return out
 }
 
 // concrete replaces the preview's markers with state values: unknowns and
@@ -343,15 +354,14 @@ func concrete(v any) any {
 }
 
 type stateResource struct {
-	URN          string         `json:"urn"`
-	Custom       bool           `json:"custom"`
-	ID           string         `json:"id,omitempty"`
-	Type         string         `json:"type"`
-	Inputs       map[string]any `json:"inputs,omitempty"`
-	Outputs      map[string]any `json:"outputs,omitempty"`
-	Parent       string         `json:"parent,omitempty"`
-	Provider     string         `json:"provider,omitempty"`
-	Dependencies []string       `json:"dependencies,omitempty"`
+	URN      string         `json:"urn"`
+	Custom   bool           `json:"custom"`
+	ID       string         `json:"id,omitempty"`
+	Type     string         `json:"type"`
+	Inputs   map[string]any `json:"inputs,omitempty"`
+	Outputs  map[string]any `json:"outputs,omitempty"`
+	Parent   string         `json:"parent,omitempty"`
+	Provider string         `json:"provider,omitempty"`
 }
 
 // providerRef rewrites a preview provider reference (its id is unknown) to

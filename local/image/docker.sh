@@ -80,10 +80,23 @@ cmd_busybox() {
   echo /bin/busybox
 }
 
+# ours PGID: a process of group PGID runs with this checkout's image store or a run dir of ours.
+ours() {
+  local pgid=$1 p st
+  for p in /proc/[0-9]*; do
+    st=$(cat "$p/stat" 2>/dev/null) || continue
+    st=${st##*) }                  # fields after "(comm) ": state ppid pgrp ...
+    read -r _ _ pg _ <<<"$st"
+    [ "$pg" = "$pgid" ] || continue
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -e "$cache/data" -e /tmp/gatehouse-docker. && return 0
+  done
+  return 1
+}
+
 start_daemon() {
   if [ -n "${DOCKER_HOST:-}" ] && daemon_ok "$DOCKER_HOST"; then return; fi
   if daemon_ok unix:///var/run/docker.sock; then export DOCKER_HOST=unix:///var/run/docker.sock; return; fi
-  command -v dockerd >/dev/null || apt_install docker.io
+  { command -v dockerd && command -v docker; } >/dev/null || apt_install docker.io
   command -v docker >/dev/null || { echo "no docker client after installing docker.io" >&2; exit 1; }
 
   mkdir -p "$cache"
@@ -93,17 +106,18 @@ start_daemon() {
     flock 9
   fi
   # A daemon of this checkout left by a run that was killed outright (SIGKILL runs no cleanup) would
-  # keep the image store busy: holding the lock, we know it is nobody's now, so stop it.
-  # dockerd runs in a session of its own (setsid), so its pid is its process group: the group
-  # takes containerd along, even where dockerd itself is gone.
+  # keep the image store busy: holding the lock, we know it is nobody's now, so stop it. dockerd runs
+  # in a session of its own (setsid), so its pid is its process group, which takes containerd along
+  # even where dockerd itself is gone; the group is ours only if one of its processes names our
+  # store or run dirs (a reused pid is left alone).
   local old
-  for old in $(pgrep -f -- "--data-root $cache/data" || true) $(cat "$cache.pid" 2>/dev/null || true); do
-    kill -0 -- "-$old" 2>/dev/null || continue
+  old=$(cat "$cache.pid" 2>/dev/null || true)
+  if [ -n "$old" ] && ours "$old"; then
     echo "stopping dockerd $old and its containerd, left behind by an earlier run of this checkout" >&2
     sudo_ kill -- "-$old" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 -- "-$old" 2>/dev/null || break; sleep 0.1; done
     sudo_ kill -9 -- "-$old" 2>/dev/null || true
-  done
+  fi
   # Short path: unix socket paths are limited to 108 bytes.
   run_dir=$(mktemp -d /tmp/gatehouse-docker.XXXXXX)
   local sock="$run_dir/docker.sock"

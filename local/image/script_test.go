@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,6 +171,51 @@ func TestDockerScriptDaemon(t *testing.T) {
 			t.Fatalf("both runs used dockerd %d", r.pid)
 		}
 		assertGone(t, r)
+	})
+
+	t.Run("orphans: ours stopped, a stranger behind a reused pid left alone", func(t *testing.T) {
+		cache := cacheDir(t)
+		// A leftover of this checkout (its command line names our store)
+		// and a stranger, each leading a process group, as dockerd does.
+		// It is reaped at once, as init reaps a real orphan: a zombie would
+		// keep its group alive.
+		start := func(args ...string) (*exec.Cmd, chan struct{}) {
+			c := exec.Command("bash", append([]string{"-c", "sleep 60; : \"$0\""}, args...)...)
+			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { _ = c.Wait(); close(exited) }()
+			t.Cleanup(func() { _ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL); <-exited })
+			return c, exited
+		}
+		for _, tt := range []struct {
+			name     string
+			arg      string
+			wantGone bool
+		}{
+			{"ours", cache + "/data", true},
+			{"stranger", "/somewhere/else", false},
+		} {
+			proc, exited := start(tt.arg)
+			if err := os.WriteFile(cache+".pid", []byte(strconv.Itoa(proc.Process.Pid)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := ownDaemon(t, cache, "true").CombinedOutput(); err != nil {
+				t.Fatalf("%s: docker.sh daemon: %v\n%s", tt.name, err, out)
+			}
+			select {
+			case <-exited:
+				if !tt.wantGone {
+					t.Errorf("%s: process %d was killed", tt.name, proc.Process.Pid)
+				}
+			case <-time.After(3 * time.Second):
+				if tt.wantGone {
+					t.Errorf("%s: leftover %d still runs", tt.name, proc.Process.Pid)
+				}
+			}
+		}
 	})
 
 	t.Run("SIGTERM to the script: daemon stopped, nothing left", func(t *testing.T) {

@@ -262,10 +262,6 @@ func (a *app) main(ctx context.Context, args []string) int {
 			fmt.Fprintf(a.Stderr, "%s: %s\n", name, oneLine(ce.msg))
 		}
 		return ce.code
-	case strings.HasPrefix(err.Error(), "unknown command "):
-		// cobra's own, for "help frobnicate"
-		fmt.Fprintf(a.Stderr, "%s: %s (see gatehouse --help)\n", name, oneLine(err.Error()))
-		return exitUsage
 	default:
 		fmt.Fprintf(a.Stderr, "%s: %s\n", name, oneLine(err.Error()))
 		return exitError
@@ -317,7 +313,7 @@ func (a *app) authenticate(ctx context.Context, name string, f authFlags) error 
 	}
 	if err != nil {
 		var fe *firebase.Error
-		if name == "login" && emu != "" && errors.As(err, &fe) && fe.Message == "wrong email or password" {
+		if name == "login" && emu != "" && errors.As(err, &fe) && (fe.Code == "EMAIL_NOT_FOUND" || fe.Code == "INVALID_PASSWORD" || fe.Code == "INVALID_LOGIN_CREDENTIALS") {
 			return fmt.Errorf("wrong email or password, or no such account in the emulator at %s (its accounts are gone if it was started without its data): `gatehouse signup` creates one", emu)
 		}
 		return err
@@ -588,10 +584,8 @@ func (a *app) boundTo(t target, e *creds.Entry) error {
 	if e.Gateway == "" {
 		bound := *e
 		bound.Gateway = t.gatewayURL
-		if _, err := a.store.Replace(t.profile, e, &bound); err != nil {
-			return err
-		}
-		return nil
+		_, err := a.store.Replace(t.profile, e, &bound)
+		return err
 	}
 	if e.Gateway != t.gatewayURL {
 		return fmt.Errorf("the session of profile %s is for the gateway %s, not %s: its token is not sent there; log in with another --profile for that gateway", t.profile, e.Gateway, t.gatewayURL)

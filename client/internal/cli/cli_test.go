@@ -178,6 +178,17 @@ func (h *harness) useFakes(fb *fakeFirebase, gw *httptest.Server) {
 	h.env["GATEHOUSE_GATEWAY_URL"] = gw.URL
 }
 
+// signedUp is a harness against fake Firebase and gateway servers, with
+// ada@example.com signed up.
+func signedUp(t *testing.T) (*harness, *fakeFirebase, *httptest.Server) {
+	t.Helper()
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.useFakes(fb, gw)
+	h.signup("ada@example.com", "secret123")
+	return h, fb, gw
+}
+
 func (h *harness) signup(email, pw string) {
 	h.t.Helper()
 	h.stdin = pw + "\n"
@@ -187,10 +198,7 @@ func (h *harness) signup(email, pw string) {
 }
 
 func TestCallWithToken(t *testing.T) {
-	h := newHarness(t)
-	fb, gw := newFakeFirebase(t), fakeGateway(t)
-	h.useFakes(fb, gw)
-	h.signup("ada@example.com", "secret123")
+	h, _, _ := signedUp(t)
 
 	code, out, _ := h.run("call", "/v1/hello")
 	if code != 0 || !strings.Contains(out, `"email":"ada@example.com"`) || !strings.Contains(out, `"method":"GET"`) {
@@ -207,10 +215,7 @@ func TestCallWithToken(t *testing.T) {
 }
 
 func TestCallRefreshesOnExpired401(t *testing.T) {
-	h := newHarness(t)
-	fb, gw := newFakeFirebase(t), fakeGateway(t)
-	h.useFakes(fb, gw)
-	h.signup("ada@example.com", "secret123")
+	h, fb, _ := signedUp(t)
 
 	// The stored expiry says the token is fine, but the gateway says it is
 	// expired (clock skew): the CLI refreshes once and retries.
@@ -238,10 +243,7 @@ func TestCallRefreshesOnExpired401(t *testing.T) {
 }
 
 func TestTokenRefreshesNearExpiry(t *testing.T) {
-	h := newHarness(t)
-	fb, gw := newFakeFirebase(t), fakeGateway(t)
-	h.useFakes(fb, gw)
-	h.signup("ada@example.com", "secret123")
+	h, fb, _ := signedUp(t)
 	code, first, _ := h.run("token")
 	if code != 0 || fb.refreshes != 0 {
 		t.Fatalf("token = %d, refreshes %d", code, fb.refreshes)
@@ -260,10 +262,7 @@ func TestTokenRefreshesNearExpiry(t *testing.T) {
 }
 
 func TestVerboseRedactsAuthorization(t *testing.T) {
-	h := newHarness(t)
-	fb, gw := newFakeFirebase(t), fakeGateway(t)
-	h.useFakes(fb, gw)
-	h.signup("ada@example.com", "secret123")
+	h, _, _ := signedUp(t)
 	e, _ := creds.Store{Path: h.credPath}.Get("local")
 	code, out, stderr := h.run("call", "/v1/hello", "-v")
 	if code != 0 || !strings.Contains(stderr, "> Authorization: Bearer REDACTED") || !strings.Contains(stderr, "< HTTP/1.1 200 OK") {
@@ -321,10 +320,7 @@ func TestPasswordPrompt(t *testing.T) {
 }
 
 func TestCredentialsFileMode(t *testing.T) {
-	h := newHarness(t)
-	fb, gw := newFakeFirebase(t), fakeGateway(t)
-	h.useFakes(fb, gw)
-	h.signup("ada@example.com", "secret123")
+	h, _, _ := signedUp(t)
 	info, err := os.Stat(h.credPath)
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials mode = %v, %v, want 0600", info.Mode().Perm(), err)
@@ -538,10 +534,7 @@ func TestLogoutAlwaysWorks(t *testing.T) {
 }
 
 func TestEmulatorSessions(t *testing.T) {
-	h := newHarness(t)
-	fb, gw := newFakeFirebase(t), fakeGateway(t)
-	h.useFakes(fb, gw)
-	h.signup("ada@example.com", "secret123")
+	h, fb, _ := signedUp(t)
 
 	// Sessions against the emulator get their own profile.
 	if code, out, _ := h.run("whoami"); code != 0 || !strings.Contains(out, "profile: local") {

@@ -83,10 +83,7 @@ func TestEmulatorHostMustBeLoopback(t *testing.T) {
 // A session's token goes only to its own gateway, even when another one
 // resolves (another checkout's stack outputs, a stray variable).
 func TestTokenBoundToGateway(t *testing.T) {
-	h := newHarness(t)
-	fb, gw := newFakeFirebase(t), fakeGateway(t)
-	h.useFakes(fb, gw)
-	h.signup("ada@example.com", "secret123")
+	h, _, gw := signedUp(t)
 	other, hits := counting(t, nil)
 	code, _, stderr := h.run("call", "/v1/hello", "--gateway-url", other.URL)
 	if code != 1 || !strings.Contains(stderr, "is for the gateway "+gw.URL) {
@@ -149,10 +146,7 @@ func TestVerboseRedactsCookies(t *testing.T) {
 
 // A logout while `token` refreshes is not undone by the refresh.
 func TestLogoutDuringRefreshSticks(t *testing.T) {
-	h := newHarness(t)
-	fb, gw := newFakeFirebase(t), fakeGateway(t)
-	h.useFakes(fb, gw)
-	h.signup("ada@example.com", "secret123")
+	h, fb, _ := signedUp(t)
 	store := creds.Store{Path: h.credPath}
 	e, _ := store.Get("local")
 	e.Expiry = time.Now()
@@ -169,5 +163,25 @@ func TestLogoutDuringRefreshSticks(t *testing.T) {
 	}
 	if _, err := store.Get("local"); err == nil {
 		t.Error("the refresh brought the logged-out session back")
+	}
+}
+
+// A session made without knowing its gateway (no GATEHOUSE_GATEWAY_URL at
+// login) is bound by its first call: later, another gateway is refused.
+func TestTokenBoundOnFirstUse(t *testing.T) {
+	h := newHarness(t)
+	fb, gw := newFakeFirebase(t), fakeGateway(t)
+	h.env["FIREBASE_AUTH_EMULATOR_HOST"] = strings.TrimPrefix(fb.URL, "http://")
+	h.signup("ada@example.com", "secret123")
+	if e, _ := (creds.Store{Path: h.credPath}).Get("local"); e == nil || e.Gateway != "" {
+		t.Fatalf("session bound at login without a gateway: %+v", e)
+	}
+	if code, _, stderr := h.run("call", "/v1/hello", "--gateway-url", gw.URL); code != 0 {
+		t.Fatalf("first call = %d %q", code, stderr)
+	}
+	other, hits := counting(t, nil)
+	code, _, stderr := h.run("call", "/v1/hello", "--gateway-url", other.URL)
+	if code != 1 || !strings.Contains(stderr, "is for the gateway "+gw.URL) || hits.Load() != 0 {
+		t.Errorf("call to a second gateway = %d %q, %d requests there", code, stderr, hits.Load())
 	}
 }

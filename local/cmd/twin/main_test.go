@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,16 +126,35 @@ func start(t *testing.T, shell string) (*exec.Cmd, *syncBuffer, chan error) {
 	return cmd, &out, done
 }
 
-// newest is the pid of the newest process whose command line matches.
+// newest is the pid of the most recently started process whose command
+// line (arguments joined by spaces) matches pattern, read from /proc.
 func newest(t *testing.T, pattern string) int {
 	t.Helper()
-	out, err := exec.Command("pgrep", "-n", "-f", pattern).Output()
-	if err != nil {
-		t.Fatalf("no process matches %q: %v", pattern, err)
+	re := regexp.MustCompile(pattern)
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	pid, started := 0, int64(-1)
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile(d + "/cmdline")
+		if err != nil || !re.Match(bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})) {
+			continue
+		}
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		// Field 22 (starttime) counts from the one after "(comm)".
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 20 {
+			continue
+		}
+		st, _ := strconv.ParseInt(f[19], 10, 64)
+		if st > started {
+			started = st
+			pid, _ = strconv.Atoi(filepath.Base(d))
+		}
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatal(err)
+	if pid == 0 {
+		t.Fatalf("no process matches %q", pattern)
 	}
 	return pid
 }
@@ -181,16 +201,22 @@ func TestStopsEveryWay(t *testing.T) {
 		// that reads as a failure.
 		wantClean bool
 	}{
-		{"SIGTERM to the twin", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(newest(t, "^"+bin+" "), syscall.SIGTERM) }, true},
-		{"SIGINT to the twin", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(newest(t, "^"+bin+" "), syscall.SIGINT) }, true},
-		{"SIGHUP (terminal closed)", false, func(t *testing.T, _ *exec.Cmd) { _ = syscall.Kill(newest(t, "^"+bin+" "), syscall.SIGHUP) }, true},
+		{"SIGTERM to the twin", false, func(t *testing.T, _ *exec.Cmd) {
+			_ = syscall.Kill(newest(t, "^"+regexp.QuoteMeta(bin)+" "), syscall.SIGTERM)
+		}, true},
+		{"SIGINT to the twin", false, func(t *testing.T, _ *exec.Cmd) {
+			_ = syscall.Kill(newest(t, "^"+regexp.QuoteMeta(bin)+" "), syscall.SIGINT)
+		}, true},
+		{"SIGHUP (terminal closed)", false, func(t *testing.T, _ *exec.Cmd) {
+			_ = syscall.Kill(newest(t, "^"+regexp.QuoteMeta(bin)+" "), syscall.SIGHUP)
+		}, true},
 		{"its parent killed", false, func(t *testing.T, cmd *exec.Cmd) { _ = cmd.Process.Kill() }, false},
 		{"Ctrl-C under make (INT to the group)", true, func(t *testing.T, cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }, false},
 		{"kill -INT <make pid>", true, func(t *testing.T, _ *exec.Cmd) {
-			_ = syscall.Kill(newest(t, "make --no-print-directory -f "+makefile), syscall.SIGINT)
+			_ = syscall.Kill(newest(t, "make --no-print-directory -f "+regexp.QuoteMeta(makefile)), syscall.SIGINT)
 		}, false},
 		{"kill -TERM <make pid>", true, func(t *testing.T, _ *exec.Cmd) {
-			_ = syscall.Kill(newest(t, "make --no-print-directory -f "+makefile), syscall.SIGTERM)
+			_ = syscall.Kill(newest(t, "make --no-print-directory -f "+regexp.QuoteMeta(makefile)), syscall.SIGTERM)
 		}, false},
 	}
 	for _, tt := range tests {

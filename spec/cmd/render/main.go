@@ -4,7 +4,8 @@
 //	go run ./spec/cmd/render --backend-url https://svc-abc-ew.a.run.app --firebase-project my-project
 //	gcloud api-gateway api-configs create CONFIG_ID --api=API --openapi-spec=openapi.yaml ...
 //
-// The config id that gatehouse would use is printed to stderr.
+// The config id that gatehouse would use is printed to stderr (pass
+// --gateway-service-account for the id of a deployed stack: the id covers it).
 package main
 
 import (
@@ -52,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&p.Title, "title", "", "API title (default: the template's)")
 	fs.StringVar(&p.Version, "version", "", "API version (default: the template's)")
 	fs.BoolVar(&p.Local, "local", false, "allow loopback http URLs (local twin only)")
+	gatewaySA := fs.String("gateway-service-account", "", "the gateway's backend service account, which the config id also covers (the stack's gatewayServiceAccount output)")
 	usage := func() {
 		fmt.Fprintln(stderr, "usage: render --backend-url URL --firebase-project ID [flags]")
 		fs.SetOutput(stderr)
@@ -89,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "render: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "config id: %s\n", spec.ConfigID(doc))
+	fmt.Fprintf(stderr, "config id: %s\n", spec.ConfigID(doc, *gatewaySA))
 	return 0
 }
 

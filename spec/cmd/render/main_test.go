@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Errorf("stdout differs from spec.Render:\n%s", out.String())
 	}
-	if got := errOut.String(); got != "config id: "+spec.ConfigID(want)+"\n" {
+	if got := errOut.String(); got != "config id: "+spec.ConfigID(want, "")+"\n" {
 		t.Errorf("stderr = %q, want the config id", got)
 	}
 
@@ -77,5 +77,17 @@ func TestRunTrailingSlash(t *testing.T) {
 	}
 	if !bytes.Equal(with.Bytes(), without.Bytes()) || bytes.Contains(with.Bytes(), []byte("a.run.app/")) {
 		t.Errorf("a trailing slash changed the document:\n%s", with.String())
+	}
+}
+
+// The printed id is the deployed one when the gateway's account is given.
+func TestRunConfigIDWithGatewayAccount(t *testing.T) {
+	const sa = "gatehouse-gateway@demo-gatehouse.iam.gserviceaccount.com"
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--backend-url", "https://svc-abc-ew.a.run.app", "--firebase-project", "demo-gatehouse", "--gateway-service-account", sa}, &out, &errOut); code != 0 {
+		t.Fatalf("run = %d %s", code, errOut.String())
+	}
+	if got, want := errOut.String(), "config id: "+spec.ConfigID(out.Bytes(), sa)+"\n"; got != want || got == "config id: "+spec.ConfigID(out.Bytes(), "")+"\n" {
+		t.Errorf("stderr = %q, want %q", got, want)
 	}
 }
