@@ -34,6 +34,43 @@ func TestSpecMatchesServiceRoutes(t *testing.T) {
 	if missing, extra := diff(inService, inSpec), diff(inSpec, inService); len(missing)+len(extra) > 0 {
 		t.Errorf("spec and service disagree:\n  served but not in spec/openapi.yaml: %v\n  in the spec but not served: %v", missing, extra)
 	}
+	if bad := unsecuredIdentityRoutes(api.Routes(), d); len(bad) > 0 {
+		t.Errorf("routes that read the gateway identity on operations the spec does not secure (a client could forge it there): %v", bad)
+	}
+}
+
+// unsecuredIdentityRoutes lists the routes that read the caller identity
+// but whose operation has no security requirement: API Gateway removes a
+// client-sent X-Apigateway-Api-Userinfo only where a JWT requirement runs.
+func unsecuredIdentityRoutes(routes []api.Route, d *spec.Document) []string {
+	secured := map[string]bool{}
+	for _, op := range d.Operations {
+		secured[op.Method+" "+op.Path] = len(op.Security) > 0
+	}
+	var bad []string
+	for _, r := range routes {
+		if r.Identity && !secured[r.Method+" "+r.Path] {
+			bad = append(bad, r.Method+" "+r.Path)
+		}
+	}
+	return bad
+}
+
+// TestUnsecuredIdentityRoutes shows the guard fails when a route reading
+// the identity is left unsecured, or not declared at all.
+func TestUnsecuredIdentityRoutes(t *testing.T) {
+	routes := []api.Route{{Method: "GET", Path: "/v1/me", Public: true, Identity: true}, {Method: "GET", Path: "/v1/open", Public: true}}
+	ok := &spec.Document{Operations: []spec.Operation{{Method: "GET", Path: "/v1/me", Security: [][]string{{"firebase"}}}, {Method: "GET", Path: "/v1/open"}}}
+	if bad := unsecuredIdentityRoutes(routes, ok); len(bad) != 0 {
+		t.Errorf("secured identity route reported: %v", bad)
+	}
+	open := &spec.Document{Operations: []spec.Operation{{Method: "GET", Path: "/v1/me"}}}
+	if bad := unsecuredIdentityRoutes(routes, open); !slices.Equal(bad, []string{"GET /v1/me"}) {
+		t.Errorf("unsecured identity route: %v, want [GET /v1/me]", bad)
+	}
+	if bad := unsecuredIdentityRoutes(routes, &spec.Document{}); !slices.Equal(bad, []string{"GET /v1/me"}) {
+		t.Errorf("undeclared identity route: %v, want [GET /v1/me]", bad)
+	}
 }
 
 // TestDiff shows that the guard catches a difference either way.

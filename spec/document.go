@@ -33,6 +33,10 @@ type Backend struct {
 	PathTranslation string // AppendPathToAddress or ConstantAddress
 	JWTAudience     string
 	Deadline        time.Duration // zero: the gateway's default
+	// DisableAuth turns off the gateway's own ID token to the backend
+	// (x-google-backend disable_auth): the caller's Authorization then
+	// reaches the backend unchanged.
+	DisableAuth bool
 }
 
 // Operation is one method on one path.
@@ -275,7 +279,13 @@ func corsEnabled(sw *oaspec.Swagger) bool {
 	return false
 }
 
-func parseBackend(v any) (Backend, error) {
+// parseBackend reads an x-google-backend block. topLevel tells where it
+// stands, which decides the default path_translation: "When
+// x-google-backend is set at the top level of the OpenAPI specification,
+// path_translation defaults to APPEND_PATH_TO_ADDRESS, and when
+// x-google-backend is set at the operation level [...] CONSTANT_ADDRESS"
+// (https://cloud.google.com/api-gateway/docs/openapi-extensions#x-google-backend).
+func parseBackend(v any, topLevel bool) (Backend, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return Backend{}, errors.New("must be an object")
@@ -288,12 +298,20 @@ func parseBackend(v any) (Backend, error) {
 	b.PathTranslation, _ = m["path_translation"].(string)
 	switch b.PathTranslation {
 	case "":
-		b.PathTranslation = ConstantAddress // ESPv2's default for x-google-backend with an address
+		b.PathTranslation = ConstantAddress
+		if topLevel {
+			b.PathTranslation = AppendPathToAddress
+		}
 	case AppendPathToAddress, ConstantAddress:
 	default:
 		return Backend{}, fmt.Errorf("path_translation %q is neither %s nor %s", b.PathTranslation, AppendPathToAddress, ConstantAddress)
 	}
 	b.JWTAudience, _ = m["jwt_audience"].(string)
+	if v, ok := m["disable_auth"]; ok {
+		if b.DisableAuth, ok = v.(bool); !ok {
+			return Backend{}, fmt.Errorf("disable_auth must be true or false, got %v", v)
+		}
+	}
 	if d, ok := m["deadline"]; ok {
 		secs, ok := d.(float64)
 		if !ok || secs <= 0 {
@@ -306,7 +324,7 @@ func parseBackend(v any) (Backend, error) {
 
 // checkBackend parses an x-google-backend block and checks its address.
 func checkBackend(v any, o Options) error {
-	b, err := parseBackend(v)
+	b, err := parseBackend(v, false)
 	if err != nil {
 		return err
 	}
@@ -321,7 +339,7 @@ func model(sw *oaspec.Swagger) (*Document, error) {
 	if sw.Info != nil {
 		d.Title, d.Version = sw.Info.Title, sw.Info.Version
 	}
-	b, err := parseBackend(sw.Extensions["x-google-backend"])
+	b, err := parseBackend(sw.Extensions["x-google-backend"], true)
 	if err != nil {
 		return nil, fmt.Errorf("x-google-backend: %w", err)
 	}
@@ -353,7 +371,7 @@ func model(sw *oaspec.Swagger) (*Document, error) {
 				o.Security = append(o.Security, sortedKeys(alt))
 			}
 			if v, ok := op.Extensions["x-google-backend"]; ok {
-				ob, err := parseBackend(v)
+				ob, err := parseBackend(v, false)
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: x-google-backend: %w", m, path, err)
 				}

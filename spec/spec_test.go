@@ -353,3 +353,34 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+// TestBackendDefaults: path_translation defaults by where x-google-backend
+// stands (top level: APPEND_PATH_TO_ADDRESS; operation: CONSTANT_ADDRESS),
+// and disable_auth is read strictly.
+func TestBackendDefaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		block    map[string]any
+		topLevel bool
+		want     Backend
+		wantErr  string
+	}{
+		{"top level", map[string]any{"address": "https://b.test"}, true, Backend{Address: "https://b.test", PathTranslation: AppendPathToAddress}, ""},
+		{"operation", map[string]any{"address": "https://b.test"}, false, Backend{Address: "https://b.test", PathTranslation: ConstantAddress}, ""},
+		{"explicit wins", map[string]any{"address": "https://b.test", "path_translation": ConstantAddress}, true, Backend{Address: "https://b.test", PathTranslation: ConstantAddress}, ""},
+		{"disable_auth", map[string]any{"address": "https://b.test", "disable_auth": true}, false, Backend{Address: "https://b.test", PathTranslation: ConstantAddress, DisableAuth: true}, ""},
+		{"disable_auth not a bool", map[string]any{"address": "https://b.test", "disable_auth": "yes"}, false, Backend{}, "disable_auth must be true or false"},
+	}
+	for _, tt := range tests {
+		got, err := parseBackend(tt.block, tt.topLevel)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: parseBackend = %+v, %v; want %+v", tt.name, got, err, tt.want)
+		}
+	}
+}

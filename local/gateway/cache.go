@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"sync"
-	"time"
 )
 
 // tokenCacheSize bounds the verified-token cache. ESPv2 (Envoy's jwt_authn)
@@ -10,23 +9,13 @@ import (
 // pay for a signature check on every request.
 const tokenCacheSize = 10000
 
-// verified is what a successful verification established about a token.
+// verified is what a successful verification established about a token
+// for one provider. The issuer and audience checks depend only on the
+// token and the provider, so a cache hit repeats only the time checks
+// (Unix seconds), as Envoy's JWT cache does.
 type verified struct {
 	payload  string // the payload segment, forwarded as userinfo
-	provider string // securityDefinition that verified it
-	exp, nbf time.Time
-}
-
-// timeCheck re-applies the time-dependent checks, which a cached
-// verification cannot settle once and for all.
-func (v verified) timeCheck(now time.Time) string {
-	switch {
-	case !v.exp.IsZero() && now.After(v.exp.Add(clockSkew)):
-		return msgExpired
-	case !v.nbf.IsZero() && now.Add(clockSkew).Before(v.nbf):
-		return msgNotYetValid
-	}
-	return ""
+	nbf, exp int64
 }
 
 // tokenCache maps a token's exact bytes to its verification. Only
@@ -39,10 +28,10 @@ type tokenCache struct {
 
 func newTokenCache(max int) *tokenCache { return &tokenCache{max: max, m: make(map[string]verified)} }
 
-func (c *tokenCache) get(tok string) (verified, bool) {
+func (c *tokenCache) get(provider, tok string) (verified, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.m[tok]
+	v, ok := c.m[provider+"\x00"+tok]
 	return v, ok
 }
 
@@ -55,10 +44,11 @@ const maxCachedToken = 8 << 10
 // ESPv2's (Envoy's) default cap is 60 KiB.
 const MaxHeaderBytes = 64 << 10
 
-func (c *tokenCache) put(tok string, v verified) {
+func (c *tokenCache) put(provider, tok string, v verified) {
 	if len(tok) > maxCachedToken {
 		return
 	}
+	tok = provider + "\x00" + tok
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[tok]; !ok && len(c.m) >= c.max {

@@ -60,11 +60,11 @@ func TestVerifiedTokenCache(t *testing.T) {
 			t.Fatalf("GET /a = %d %s", code, body)
 		}
 	}
-	if _, ok := g.cache.get(raw); !ok {
+	if _, ok := g.cache.get("a", raw); !ok {
 		t.Fatal("a verified token is not cached")
 	}
-	if code, body := call("/b"); code != 401 || !strings.Contains(body, msgIssuer) {
-		t.Errorf("cached token on an operation of another issuer = %d %s, want 401 %q", code, body, msgIssuer)
+	if code, body := call("/b"); code != 401 || !strings.Contains(body, msgUnknownIssuer) {
+		t.Errorf("cached token on an operation of another issuer = %d %s, want 401 %q", code, body, msgUnknownIssuer)
 	}
 	now = now.Add(10*time.Minute + clockSkew + time.Second)
 	if code, body := call("/a"); code != 401 || !strings.Contains(body, msgExpired) {
@@ -72,13 +72,13 @@ func TestVerifiedTokenCache(t *testing.T) {
 	}
 
 	c := newTokenCache(2)
-	c.put("x", verified{})
-	c.put("y", verified{})
-	c.put("z", verified{})
+	c.put("a", "x", verified{})
+	c.put("a", "y", verified{})
+	c.put("a", "z", verified{})
 	if len(c.m) != 2 {
 		t.Errorf("cache holds %d entries, want at most 2", len(c.m))
 	}
-	if _, ok := c.get("z"); !ok {
+	if _, ok := c.get("a", "z"); !ok {
 		t.Error("the newest entry was evicted")
 	}
 }
@@ -88,12 +88,12 @@ func TestVerifiedTokenCache(t *testing.T) {
 func TestTokenCacheSkipsOversized(t *testing.T) {
 	c := newTokenCache(tokenCacheSize)
 	small, big := strings.Repeat("s", 2<<10), strings.Repeat("b", maxCachedToken+1)
-	c.put(small, verified{payload: "p"})
-	c.put(big, verified{payload: "p"})
-	if _, ok := c.get(small); !ok {
+	c.put("a", small, verified{payload: "p"})
+	c.put("a", big, verified{payload: "p"})
+	if _, ok := c.get("a", small); !ok {
 		t.Error("a normal-size token was not cached")
 	}
-	if _, ok := c.get(big); ok {
+	if _, ok := c.get("a", big); ok {
 		t.Errorf("a %d-byte token was cached", len(big))
 	}
 }

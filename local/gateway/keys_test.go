@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -36,12 +37,21 @@ func certPEM(t *testing.T, k *rsa.PrivateKey) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
+func keyByID(keys []jwk, kid string) any {
+	for _, k := range keys {
+		if k.kid == kid {
+			return k.key
+		}
+	}
+	return nil
+}
+
 func TestParseKeys(t *testing.T) {
 	k1, k2 := rsaKey(t), rsaKey(t)
 	// Google's x509 format (Firebase ID tokens, service accounts).
 	x509Map, _ := json.Marshal(map[string]string{"a": certPEM(t, k1), "b": certPEM(t, k2)})
 	keys, err := parseKeys(x509Map)
-	if err != nil || len(keys) != 2 || !keys["a"].Equal(&k1.PublicKey) || !keys["b"].Equal(&k2.PublicKey) {
+	if err != nil || len(keys) != 2 || !k1.PublicKey.Equal(keyByID(keys, "a")) || !k2.PublicKey.Equal(keyByID(keys, "b")) {
 		t.Errorf("parseKeys(x509 map) = %v, %v", keys, err)
 	}
 	// A JWK Set; encryption keys are left out.
@@ -50,10 +60,10 @@ func TestParseKeys(t *testing.T) {
 		{Key: &k2.PublicKey, KeyID: "enc", Use: "enc", Algorithm: "RSA-OAEP"},
 	}})
 	keys, err = parseKeys(set)
-	if err != nil || len(keys) != 1 || !keys["sig"].Equal(&k1.PublicKey) {
+	if err != nil || len(keys) != 1 || !k1.PublicKey.Equal(keyByID(keys, "sig")) || keys[0].alg != "RS256" {
 		t.Errorf("parseKeys(JWKS) = %v, %v", keys, err)
 	}
-	for _, bad := range []string{`not json`, `{"a":"not pem"}`, `{"a":42}`, `{"keys":"nope"}`,
+	for _, bad := range []string{`not json`, `{"a":"not pem"}`, `{"a":42}`, `{"keys":"nope"}`, `{"keys":[]}`,
 		`{"a":"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}`} {
 		if _, err := parseKeys([]byte(bad)); err == nil {
 			t.Errorf("parseKeys(%s) succeeded", bad)
@@ -61,50 +71,69 @@ func TestParseKeys(t *testing.T) {
 	}
 }
 
-func TestKeyRefetchIsBounded(t *testing.T) {
+// TestKeyCache: keys are held for ESPv2's 300 s whatever tokens arrive (an
+// unknown kid does not refetch, so a flood of forged kids costs nothing),
+// refetched after that, a failed fetch is retried at most once a second,
+// and a failing refresh keeps serving the keys held.
+func TestKeyCache(t *testing.T) {
 	k := rsaKey(t)
 	var fetches atomic.Int64
+	var down atomic.Bool
 	body, _ := json.Marshal(map[string]string{"known": certPEM(t, k)})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetches.Add(1)
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = w.Write(body)
 	}))
 	defer srv.Close()
 	now := time.Unix(1e9, 0)
 	ks := newKeySets(srv.Client(), func() time.Time { return now })
 
-	if key, err := ks.key(t.Context(), srv.URL, "known"); err != nil || !key.Equal(&k.PublicKey) {
-		t.Fatalf("key(known) = %v, %v", key, err)
+	keys, fetched, err := ks.get(t.Context(), srv.URL)
+	if err != nil || !fetched || !k.PublicKey.Equal(keyByID(keys, "known")) {
+		t.Fatalf("get = %v, %v, %v", keys, fetched, err)
 	}
 	for range 50 {
-		if _, err := ks.key(t.Context(), srv.URL, "unknown"); err != errUnknownKey {
-			t.Fatalf("key(unknown) = %v, want errUnknownKey", err)
+		if _, fetched, err := ks.get(t.Context(), srv.URL); err != nil || fetched {
+			t.Fatalf("cached get = %v, fetched %v", err, fetched)
 		}
 	}
 	if n := fetches.Load(); n != 1 {
-		t.Errorf("%d fetches for 1 known + 50 unknown kids within the refetch interval, want 1", n)
+		t.Errorf("%d fetches within the cache duration, want 1", n)
 	}
-	now = now.Add(ks.minRefetch)
-	_, _ = ks.key(t.Context(), srv.URL, "unknown")
-	if n := fetches.Load(); n != 2 {
-		t.Errorf("after the refetch interval: %d fetches, want 2", n)
+	now = now.Add(jwksCacheDuration)
+	if _, fetched, _ := ks.get(t.Context(), srv.URL); !fetched || fetches.Load() != 2 {
+		t.Errorf("after %v: fetched %v, %d fetches; want a refetch", jwksCacheDuration, fetched, fetches.Load())
 	}
-	now = now.Add(ks.ttl + time.Second)
-	_, _ = ks.key(t.Context(), srv.URL, "known")
+	down.Store(true)
+	now = now.Add(jwksCacheDuration)
+	if keys, _, err := ks.get(t.Context(), srv.URL); err != nil || keyByID(keys, "known") == nil {
+		t.Errorf("get with the JWKS down = %v, %v; want the keys held", keys, err)
+	}
+	for range 5 {
+		_, _, _ = ks.get(t.Context(), srv.URL)
+	}
 	if n := fetches.Load(); n != 3 {
-		t.Errorf("after the TTL: %d fetches, want 3 (stale keys are refreshed)", n)
+		t.Errorf("%d fetches, want 3: a failed fetch is retried at most once per %v", n, jwksFailedRefetch)
 	}
-	// A failing refresh keeps serving the keys it has.
-	srv.Close()
-	now = now.Add(ks.ttl + time.Second)
-	if _, err := ks.key(t.Context(), srv.URL, "known"); err != nil {
-		t.Errorf("key(known) with the JWKS down = %v, want the cached key", err)
+	now = now.Add(jwksFailedRefetch)
+	_, _, _ = ks.get(t.Context(), srv.URL)
+	if n := fetches.Load(); n != 4 {
+		t.Errorf("%d fetches after %v, want 4", n, jwksFailedRefetch)
+	}
+
+	// Without keys held, a failed fetch is the error ESPv2 reports.
+	empty := newKeySets(srv.Client(), func() time.Time { return now })
+	if _, _, err := empty.get(t.Context(), srv.URL); !errors.Is(err, errFetch) {
+		t.Errorf("get from a failing JWKS = %v, want %v", err, errFetch)
 	}
 }
 
 // A client that disconnects during the cold key fetch does not make every
-// valid token fail for the refetch interval: the fetch runs on its own
-// context, and the throttle starts only when an attempt completes.
+// valid token fail: the fetch runs on its own context.
 func TestAbortedRequestDoesNotBlockKeys(t *testing.T) {
 	k := rsaKey(t)
 	body, _ := json.Marshal(map[string]string{"known": certPEM(t, k)})
@@ -118,22 +147,21 @@ func TestAbortedRequestDoesNotBlockKeys(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { _, err := ks.key(ctx, srv.URL, "known"); done <- err }()
+	go func() { _, _, err := ks.get(ctx, srv.URL); done <- err }()
 	time.Sleep(50 * time.Millisecond)
 	cancel() // the client goes away mid-fetch
-	if err := <-done; err == nil {
-		t.Log("the aborted request still got its key")
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("aborted get = %v, want context.Canceled", err)
 	}
 	close(release)
-	// The very next request, well within the refetch interval, verifies.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		key, err := ks.key(t.Context(), srv.URL, "known")
-		if err == nil && key.Equal(&k.PublicKey) {
+		keys, _, err := ks.get(t.Context(), srv.URL)
+		if err == nil && k.PublicKey.Equal(keyByID(keys, "known")) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("key(known) after an aborted fetch = %v (blocked for the refetch interval)", err)
+			t.Fatalf("get after an aborted fetch = %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

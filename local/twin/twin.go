@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +41,11 @@ type Config struct {
 	// BackendURL, when set, is used instead of starting the backend.
 	BackendURL string
 	Deadline   time.Duration
+
+	// CORSOrigins turns on CORS as a deployment with corsOrigins does: the
+	// spec allows CORS (unauthenticated OPTIONS operations) and the backend
+	// answers preflights for these origins.
+	CORSOrigins []string
 
 	// AuthDataDir, when set, keeps the emulator's accounts across restarts.
 	AuthDataDir string
@@ -105,6 +111,9 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	}
 
 	params := spec.Params{BackendURL: t.BackendURL, Issuers: c.Issuers, Deadline: c.Deadline, Local: true}
+	if len(c.CORSOrigins) > 0 {
+		params.CORS, params.EndpointsName = true, "gatehouse-local.apigateway.local.cloud.goog"
+	}
 	if c.Emulator {
 		bin, err := emulator.Install(ctx, emulator.CacheDir(c.RepoRoot), c.Progress, c.Log)
 		if err != nil {
@@ -172,6 +181,9 @@ func (t *Twin) startBackend(ctx context.Context, c Config) error {
 	// the local gateway on this machine may reach it (on Cloud Run, IAM is
 	// that lock). It dies with the twin, however the twin ends.
 	t.backend.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info", "ACCESS_LOG=all"} // every request logged: local debugging
+	if len(c.CORSOrigins) > 0 {
+		t.backend.Env = append(t.backend.Env, "CORS_ALLOW_ORIGINS="+strings.Join(c.CORSOrigins, ","))
+	}
 	t.backend.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	t.backend.Stdout, t.backend.Stderr = c.Log, c.Log
 	if err := t.backend.Start(); err != nil {

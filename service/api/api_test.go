@@ -289,6 +289,27 @@ func TestRoutesMatchRouter(t *testing.T) {
 	}
 }
 
+// TestIdentityOnlyWhereDeclared: a route reads the gateway identity exactly
+// when Routes() says so (the flag the spec drift guard checks against the
+// spec's security), and a forged identity changes nothing elsewhere.
+func TestIdentityOnlyWhereDeclared(t *testing.T) {
+	e := New(Options{})
+	forged := userinfo(`{"sub":"admin","email":"admin@example.com"}`)
+	for _, r := range Routes() {
+		without := do(e, r.Method, r.Path, nil, "")
+		with := do(e, r.Method, r.Path, map[string]string{identity.Header: forged}, "")
+		if r.Identity {
+			if without.Code != http.StatusUnauthorized || with.Code != http.StatusOK {
+				t.Errorf("%s %s (Identity): %d without, %d with an identity; want 401 and 200", r.Method, r.Path, without.Code, with.Code)
+			}
+			continue
+		}
+		if without.Code != with.Code || strings.Contains(with.Body.String(), "admin") {
+			t.Errorf("%s %s (no Identity): %d without, %d %s with a forged identity; want it ignored", r.Method, r.Path, without.Code, with.Code, with.Body.String())
+		}
+	}
+}
+
 func TestCORS(t *testing.T) {
 	preflight := map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET",
 		"Access-Control-Request-Headers": "authorization"}

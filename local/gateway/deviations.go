@@ -1,0 +1,38 @@
+package gateway
+
+// Deviation is a way the local gateway knowingly differs from API Gateway
+// (ESPv2), and why. Every other behaviour a client or a backend can observe
+// follows ESPv2's sources (see conformance_test.go). The README's "Local
+// gateway vs API Gateway" section lists the same items; a test keeps the
+// two in step.
+type Deviation struct {
+	Title, Reason string
+}
+
+// Deviations is the one list of the local gateway's known differences.
+var Deviations = []Deviation{
+	{
+		Title:  "Unsigned emulator tokens are accepted",
+		Reason: "with the Firebase Auth emulator (make local) the gateway accepts its alg \"none\" tokens with an empty signature; the emulator cannot sign with Google's keys. Issuer, times and audience are still checked, and without the emulator such tokens are refused as ESPv2 refuses them.",
+	},
+	{
+		Title:  "The backend's Authorization is an unsigned stand-in",
+		Reason: "API Gateway sends a Google-signed ID token of the gateway's service account (audience jwt_audience); there is no Google identity offline, so the twin sends an unsigned token that says it is a stand-in, with the same audience. Cloud Run checks the real one before the backend sees the request.",
+	},
+	{
+		Title:  "Backend failure messages name the reset reason only",
+		Reason: "the 503 text follows Envoy's router (\"upstream connect error or disconnect/reset before headers. retried and the latest reset reason: ...\"), but the transport details Envoy appends vary with its version and the socket error; match on the status and the prefix.",
+	},
+	{
+		Title:  "Path normalisation keeps every percent-escape",
+		Reason: "dot segments and repeated slashes are normalised as ESPv2 does, and escaped slashes are kept; Envoy's RFC 3986 normalisation may also decode escaped unreserved characters (%41 to A), which the twin leaves as sent.",
+	},
+	{
+		Title:  "No API keys, quotas or Service Control",
+		Reason: "gatehouse's spec uses none of them; the gateway rejects nothing on their account and reports nothing to Google.",
+	},
+	{
+		Title:  "Only the default JWT locations",
+		Reason: "tokens are read from Authorization: Bearer, X-Goog-Iap-Jwt-Assertion and access_token, ESPv2's defaults; x-google-jwt-locations is not read (the rendered spec does not set it).",
+	},
+}
