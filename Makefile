@@ -136,8 +136,13 @@ plan: ## Preview the stack with the real Pulumi engine and providers, offline, n
 	@infra/plan/plan.sh
 	@echo "plan written to .cache/plan/plan.json and .cache/plan/plan.txt"
 
+.PHONY: plan-bootstrap
+plan-bootstrap: ## Preview the CI bootstrap program (infra/bootstrap) offline from its example stack (needs pulumi)
+	@infra/plan/plan.sh -o .cache/plan-bootstrap -p infra/bootstrap -c infra/bootstrap/Pulumi.example.yaml -n
+	@echo "plan written to .cache/plan-bootstrap/plan.json and .cache/plan-bootstrap/plan.txt"
+
 .PHONY: plan-test
-plan-test: ## Test the real plan: resources, providers, parents, security invariants, bad config, a planted violation
+plan-test: ## Test the real plans (stack and CI bootstrap): resources, providers, invariants, bad config, a planted violation
 	@echo "== real Pulumi plan (infra/plan)"
 	@cd infra && GATEHOUSE_PLAN_TEST=1 go test -count=1 -v ./plan/ | grep -v '^=== RUN'
 

@@ -450,3 +450,35 @@ func TestConfigIDCoversGatewayServiceAccount(t *testing.T) {
 		t.Errorf("changing only the gateway service account kept the config id %s", a)
 	}
 }
+
+// TestExistingServiceAccounts: with the accounts the CI bootstrap created,
+// the stack creates none and uses exactly those two, in the same places.
+func TestExistingServiceAccounts(t *testing.T) {
+	cfg := devConfig(t)
+	res := run(t, with(cfg, "gatehouse:existingServiceAccounts", "true"), strings.Repeat("1", 64))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	m := res.m
+	if n := len(m.all(tAccount)); n != 0 {
+		t.Errorf("%d service accounts created, want none", n)
+	}
+	project := cfg["gcp:project"]
+	runtime, gateway := "gatehouse-runtime@"+project+".iam.gserviceaccount.com", "gatehouse-gateway@"+project+".iam.gserviceaccount.com"
+	if got := m.one(t, tRunService).str("template.serviceAccount"); got != runtime {
+		t.Errorf("Cloud Run runs as %q, want %s", got, runtime)
+	}
+	if got := m.one(t, tRunIamMember).str("member"); got != "serviceAccount:"+gateway {
+		t.Errorf("invoker %q, want the gateway account", got)
+	}
+	if got := m.one(t, tApiConfig).str("gatewayConfig.backendConfig.googleServiceAccount"); got != gateway {
+		t.Errorf("API config backend account %q, want %s", got, gateway)
+	}
+	if res.outputs["runtimeServiceAccount"] != runtime || res.outputs["gatewayServiceAccount"] != gateway {
+		t.Errorf("outputs %v / %v", res.outputs["runtimeServiceAccount"], res.outputs["gatewayServiceAccount"])
+	}
+	// Without the setting the accounts are the stack's own.
+	if own := run(t, cfg, strings.Repeat("1", 64)); own.err != nil || len(own.m.all(tAccount)) != 2 {
+		t.Errorf("default: %d accounts (%v), want 2", len(own.m.all(tAccount)), own.err)
+	}
+}

@@ -91,7 +91,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	}
 
 	accounts, err := components.NewServiceAccounts(ctx, "accounts", &components.ServiceAccountsArgs{
-		Project: cfg.Project, Prefix: cfg.ServiceName,
+		Project: cfg.Project, Prefix: cfg.ServiceName, Existing: cfg.ExistingServiceAccounts,
 	}, google, apis.Require("iam.googleapis.com"))
 	if err != nil {
 		return err
@@ -102,8 +102,8 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		Region:                cfg.Region,
 		ServiceName:           cfg.ServiceName,
 		ImageTag:              cfg.ImageTag,
-		RuntimeServiceAccount: accounts.Runtime.Email,
-		InvokerMember:         accounts.Gateway.Member,
+		RuntimeServiceAccount: accounts.RuntimeEmail,
+		InvokerMember:         accounts.GatewayMember,
 		MinInstances:          cfg.MinInstances,
 		MaxInstances:          cfg.MaxInstances,
 		CPU:                   cfg.CPU,
@@ -124,7 +124,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		Project:        cfg.Project,
 		Region:         cfg.Region,
 		APIID:          cfg.ServiceName,
-		ServiceAccount: accounts.Gateway.Email,
+		ServiceAccount: accounts.GatewayEmail,
 		BackendURL:     backend.URL,
 		Spec: func(backendURL, managedService string) spec.Params {
 			return cfg.SpecParams(backendURL, managedService)
@@ -138,8 +138,8 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 
 	export("gatewayUrl", gateway.URL)
 	export("backendUrl", backend.URL)
-	export("gatewayServiceAccount", accounts.Gateway.Email)
-	export("runtimeServiceAccount", accounts.Runtime.Email)
+	export("gatewayServiceAccount", accounts.GatewayEmail)
+	export("runtimeServiceAccount", accounts.RuntimeEmail)
 	export("apiConfigId", gateway.ConfigID)
 	export("image", backend.ImageDigest)
 	export("firebaseProjectId", identity.ProjectID)

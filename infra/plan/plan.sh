@@ -2,11 +2,15 @@
 # A real `pulumi preview` of the stack, offline, with no cloud account: the engine, the Go language
 # host and the gcp/docker providers' own input checks all run; nothing can leave the machine.
 #
-#   infra/plan/plan.sh [-o DIR] [-p PROJECT_DIR] [-s STATE.json] [KEY=VALUE ...]
+#   infra/plan/plan.sh [-o DIR] [-p PROJECT_DIR] [-c CONFIG.yaml] [-n] [-s STATE.json] [KEY=VALUE ...]
 #
 #   -o DIR          where plan.json (pulumi preview --json) and plan.txt (the readable diff) go
 #                   (default: .cache/plan in the checkout)
-#   -p PROJECT_DIR  the Pulumi project to preview (default: the checkout; tests pass a copy)
+#   -p PROJECT_DIR  the Pulumi project to preview (default: the checkout; tests pass a copy;
+#                   infra/bootstrap for the CI bootstrap program)
+#   -c CONFIG.yaml  the stack config to start from (default: gcp:project and gcp:region only);
+#                   infra/bootstrap's Pulumi.example.yaml for the bootstrap
+#   -n              no Docker daemon (a program without the docker provider)
 #   -s STATE.json   a deployment (`pulumi stack export` format) imported into the throw-away stack
 #                   first, so the preview diffs against it instead of planning a fresh stack
 #   KEY=VALUE       extra stack config, such as gatehouse:minInstances=5 (tests use it for bad config)
@@ -24,13 +28,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd -P)
-out=$repo/.cache/plan project=$repo state=""
-while getopts "o:p:s:" opt; do
+out=$repo/.cache/plan project=$repo state="" base="" docker=1
+while getopts "o:p:c:ns:" opt; do
   case $opt in
     o) out=$OPTARG ;;
     p) project=$OPTARG ;;
+    c) base=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
+    n) docker=0 ;;
     s) state=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
-    *) echo "usage: $0 [-o DIR] [-p PROJECT_DIR] [-s STATE.json] [KEY=VALUE ...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-o DIR] [-p PROJECT_DIR] [-c CONFIG.yaml] [-n] [-s STATE.json] [KEY=VALUE ...]" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -49,17 +55,24 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Module downloads happen now, before the proxy is closed (the language host compiles the program).
-(cd "$project/infra" && go mod download && GOWORK=off go mod download)
+# The program's module: the project's own, its infra/ (the root project) or its parent's (a program
+# in a subfolder of infra/, such as infra/bootstrap).
+for mod in "$project" "$project/infra" "$project/.."; do [ -f "$mod/go.mod" ] && break; done
+(cd "$mod" && go mod download && GOWORK=off go mod download)
 
 user_home=${PULUMI_HOME:-$HOME/.pulumi}
 mkdir -p "$work/home" "$work/state"
 [ -d "$user_home/plugins" ] && ln -s "$user_home/plugins" "$work/home/plugins"
 
-cat >"$work/Pulumi.plan.yaml" <<'EOF'
+if [ -n "$base" ]; then
+  cp "$base" "$work/Pulumi.plan.yaml"
+else
+  cat >"$work/Pulumi.plan.yaml" <<'EOF'
 config:
   gcp:project: gatehouse-plan-test
   gcp:region: europe-west1
 EOF
+fi
 
 export PULUMI_HOME="$work/home" PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=offline-plan
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -92,4 +105,8 @@ inner() {
 }
 export -f inner
 export project work out state
-"$repo/local/image/docker.sh" daemon bash -c 'inner "$@"' inner "$@"
+if [ "$docker" = 1 ]; then
+  "$repo/local/image/docker.sh" daemon bash -c 'inner "$@"' inner "$@"
+else
+  inner "$@"
+fi

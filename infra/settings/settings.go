@@ -34,6 +34,7 @@ const (
 	DefaultImageTag        = "main"
 	DefaultLogLevel        = "info"
 	DefaultIdentityExists  = false
+	DefaultExistingSAs     = false
 )
 
 // GatewayRegions are the regions where API Gateway runs gateways, as listed
@@ -67,6 +68,11 @@ type Config struct {
 	// config instead of creating it (initializeAuth runs once per project).
 	IdentityPlatformExists bool
 	ExtraGatewayRegions    []string // regions API Gateway serves that GatewayRegions lacks
+
+	// ExistingServiceAccounts uses the runtime and gateway service accounts
+	// the CI bootstrap (infra/bootstrap) created, instead of creating them:
+	// the deployer then holds actAs on those two accounts only.
+	ExistingServiceAccounts bool
 
 	// Credentials for the stack's own Google provider, read from the gcp:
 	// keys the default provider would read (an explicit provider does not
@@ -166,6 +172,8 @@ func Load(gcp, own Source) (Config, error) {
 
 		IdentityPlatformExists: boolean("identityPlatformExists", DefaultIdentityExists),
 		ExtraGatewayRegions:    list(own.Get("extraGatewayRegions")),
+
+		ExistingServiceAccounts: boolean("existingServiceAccounts", DefaultExistingSAs),
 
 		AccessToken:               strings.TrimSpace(gcp.Get("accessToken")),
 		Credentials:               strings.TrimSpace(gcp.Get("credentials")),
@@ -400,3 +408,9 @@ func mibString(mib int) string {
 	}
 	return fmt.Sprintf("%dMi", mib)
 }
+
+// ValidProjectID reports whether p is a well-formed GCP project id.
+func ValidProjectID(p string) bool { return projectRe.MatchString(p) }
+
+// ValidServiceName reports whether n is a valid gatehouse:serviceName.
+func ValidServiceName(n string) bool { return nameRe.MatchString(n) }

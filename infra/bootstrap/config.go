@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/infra/settings"
+)
+
+// Namespace is this program's config namespace (its Pulumi.yaml name).
+const Namespace = "gatehouse-bootstrap"
+
+// Defaults, mirrored by Pulumi.yaml (a test keeps them equal).
+const (
+	DefaultDeployEnvironment = "production"
+	DefaultPoolID            = "github-actions"
+	DefaultServiceName       = settings.DefaultServiceName
+	DefaultManageFirebase    = true
+	DefaultInitializeAuth    = true
+	DefaultAdoptAccounts     = false
+)
+
+// Config is the bootstrap's whole configuration.
+type Config struct {
+	Project, Region   string
+	Repository        string // OWNER/REPO
+	RepositoryID      string // numeric, optional
+	DeployEnvironment string
+	PoolID            string
+	ServiceName       string
+	ManageFirebase    bool
+	InitializeAuth    bool
+	AdoptAccounts     bool
+	StateBucket       string // empty: no bucket
+	StateLocation     string
+}
+
+var (
+	// GitHub: owner 1-39 alphanumerics or hyphens; repository names
+	// alphanumerics, '.', '_' and '-'.
+	repositoryRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
+	digitsRe     = regexp.MustCompile(`^[0-9]{1,20}$`)
+	// Environment names end up in an OIDC subject: no ':' or quotes.
+	environmentRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,255}$`)
+	// Workload Identity pool ids: 4-32 lowercase letters, digits, hyphens;
+	// "gcp-" is reserved.
+	poolRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,30}[a-z0-9]$`)
+	// Bucket names: 3-63 lowercase letters, digits, '-', '_' and '.'.
+	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
+)
+
+// Source is where values come from: pulumi config, or a map in tests.
+type Source = settings.Source
+
+// Load reads and validates the configuration; errors name the key.
+func Load(gcp, own Source) (Config, error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	str := func(key, def string) string {
+		if v := strings.TrimSpace(own.Get(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	boolean := func(key string, def bool) bool {
+		switch v := strings.TrimSpace(own.Get(key)); v {
+		case "":
+			return def
+		case "true":
+			return true
+		case "false":
+			return false
+		default:
+			bad(Namespace+":"+key, "%q is not true or false", v)
+			return def
+		}
+	}
+	c := Config{
+		Project:           strings.TrimSpace(gcp.Get("project")),
+		Region:            strings.TrimSpace(gcp.Get("region")),
+		Repository:        str("githubRepository", ""),
+		RepositoryID:      str("githubRepositoryId", ""),
+		DeployEnvironment: str("deployEnvironment", DefaultDeployEnvironment),
+		PoolID:            str("workloadIdentityPoolId", DefaultPoolID),
+		ServiceName:       str("serviceName", DefaultServiceName),
+		ManageFirebase:    boolean("manageFirebase", DefaultManageFirebase),
+		InitializeAuth:    boolean("initializeAuth", DefaultInitializeAuth),
+		AdoptAccounts:     boolean("adoptServiceAccounts", DefaultAdoptAccounts),
+		StateBucket:       str("stateBucket", ""),
+		StateLocation:     str("stateBucketLocation", ""),
+	}
+	if !settings.ValidProjectID(c.Project) {
+		bad("gcp:project", "%q is not a project id: pulumi config set gcp:project <your-project-id>", c.Project)
+	}
+	switch {
+	case c.Repository == "":
+		bad(Namespace+":githubRepository", "is required: the repository whose workflows deploy, as OWNER/REPO")
+	case !repositoryRe.MatchString(c.Repository):
+		bad(Namespace+":githubRepository", "%q is not OWNER/REPO", c.Repository)
+	}
+	if c.RepositoryID != "" && !digitsRe.MatchString(c.RepositoryID) {
+		bad(Namespace+":githubRepositoryId", "%q is not a numeric repository id (gh api repos/OWNER/REPO --jq .id)", c.RepositoryID)
+	}
+	if !environmentRe.MatchString(c.DeployEnvironment) {
+		bad(Namespace+":deployEnvironment", "%q is not a GitHub environment name (letters, digits, '_', '-', '.')", c.DeployEnvironment)
+	}
+	if !poolRe.MatchString(c.PoolID) || strings.HasPrefix(c.PoolID, "gcp-") {
+		bad(Namespace+":workloadIdentityPoolId", "%q is not a pool id (4-32 lowercase letters, digits, hyphens; not gcp-...)", c.PoolID)
+	}
+	if !settings.ValidServiceName(c.ServiceName) {
+		bad(Namespace+":serviceName", "%q must be the main stack's gatehouse:serviceName (1-22 lowercase letters, digits, hyphens)", c.ServiceName)
+	}
+	if c.InitializeAuth && !c.ManageFirebase {
+		bad(Namespace+":initializeAuth", "needs manageFirebase: without it the stack uses another Firebase project")
+	}
+	if c.StateBucket != "" {
+		if !bucketRe.MatchString(c.StateBucket) || strings.Contains(c.StateBucket, "goog") {
+			bad(Namespace+":stateBucket", "%q is not a bucket name (3-63 lowercase letters, digits, '-', '_', '.')", c.StateBucket)
+		}
+		if c.StateLocation == "" {
+			c.StateLocation = c.Region
+		}
+		if c.StateLocation == "" {
+			bad(Namespace+":stateBucketLocation", "is required with stateBucket when gcp:region is not set")
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid bootstrap configuration:\n%w", errors.Join(errs...))
+	}
+	return c, nil
+}
