@@ -6,14 +6,13 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/gatehouse/gatehouse/service/internal/server"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,43 +23,6 @@ import (
 
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
-}
-
-func TestLoadConfig(t *testing.T) {
-	got, err := loadConfig(env(map[string]string{
-		"LISTEN_HOST": "127.0.0.1", "PORT": "9090", "LOG_LEVEL": "debug", "ACCESS_LOG": "all", "SLOW_REQUEST": "250ms", "K_SERVICE": "svc", "K_REVISION": "svc-001", "GOOGLE_CLOUD_PROJECT": "p1",
-		"CORS_ALLOW_ORIGINS": "https://app.example.com/, http://localhost:3000",
-	}))
-	want := config{host: "127.0.0.1", port: 9090, accessLog: true, slowRequest: 250 * time.Millisecond, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1",
-		corsOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("loadConfig = %+v, %v, want %+v", got, err, want)
-	}
-	got, err = loadConfig(env(nil))
-	if err != nil || got.host != "" || got.port != 8080 || got.logLevel != slog.LevelInfo || got.corsOrigins != nil {
-		t.Errorf("loadConfig(empty) = %+v, %v, want port 8080 level info", got, err)
-	}
-}
-
-func TestLoadConfigErrors(t *testing.T) {
-	for _, tt := range []struct{ key, val, want string }{
-		{"PORT", "http", `invalid PORT "http"`},
-		{"PORT", "0", `invalid PORT "0"`},
-		{"PORT", "70000", `invalid PORT "70000"`},
-		{"PORT", "-1", `invalid PORT "-1"`},
-		{"LOG_LEVEL", "chatty", "invalid LOG_LEVEL"},
-		{"LISTEN_HOST", "localhost:80", "invalid LISTEN_HOST"},
-		{"ACCESS_LOG", "verbose", "invalid ACCESS_LOG"},
-		{"SLOW_REQUEST", "-1s", "invalid SLOW_REQUEST"},
-		{"SLOW_REQUEST", "soon", "invalid SLOW_REQUEST"},
-		{"CORS_ALLOW_ORIGINS", "app.example.com", "invalid CORS_ALLOW_ORIGINS"},
-		{"CORS_ALLOW_ORIGINS", "https://app.example.com/path", "invalid CORS_ALLOW_ORIGINS"},
-	} {
-		_, err := loadConfig(env(map[string]string{tt.key: tt.val}))
-		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("loadConfig(%s=%s) error = %v, want one line containing %q", tt.key, tt.val, err, tt.want)
-		}
-	}
 }
 
 func freePort(t testing.TB) int {
@@ -102,7 +64,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run after cancel = %v, want nil", err)
 		}
-	case <-time.After(shutdownGrace + time.Second):
+	case <-time.After(server.ShutdownGrace + time.Second):
 		t.Fatal("run did not return after cancel")
 	}
 	if !strings.Contains(out.String(), `"message":"stopped"`) {
@@ -279,36 +241,6 @@ func TestRunListenHost(t *testing.T) {
 			}
 			if want := tt.want + strconv.Itoa(port) + `"`; !strings.Contains(out.String(), want) {
 				t.Errorf("listening log lacks %s: %s", want, out.String())
-			}
-		})
-	}
-}
-
-func TestContainerMemory(t *testing.T) {
-	files := func(m map[string]string) func(string) ([]byte, error) {
-		return func(p string) ([]byte, error) {
-			if v, ok := m[p]; ok {
-				return []byte(v), nil
-			}
-			return nil, os.ErrNotExist
-		}
-	}
-	for _, tt := range []struct {
-		name  string
-		files map[string]string
-		want  int64
-		ok    bool
-	}{
-		{"cgroup v2, 512Mi", map[string]string{"/sys/fs/cgroup/memory.max": "536870912\n"}, 512 << 20, true},
-		{"cgroup v2, no limit", map[string]string{"/sys/fs/cgroup/memory.max": "max\n"}, 0, false},
-		{"cgroup v1, 1Gi", map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824"}, 1 << 30, true},
-		{"cgroup v1, unlimited", map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712"}, 0, false},
-		{"no cgroup", nil, 0, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := containerMemory(files(tt.files))
-			if got != tt.want || ok != tt.ok {
-				t.Errorf("containerMemory = %d, %v, want %d, %v", got, ok, tt.want, tt.ok)
 			}
 		})
 	}

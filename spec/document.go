@@ -188,8 +188,14 @@ func gatewayRules(sw *oaspec.Swagger, o Options) []error {
 	}
 	seenIDs := map[string]string{}
 	for _, path := range sortedPaths(sw) {
+		// A path outside the template must be a backend fragment's: every
+		// operation on it then has its own x-google-backend.
 		if !declared[path] {
-			bad("path %s: not declared in the template (spec/openapi.yaml)", path)
+			for m, op := range itemOps(sw.Paths.Paths[path]) {
+				if _, ok := op.Extensions["x-google-backend"]; !ok {
+					bad("%s %s: not declared in the template (spec/openapi.yaml) and routed to no backend of its own", m, path)
+				}
+			}
 		}
 		for _, m := range httpMethods {
 			op := itemOps(sw.Paths.Paths[path])[m]

@@ -73,6 +73,10 @@ type Params struct {
 	CORS          bool
 	EndpointsName string
 
+	// Backends are further backends behind the gateway, each serving the
+	// operations of its own spec fragment (see BackendRoute).
+	Backends []BackendRoute
+
 	// Local allows plain-http loopback URLs for the backend and JWKS, for the
 	// local twin. Never set for a deployment.
 	Local bool
@@ -166,6 +170,14 @@ func (p Params) Validate() error {
 			bad("Issuers", "issuer %q is listed twice", is.Issuer)
 		}
 		names[is.Name], iss[is.Issuer] = true, true
+	}
+	seenBackends := map[string]bool{}
+	for i, b := range p.Backends {
+		errs = append(errs, b.validate(i, p.Local)...)
+		if seenBackends[b.Name] {
+			bad(fmt.Sprintf("Backends[%d].Name", i), "two backends are named %q", b.Name)
+		}
+		seenBackends[b.Name] = true
 	}
 	if p.CORS && !dnsNameRe.MatchString(p.EndpointsName) {
 		bad("EndpointsName", "CORS needs the API's managed service name (a DNS name), got %q", p.EndpointsName)

@@ -72,6 +72,11 @@ func build(p Params) ([]byte, error) {
 	}
 	sw.AddExtension("x-google-backend", backend)
 
+	pathRoutes, err := mergeFragments(sw, p)
+	if err != nil {
+		return nil, err
+	}
+
 	sw.SecurityDefinitions = oaspec.SecurityDefinitions{}
 	var security []map[string][]string
 	for _, is := range p.allIssuers() {
@@ -93,6 +98,9 @@ func build(p Params) ([]byte, error) {
 		}
 		if p.CORS {
 			item.Options = corsPreflight(path)
+			if route, ok := pathRoutes[path]; ok {
+				item.Options.AddExtension("x-google-backend", route) // the preflight goes where the path's operations go
+			}
 		}
 		sw.Paths.Paths[path] = item
 	}

@@ -36,7 +36,8 @@ func TestRenderGolden(t *testing.T) {
 			p.CORS, p.EndpointsName = true, "gatehouse-0a1b2c3d4e5f6.apigateway.demo-gatehouse.cloud.goog"
 			return p
 		}(),
-		"local": {BackendURL: "http://127.0.0.1:8081", FirebaseProjectID: "demo-gatehouse", Local: true},
+		"local":        {BackendURL: "http://127.0.0.1:8081", FirebaseProjectID: "demo-gatehouse", Local: true},
+		"two-backends": twoBackends(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := Render(p)
@@ -238,7 +239,7 @@ func TestDocumentRules(t *testing.T) {
 		{"undeclared path", func(m map[string]any) {
 			obj(m, "paths")["/v1/admin"] = map[string]any{"get": map[string]any{"operationId": "admin", "security": []any{map[string]any{"firebase": []any{}}},
 				"responses": map[string]any{"200": map[string]any{"description": "x"}}}}
-		}, "path /v1/admin: not declared"},
+		}, "GET /v1/admin: not declared in the template"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

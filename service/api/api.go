@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -61,27 +62,30 @@ type Route struct {
 	Identity bool
 }
 
-// route is a Route with its handler; New registers exactly these, adding
-// the identity middleware where Identity is set.
-type route struct {
+// Handler is a Route with its handler. NewServer registers exactly these,
+// adding the identity middleware where Identity is set.
+type Handler struct {
 	Route
-	handler echo.HandlerFunc
+	Func echo.HandlerFunc
 }
 
-func routeTable(h *handlers) []route {
-	return []route{
+func routeTable(h *handlers) []Handler {
+	return []Handler{
 		{Route{http.MethodGet, "/v1/hello", true, true}, h.hello},
 		{Route{http.MethodGet, "/v1/me", true, true}, h.me},
-		{Route{http.MethodGet, "/healthz", false, false}, h.healthz},
+		{Route{http.MethodGet, "/healthz", false, false}, Healthz(h.revision)},
 	}
 }
 
 // Routes lists every route New registers. The spec drift guard compares the
 // public ones with the OpenAPI document.
-func Routes() []Route {
+func Routes() []Route { return RoutesOf(routeTable(&handlers{})) }
+
+// RoutesOf lists the routes of a handler table.
+func RoutesOf(hs []Handler) []Route {
 	var out []Route
-	for _, r := range routeTable(&handlers{}) {
-		out = append(out, r.Route)
+	for _, h := range hs {
+		out = append(out, h.Route)
 	}
 	return out
 }
@@ -100,8 +104,14 @@ type handlers struct {
 	revision string
 }
 
-// New returns the backend's echo instance with all routes and middleware.
-func New(o Options) *echo.Echo {
+// New returns the /v1 backend's echo instance with all routes and middleware.
+func New(o Options) *echo.Echo { return NewServer(o, routeTable(&handlers{revision: o.Revision})) }
+
+// NewServer returns an echo instance with gatehouse's middleware stack
+// (request ids, JSON logs, recovery, body limit, deadline, CORS when
+// configured, JSON errors) serving routes. Every gatehouse backend is built
+// on it, so they share one identity check.
+func NewServer(o Options, routes []Handler) *echo.Echo {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -141,38 +151,46 @@ func New(o Options) *echo.Echo {
 		middleware.ContextTimeout(o.RequestTimeout),
 	)
 	if len(o.CORSAllowOrigins) > 0 {
+		methods := []string{http.MethodHead, http.MethodOptions}
+		for _, r := range routes {
+			if !slices.Contains(methods, r.Method) {
+				methods = append(methods, r.Method)
+			}
+		}
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: o.CORSAllowOrigins,
-			AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodOptions},
+			AllowMethods: methods,
 			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
 			MaxAge:       3600,
 		}))
 	}
 
-	h := &handlers{revision: o.Revision}
 	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheBytes))
 	// Route-level rather than group middleware: an echo group with middleware
 	// claims every method under its prefix, which would turn 405s into 404s.
-	for _, r := range routeTable(h) {
+	for _, r := range routes {
 		var mw []echo.MiddlewareFunc
 		if r.Identity {
 			mw = append(mw, requireIdentity)
 		}
-		e.Add(r.Method, r.Path, r.handler, mw...)
+		e.Add(r.Method, r.Path, r.Func, mw...)
 	}
 	return e
 }
 
-func (h *handlers) healthz(c echo.Context) error {
-	body := map[string]string{"status": "ok"}
-	if h.revision != "" {
-		body["revision"] = h.revision
+// Healthz answers the health check with the revision, when known.
+func Healthz(revision string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body := map[string]string{"status": "ok"}
+		if revision != "" {
+			body["revision"] = revision
+		}
+		return c.JSON(http.StatusOK, body)
 	}
-	return c.JSON(http.StatusOK, body)
 }
 
 func (h *handlers) hello(c echo.Context) error {
-	id, err := callerIdentity(c)
+	id, err := CallerIdentity(c)
 	if err != nil {
 		return err
 	}
@@ -180,14 +198,16 @@ func (h *handlers) hello(c echo.Context) error {
 }
 
 func (h *handlers) me(c echo.Context) error {
-	id, err := callerIdentity(c)
+	id, err := CallerIdentity(c)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, id)
 }
 
-func callerIdentity(c echo.Context) (identity.Identity, error) {
+// CallerIdentity is the verified caller of a route registered with
+// Identity.
+func CallerIdentity(c echo.Context) (identity.Identity, error) {
 	id, ok := identity.FromContext(c.Request().Context())
 	if !ok {
 		// Only reachable if a route is registered without gatewayIdentity.

@@ -1,0 +1,140 @@
+// Package notes is gatehouse's second example backend: a tiny per-user
+// notes API under /v2, on its own Cloud Run service behind the same
+// gateway. It is built on api.NewServer, so it checks the caller identity
+// exactly as the /v1 backend does, and its routes are declared in its own
+// spec fragment (openapi.yaml, next to this file) that the renderer merges.
+//
+// Notes live in the instance's memory, bounded: this is an example to copy,
+// not a database (a real service would keep them in Firestore or Cloud SQL).
+package notes
+
+import (
+	_ "embed"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/service/api"
+)
+
+// Fragment is this backend's Swagger 2.0 fragment: its operations, merged
+// into the gateway's document by the spec renderer.
+//
+//go:embed openapi.yaml
+var Fragment []byte
+
+// Limits that keep the in-memory store bounded.
+const (
+	MaxTextLen      = 1000  // bytes of one note
+	MaxNotesPerUser = 100   // the oldest goes when a user adds one more
+	MaxUsers        = 10000 // the least recently written user goes first
+)
+
+// Note is one note.
+type Note struct {
+	ID      string    `json:"id"`
+	Text    string    `json:"text"`
+	Created time.Time `json:"created"`
+}
+
+type noteList struct {
+	Owner string `json:"owner"`
+	Notes []Note `json:"notes"`
+}
+
+type newNote struct {
+	Text string `json:"text"`
+}
+
+// store holds each user's notes.
+type store struct {
+	mu     sync.Mutex
+	byUser map[string][]Note
+	order  []string // users, least recently written first
+	seq    int
+	now    func() time.Time
+}
+
+func (s *store) list(uid string) []Note {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Note{}, s.byUser[uid]...)
+}
+
+func (s *store) add(uid, text string) Note {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	n := Note{ID: strconv.Itoa(s.seq), Text: text, Created: s.now().UTC()}
+	notes := append(s.byUser[uid], n)
+	if len(notes) > MaxNotesPerUser {
+		notes = notes[len(notes)-MaxNotesPerUser:]
+	}
+	if _, ok := s.byUser[uid]; !ok && len(s.byUser) >= MaxUsers {
+		delete(s.byUser, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.byUser[uid] = notes
+	for i, u := range s.order {
+		if u == uid {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
+	s.order = append(s.order, uid)
+	return n
+}
+
+type handlers struct{ store *store }
+
+func routeTable(h *handlers, revision string) []api.Handler {
+	return []api.Handler{
+		{Route: api.Route{Method: http.MethodGet, Path: "/v2/notes", Public: true, Identity: true}, Func: h.list},
+		{Route: api.Route{Method: http.MethodPost, Path: "/v2/notes", Public: true, Identity: true}, Func: h.create},
+		{Route: api.Route{Method: http.MethodGet, Path: "/healthz"}, Func: api.Healthz(revision)},
+	}
+}
+
+// Routes lists every route New registers (the spec drift guard compares
+// the public ones with Fragment).
+func Routes() []api.Route { return api.RoutesOf(routeTable(&handlers{}, "")) }
+
+// New returns the notes backend.
+func New(o api.Options) *echo.Echo {
+	h := &handlers{store: &store{byUser: map[string][]Note{}, now: time.Now}}
+	return api.NewServer(o, routeTable(h, o.Revision))
+}
+
+func (h *handlers) list(c echo.Context) error {
+	id, err := api.CallerIdentity(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, noteList{Owner: id.UID, Notes: h.store.list(id.UID)})
+}
+
+func (h *handlers) create(c echo.Context) error {
+	id, err := api.CallerIdentity(c)
+	if err != nil {
+		return err
+	}
+	var in newNote
+	if err := c.Bind(&in); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, `body must be JSON {"text":"..."}`)
+	}
+	text := strings.TrimSpace(in.Text)
+	switch {
+	case text == "":
+		return echo.NewHTTPError(http.StatusBadRequest, "text is required")
+	case len(text) > MaxTextLen:
+		return echo.NewHTTPError(http.StatusBadRequest, "text is longer than "+strconv.Itoa(MaxTextLen)+" bytes")
+	case !utf8.ValidString(text):
+		return echo.NewHTTPError(http.StatusBadRequest, "text is not UTF-8")
+	}
+	return c.JSON(http.StatusCreated, h.store.add(id.UID, text))
+}
