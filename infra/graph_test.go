@@ -424,7 +424,7 @@ func gatewayConfigID(t *testing.T, serviceAccount string) string {
 			Project: "my-project-1", Region: "europe-west1", APIID: "gatehouse",
 			ServiceAccount: pulumi.String(serviceAccount),
 			BackendURL:     pulumi.String("https://gatehouse-abc123xyz-ew.a.run.app"),
-			Spec: func(backendURL, _ string) spec.Params {
+			Spec: func(backendURL, _ string, _ map[string]string) spec.Params {
 				return spec.Params{BackendURL: backendURL, FirebaseProjectID: "my-project-1"}
 			},
 		})

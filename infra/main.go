@@ -4,6 +4,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -39,6 +42,9 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	cfg, err := settings.Load(config.New(ctx, "gcp"), config.New(ctx, settings.Namespace))
 	if err != nil {
 		return err // before any resource is registered
+	}
+	if err := cfg.ReadFragments(readRepoFile); err != nil {
+		return err // also before any resource
 	}
 
 	// The stack's own Google provider, used by every Google resource and
@@ -92,6 +98,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 
 	accounts, err := components.NewServiceAccounts(ctx, "accounts", &components.ServiceAccountsArgs{
 		Project: cfg.Project, Prefix: cfg.ServiceName, Existing: cfg.ExistingServiceAccounts,
+		BackendAccountIDs: backendAccountIDs(cfg),
 	}, google, apis.Require("iam.googleapis.com"))
 	if err != nil {
 		return err
@@ -120,14 +127,47 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		return err
 	}
 
+	// Further backends (gatehouse:backends): each its own image (in the one
+	// repository), runtime account, Cloud Run service and invoker binding.
+	backendURLs := pulumi.StringMap{}
+	for _, b := range cfg.Backends {
+		extra, err := components.NewSecureBackend(ctx, "backend-"+b.Name, &components.SecureBackendArgs{
+			Project:               cfg.Project,
+			Region:                cfg.Region,
+			ServiceName:           settings.BackendServiceName(cfg.ServiceName, b.Name),
+			ImageTag:              cfg.ImageTag,
+			RuntimeServiceAccount: accounts.BackendEmails[b.Name],
+			InvokerMember:         accounts.GatewayMember,
+			MinInstances:          b.Run.MinInstances,
+			MaxInstances:          b.Run.MaxInstances,
+			CPU:                   b.Run.CPU,
+			Memory:                b.Run.Memory,
+			Concurrency:           b.Run.Concurrency,
+			RequestTimeout:        b.Run.RequestTimeout,
+			LogLevel:              cfg.LogLevel,
+			CORSOrigins:           cfg.CORSOrigins,
+			DeletionProtection:    cfg.DeletionProtection,
+			RegistryAPI:           apis.Require("artifactregistry.googleapis.com"),
+			RunAPI:                apis.Require("run.googleapis.com"),
+			Repository:            backend.Repository,
+			Build:                 imageBuild(b),
+			ImageRef:              b.Image,
+		}, google)
+		if err != nil {
+			return err
+		}
+		backendURLs[b.Name] = extra.URL
+	}
+
 	gateway, err := components.NewGateway(ctx, "gateway", &components.GatewayArgs{
 		Project:        cfg.Project,
 		Region:         cfg.Region,
 		APIID:          cfg.ServiceName,
 		ServiceAccount: accounts.GatewayEmail,
 		BackendURL:     backend.URL,
-		Spec: func(backendURL, managedService string) spec.Params {
-			return cfg.SpecParams(backendURL, managedService)
+		BackendURLs:    backendURLs,
+		Spec: func(backendURL, managedService string, urls map[string]string) spec.Params {
+			return cfg.SpecParams(backendURL, managedService, urls)
 		},
 		GatewayAPI: apis.Require("apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com"),
 		Protect:    cfg.DeletionProtection,
@@ -144,6 +184,9 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	export("image", backend.ImageDigest)
 	export("firebaseProjectId", identity.ProjectID)
 	export("firebaseApiKey", identity.APIKey)
+	if len(cfg.Backends) > 0 {
+		export("backendUrls", backendURLs)
+	}
 	export("region", pulumi.String(cfg.Region))
 	export("project", pulumi.String(cfg.Project))
 	return nil
@@ -162,4 +205,29 @@ func stringOrNil(v string) pulumi.StringPtrInput {
 		return nil
 	}
 	return pulumi.String(v)
+}
+
+// readRepoFile reads a repository-relative file: Pulumi runs the program
+// in infra/.
+func readRepoFile(path string) ([]byte, error) { return os.ReadFile(filepath.Join("..", path)) }
+
+func backendAccountIDs(cfg settings.Config) map[string]string {
+	ids := map[string]string{}
+	for _, b := range cfg.Backends {
+		ids[b.Name] = settings.BackendAccountID(cfg.ServiceName, b.Name)
+	}
+	return ids
+}
+
+// imageBuild is a backend's Docker build (paths relative to infra/), or
+// nil for an existing image.
+func imageBuild(b settings.Backend) *components.ImageBuild {
+	if b.Image != "" {
+		return nil
+	}
+	build := &components.ImageBuild{Context: filepath.Join("..", b.Context), Dockerfile: filepath.Join("..", b.Dockerfile)}
+	if b.Command != "" {
+		build.Args = map[string]string{"CMD": b.Command}
+	}
+	return build
 }

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -35,6 +36,9 @@ type ServiceAccountsArgs struct {
 	// Existing uses accounts created outside the stack (by infra/bootstrap)
 	// with those ids instead of creating them.
 	Existing bool
+	// Backends are further backends, each with a runtime account of its own
+	// (id BackendAccountIDs[name]).
+	BackendAccountIDs map[string]string
 }
 
 // ServiceAccounts are the backend's runtime identity and the gateway's
@@ -51,11 +55,15 @@ type ServiceAccounts struct {
 	RuntimeEmail  pulumi.StringOutput
 	GatewayEmail  pulumi.StringOutput
 	GatewayMember pulumi.StringOutput // "serviceAccount:<gateway email>"
+
+	// BackendEmails are the further backends' runtime accounts, by name.
+	BackendEmails map[string]pulumi.StringOutput
 }
 
 // NewServiceAccounts creates the runtime and gateway service accounts, or
 // refers to the existing ones.
 func NewServiceAccounts(ctx *pulumi.Context, name string, args *ServiceAccountsArgs, opts ...pulumi.ResourceOption) (*ServiceAccounts, error) {
+	componentName := name
 	c := &ServiceAccounts{}
 	if err := ctx.RegisterComponentResource(typePrefix+"ServiceAccounts", name, c, opts...); err != nil {
 		return nil, err
@@ -88,11 +96,40 @@ func NewServiceAccounts(ctx *pulumi.Context, name string, args *ServiceAccountsA
 		}
 		c.RuntimeEmail, c.GatewayEmail, c.GatewayMember = c.Runtime.Email, c.Gateway.Email, c.Gateway.Member
 	}
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"runtimeEmail": c.RuntimeEmail,
-		"gatewayEmail": c.GatewayEmail,
-	}); err != nil {
+	c.BackendEmails = map[string]pulumi.StringOutput{}
+	compName := componentName
+	for _, name := range sortedKeys(args.BackendAccountIDs) {
+		id := args.BackendAccountIDs[name]
+		if args.Existing {
+			c.BackendEmails[name] = pulumi.String(AccountEmail(id, args.Project)).ToStringOutput()
+			continue
+		}
+		acct, err := serviceaccount.NewAccount(ctx, compName+"-"+name+"-runtime", &serviceaccount.AccountArgs{
+			Project:     pulumi.String(args.Project),
+			AccountId:   pulumi.String(id),
+			DisplayName: pulumi.String(args.Prefix + " " + name + " runtime"),
+			Description: pulumi.String("Identity of the gatehouse backend " + name + " on Cloud Run. Holds no project roles."),
+		}, withParent(c)...)
+		if err != nil {
+			return nil, err
+		}
+		c.BackendEmails[name] = acct.Email
+	}
+	outputs := pulumi.Map{"runtimeEmail": c.RuntimeEmail, "gatewayEmail": c.GatewayEmail}
+	for name, email := range c.BackendEmails {
+		outputs[name+"RuntimeEmail"] = email
+	}
+	if err := ctx.RegisterResourceOutputs(c, outputs); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

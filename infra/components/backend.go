@@ -46,6 +46,21 @@ type SecureBackendArgs struct {
 
 	// APIs are options that make resources wait for their Google APIs.
 	RegistryAPI, RunAPI pulumi.ResourceOption
+
+	// Repository, when set, is the image repository to push to (one for
+	// all the stack's backends); otherwise the backend creates it.
+	Repository *artifactregistry.Repository
+	// Build says how the image is built: nil builds service/ as before.
+	Build *ImageBuild
+	// ImageRef runs an existing image instead of building one.
+	ImageRef string
+}
+
+// ImageBuild is a Docker build of a backend image; paths are relative to
+// infra/, where Pulumi runs the program.
+type ImageBuild struct {
+	Context, Dockerfile string
+	Args                map[string]string // build arguments
 }
 
 // SecureBackend is the image in Artifact Registry, the Cloud Run service
@@ -72,39 +87,23 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 	protect := pulumi.Protect(args.DeletionProtection)
 
 	var err error
-	c.Repository, err = artifactregistry.NewRepository(ctx, name+"-repo", &artifactregistry.RepositoryArgs{
-		Project:      pulumi.String(args.Project),
-		Location:     pulumi.String(args.Region),
-		RepositoryId: pulumi.String(args.ServiceName),
-		Format:       pulumi.String("DOCKER"),
-		Description:  pulumi.String("gatehouse backend images"),
-	}, withParent(c, args.RegistryAPI, protect)...)
+	c.Repository = args.Repository
+	if c.Repository == nil {
+		c.Repository, err = artifactregistry.NewRepository(ctx, name+"-repo", &artifactregistry.RepositoryArgs{
+			Project:      pulumi.String(args.Project),
+			Location:     pulumi.String(args.Region),
+			RepositoryId: pulumi.String(args.ServiceName),
+			Format:       pulumi.String("DOCKER"),
+			Description:  pulumi.String("gatehouse backend images"),
+		}, withParent(c, args.RegistryAPI, protect)...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	image, err := c.image(ctx, name, args)
 	if err != nil {
 		return nil, err
 	}
-
-	// Push with a short-lived OAuth token of the credentials Pulumi runs
-	// with; no key file is involved.
-	registry := fmt.Sprintf("%s-docker.pkg.dev", args.Region)
-	token := organizations.GetClientConfigOutput(ctx, pulumi.Parent(c)).AccessToken()
-	imageName := pulumi.Sprintf("%s/%s/%s/%s:%s", registry, args.Project, c.Repository.RepositoryId, args.ServiceName, args.ImageTag)
-	c.Image, err = docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
-		ImageName: imageName,
-		Build: &docker.DockerBuildArgs{
-			Context:    pulumi.String(ImageContext),
-			Dockerfile: pulumi.String(filepath.Join(ImageContext, ImageDockerfile)),
-			Platform:   pulumi.String(ImagePlatform),
-		},
-		Registry: &docker.RegistryArgs{
-			Server:   pulumi.String(registry),
-			Username: pulumi.String("oauth2accesstoken"),
-			Password: pulumi.ToSecret(token).(pulumi.StringOutput),
-		},
-	}, withParent(c, pulumi.DependsOn([]pulumi.Resource{c.Repository}))...)
-	if err != nil {
-		return nil, err
-	}
-	c.ImageDigest = c.Image.RepoDigest
 
 	envs := cloudrunv2.ServiceTemplateContainerEnvArray{
 		&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("GOOGLE_CLOUD_PROJECT"), Value: pulumi.String(args.Project)},
@@ -136,7 +135,7 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 			Containers: cloudrunv2.ServiceTemplateContainerArray{&cloudrunv2.ServiceTemplateContainerArgs{
 				// Pinned to the pushed digest: a code change rolls a new
 				// revision; an unchanged image changes nothing.
-				Image: c.Image.RepoDigest,
+				Image: image,
 				Ports: cloudrunv2.ServiceTemplateContainerPortArray{&cloudrunv2.ServiceTemplateContainerPortArgs{
 					ContainerPort: pulumi.Int(ContainerPort),
 				}},
@@ -190,4 +189,50 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 		return nil, err
 	}
 	return c, nil
+}
+
+// image builds and pushes the backend's image and returns the reference
+// Cloud Run runs, or returns ImageRef as it is.
+func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBackendArgs) (pulumi.StringOutput, error) {
+	if args.ImageRef != "" {
+		c.ImageDigest = pulumi.String(args.ImageRef).ToStringOutput()
+		return c.ImageDigest, nil
+	}
+	build := args.Build
+	if build == nil {
+		build = &ImageBuild{Context: ImageContext, Dockerfile: filepath.Join(ImageContext, ImageDockerfile)}
+	}
+	buildArgs := pulumi.StringMap{}
+	for k, v := range build.Args {
+		buildArgs[k] = pulumi.String(v)
+	}
+	var buildArgsInput pulumi.StringMapInput
+	if len(buildArgs) > 0 {
+		buildArgsInput = buildArgs
+	}
+	// Push with a short-lived OAuth token of the credentials Pulumi runs
+	// with; no key file is involved.
+	registry := fmt.Sprintf("%s-docker.pkg.dev", args.Region)
+	token := organizations.GetClientConfigOutput(ctx, pulumi.Parent(c)).AccessToken()
+	imageName := pulumi.Sprintf("%s/%s/%s/%s:%s", registry, args.Project, c.Repository.RepositoryId, args.ServiceName, args.ImageTag)
+	var err error
+	c.Image, err = docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
+		ImageName: imageName,
+		Build: &docker.DockerBuildArgs{
+			Context:    pulumi.String(build.Context),
+			Dockerfile: pulumi.String(build.Dockerfile),
+			Platform:   pulumi.String(ImagePlatform),
+			Args:       buildArgsInput,
+		},
+		Registry: &docker.RegistryArgs{
+			Server:   pulumi.String(registry),
+			Username: pulumi.String("oauth2accesstoken"),
+			Password: pulumi.ToSecret(token).(pulumi.StringOutput),
+		},
+	}, withParent(c, pulumi.DependsOn([]pulumi.Resource{c.Repository}))...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	c.ImageDigest = c.Image.RepoDigest
+	return c.ImageDigest, nil
 }

@@ -19,9 +19,11 @@ type GatewayArgs struct {
 	ServiceAccount pulumi.StringInput
 	// BackendURL is the Cloud Run URL the spec points at.
 	BackendURL pulumi.StringInput
-	// Spec returns the rendering params given the live backend URL and the
+	// BackendURLs are the further backends' Cloud Run URLs, by name.
+	BackendURLs pulumi.StringMapInput
+	// Spec returns the rendering params given the live backend URLs and the
 	// API's managed service name.
-	Spec func(backendURL, managedService string) spec.Params
+	Spec func(backendURL, managedService string, backendURLs map[string]string) spec.Params
 
 	GatewayAPI pulumi.ResourceOption // waits for the API Gateway APIs
 	Protect    bool
@@ -58,8 +60,12 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 		return nil, err
 	}
 
-	c.Document = pulumi.All(args.BackendURL, c.API.ManagedService).ApplyT(func(v []any) (string, error) {
-		doc, err := spec.Render(args.Spec(v[0].(string), v[1].(string)))
+	backendURLs := args.BackendURLs
+	if backendURLs == nil {
+		backendURLs = pulumi.StringMap{}
+	}
+	c.Document = pulumi.All(args.BackendURL, c.API.ManagedService, backendURLs).ApplyT(func(v []any) (string, error) {
+		doc, err := spec.Render(args.Spec(v[0].(string), v[1].(string), v[2].(map[string]string)))
 		return string(doc), err
 	}).(pulumi.StringOutput)
 	// The id hashes every input that forces the ApiConfig's replacement:

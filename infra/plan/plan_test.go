@@ -269,7 +269,7 @@ func TestRealPlanCatchesProviderViolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	planted := strings.Replace(string(src), `pulumi.String(args.Prefix + "-runtime")`, `pulumi.String("X_")`, 1)
+	planted := strings.Replace(string(src), `pulumi.String(RuntimeAccountID(args.Prefix))`, `pulumi.String("X_")`, 1)
 	if planted == string(src) {
 		t.Fatal("could not plant the violation: accounts.go changed shape")
 	}

@@ -83,6 +83,9 @@ type Config struct {
 	FirebaseProjectID string // the Firebase project whose ID tokens are accepted
 	FirebaseAPIKey    string // web API key of an existing Firebase project (manageFirebase false)
 
+	// Backends are further backends behind the gateway (gatehouse:backends).
+	Backends []Backend
+
 	ServiceAccountIssuers []spec.ServiceAccount // extra JWT issuers for machine clients
 	CORSOrigins           []string              // browser origins allowed cross-origin; none: CORS off
 
@@ -225,34 +228,8 @@ func Load(gcp, own Source) (Config, error) {
 	if !nameRe.MatchString(c.ServiceName) {
 		bad(Namespace+":serviceName", "%q must be 1-22 lowercase letters, digits or hyphens, starting with a letter", c.ServiceName)
 	}
-	if c.MinInstances < 0 {
-		bad(Namespace+":minInstances", "must be 0 or more, got %d", c.MinInstances)
-	}
-	if c.MaxInstances < 1 || c.MaxInstances > 1000 {
-		bad(Namespace+":maxInstances", "must be from 1 to 1000, got %d", c.MaxInstances)
-	}
-	if c.MinInstances > c.MaxInstances {
-		bad(Namespace+":minInstances", "%d is more than maxInstances %d", c.MinInstances, c.MaxInstances)
-	}
-	milli, cpuErr := parseCPU(c.CPU)
-	if cpuErr != nil {
-		bad(Namespace+":cpu", "%q %v", c.CPU, cpuErr)
-	}
-	mib, memErr := parseMemory(c.Memory)
-	if memErr != nil {
-		bad(Namespace+":memory", "%q %v", c.Memory, memErr)
-	}
-	if c.Concurrency < 1 || c.Concurrency > 1000 {
-		bad(Namespace+":concurrency", "must be from 1 to 1000, got %d", c.Concurrency)
-	}
-	if cpuErr == nil && memErr == nil {
-		for _, p := range cpuMemoryRules(milli, mib, c.Concurrency) {
-			bad(Namespace+":"+p.key, "%s", p.msg)
-		}
-	}
-	if c.RequestTimeout < time.Second || c.RequestTimeout > time.Hour {
-		bad(Namespace+":requestTimeout", "must be from 1s to 1h, got %v", c.RequestTimeout)
-	}
+	checkRun(Namespace+":", RunSettings{MinInstances: c.MinInstances, MaxInstances: c.MaxInstances, Concurrency: c.Concurrency,
+		CPU: c.CPU, Memory: c.Memory, RequestTimeout: c.RequestTimeout}, 0, bad)
 	if c.Deadline <= 0 || c.Deadline > c.RequestTimeout {
 		bad(Namespace+":backendDeadline", "must be positive and at most requestTimeout (%v), got %v", c.RequestTimeout, c.Deadline)
 	}
@@ -268,12 +245,13 @@ func Load(gcp, own Source) (Config, error) {
 	if c.ManageFirebase && c.FirebaseAPIKey != "" {
 		bad(Namespace+":firebaseApiKey", "is read from the managed Firebase web app; set it only with manageFirebase false")
 	}
+	c.parseBackends(own.Get("backends"), bad)
 	if !imageTagRe.MatchString(c.ImageTag) {
 		bad(Namespace+":imageTag", "%q is not a valid image tag", c.ImageTag)
 	}
 	// The issuers must also make a valid spec; check with spec's own rules.
 	if len(errs) == 0 {
-		if err := c.SpecParams("https://placeholder.a.run.app", "placeholder.apigateway.p.cloud.goog").Validate(); err != nil {
+		if err := c.SpecParams("https://placeholder.a.run.app", "placeholder.apigateway.p.cloud.goog", nil).Validate(); err != nil {
 			bad(Namespace+":serviceAccountIssuers", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
 	}
@@ -308,7 +286,10 @@ func list(v string) []string {
 
 // SpecParams is the spec rendering input for this stack, given the live
 // backend URL and the API's managed service name.
-func (c Config) SpecParams(backendURL, endpointsName string) spec.Params {
+//
+// backendURLs are the further backends' live URLs by name (their fragments
+// must have been read: ReadFragments).
+func (c Config) SpecParams(backendURL, endpointsName string, backendURLs map[string]string) spec.Params {
 	p := spec.Params{
 		Title:             c.ServiceName,
 		BackendURL:        backendURL,
@@ -319,6 +300,11 @@ func (c Config) SpecParams(backendURL, endpointsName string) spec.Params {
 	}
 	if p.CORS {
 		p.EndpointsName = endpointsName
+	}
+	for _, b := range c.Backends {
+		if url, ok := backendURLs[b.Name]; ok {
+			p.Backends = append(p.Backends, spec.BackendRoute{Name: b.Name, URL: url, Fragment: b.Fragment})
+		}
 	}
 	return p
 }

@@ -48,7 +48,7 @@ func TestLoadValues(t *testing.T) {
 		c.ServiceAccountIssuers[1] != (spec.ServiceAccount{Email: "b-robot@p-123456.iam.gserviceaccount.com", Audience: "aud2"}) {
 		t.Errorf("Load = %+v", c)
 	}
-	p := c.SpecParams("https://x.a.run.app", "api-1.apigateway.p.cloud.goog")
+	p := c.SpecParams("https://x.a.run.app", "api-1.apigateway.p.cloud.goog", nil)
 	if p.EndpointsName == "" || !p.CORS || p.FirebaseProjectID != "other-proj" || p.Deadline != 45*time.Second {
 		t.Errorf("SpecParams = %+v", p)
 	}
