@@ -76,9 +76,9 @@ AUTH_PORT ?= 9099
 # and HUP, or when make dies or waits on a fatal signal (local/cmd/twin). On
 # a terminal it takes the foreground, so Ctrl-C stops it and make exits 0.
 .PHONY: local
-local: emulator ## Run the whole stack offline: backend, local gateway, Firebase Auth emulator (Ctrl-C stops)
+local: emulator ## Run the whole stack offline: backends, local gateway, Firebase Auth emulator (Ctrl-C stops; STACK=v2 adds its backends)
 	@cd local && go build -o ../.cache/bin/twin ./cmd/twin
-	@GATEHOUSE_TWIN_FOREGROUND=1 exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT)
+	@GATEHOUSE_TWIN_FOREGROUND=1 exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT) --stack-file Pulumi.$(STACK).yaml
 
 .PHONY: fmt
 fmt: ## gofmt every module
@@ -132,8 +132,8 @@ PULUMI := $(shell command -v pulumi 2>/dev/null)
 # A real `pulumi preview` offline: throw-away local backend, dummy access token, outbound HTTP(S)
 # sent to a closed loopback port, a Docker daemon from local/image/docker.sh (infra/plan/plan.sh).
 .PHONY: plan
-plan: ## Preview the stack with the real Pulumi engine and providers, offline, no cloud account (needs pulumi)
-	@infra/plan/plan.sh
+plan: ## Preview the stack with the real Pulumi engine and providers, offline, no cloud account (needs pulumi; STACK=v2: the two-backend stack)
+	@infra/plan/plan.sh $(if $(filter-out dev,$(STACK)),-c Pulumi.$(STACK).yaml)
 	@echo "plan written to .cache/plan/plan.json and .cache/plan/plan.txt"
 
 .PHONY: plan-bootstrap

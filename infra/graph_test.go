@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/gatehouse/gatehouse/infra/components"
@@ -480,5 +483,118 @@ func TestExistingServiceAccounts(t *testing.T) {
 	// Without the setting the accounts are the stack's own.
 	if own := run(t, cfg, strings.Repeat("1", 64)); own.err != nil || len(own.m.all(tAccount)) != 2 {
 		t.Errorf("default: %d accounts (%v), want 2", len(own.m.all(tAccount)), own.err)
+	}
+}
+
+func v2Config(t *testing.T) map[string]string { return stackConfig(t, "../Pulumi.v2.yaml") }
+
+// TestTwoBackends: the two-backend example stack deploys two Cloud Run
+// services, each with its own image and runtime account, each invokable by
+// the gateway account only, and one API config that routes /v1 to the
+// first and /v2 to the notes service; every security invariant holds.
+func TestTwoBackends(t *testing.T) {
+	res := run(t, v2Config(t), strings.Repeat("1", 64))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	m := res.m
+	for typ, n := range map[string]int{tRunService: 2, tAccount: 3, tRunIamMember: 2, "docker:index/image:Image": 2, tRepo: 1, tApiConfig: 1} {
+		if got := len(m.all(typ)); got != n {
+			t.Errorf("%d × %s, want %d", got, typ, n)
+		}
+	}
+	for name, check := range invariants {
+		if err := check(m.resources); err != nil {
+			t.Errorf("invariant %q fails on the two-backend graph: %v", name, err)
+		}
+	}
+	// Planted violations on this graph: each must fail its invariant.
+	good := m.resources
+	primaryRuntime := good[0]
+	for _, a := range m.all(tAccount) {
+		if a.str("accountId") == "gatehouse-runtime" {
+			primaryRuntime = a
+		}
+	}
+	shared := append([]registered(nil), good...)
+	for i, r := range shared {
+		if r.Type == tRunService && r.str("name") == "gatehouse-notes" {
+			in := r.Inputs.Mappable()
+			in["template"].(map[string]any)["serviceAccount"] = primaryRuntime.str("accountId") + "@" + primaryRuntime.str("project") + ".iam.gserviceaccount.com"
+			shared[i].Inputs = resource.NewPropertyMapFromMap(in)
+		}
+	}
+	if err := checkRuntimeAccount(shared); err == nil {
+		t.Error("two services sharing a runtime account pass the runtime invariant")
+	}
+	var noInvoker []registered
+	for _, r := range good {
+		if !(r.Type == tRunIamMember && r.Name == "backend-notes-invoker") {
+			noInvoker = append(noInvoker, r)
+		}
+	}
+	if err := checkInvoker(noInvoker); err == nil {
+		t.Error("a service without its invoker binding passes the invoker invariant")
+	}
+
+	var notesSvc, notesImg registered
+	for _, s := range m.all(tRunService) {
+		if s.str("name") == "gatehouse-notes" {
+			notesSvc = s
+		}
+	}
+	for _, i := range m.all("docker:index/image:Image") {
+		if strings.Contains(i.str("imageName"), "/gatehouse-notes:") {
+			notesImg = i
+		}
+	}
+	if notesSvc.Name != "backend-notes-service" || notesSvc.str("template.serviceAccount") != "gatehouse-notes-rt@my-gcp-project-id.iam.gserviceaccount.com" {
+		t.Errorf("notes service %s runs as %q", notesSvc.Name, notesSvc.str("template.serviceAccount"))
+	}
+	if notesImg.str("build.args.CMD") != "./cmd/notes" || notesImg.str("build.context") != "../service" {
+		t.Errorf("notes image build = %v", notesImg.input("build"))
+	}
+	if got := fmt.Sprint(notesSvc.input("template.scaling.maxInstanceCount")); got != "2" {
+		t.Errorf("notes maxInstances = %s, want 2", got)
+	}
+	_, doc := apiConfigDoc(t, m)
+	for _, want := range []string{"/v2/notes:", "address: https://gatehouse-notes-abc123xyz-ew.a.run.app", "address: https://gatehouse-abc123xyz-ew.a.run.app"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("rendered document lacks %q", want)
+		}
+	}
+	if urls := fmt.Sprint(res.outputs["backendUrls"]); urls != "map[notes:https://gatehouse-notes-abc123xyz-ew.a.run.app]" {
+		t.Errorf("backendUrls output = %v", res.outputs["backendUrls"])
+	}
+}
+
+// TestCodeChangeToOneBackend: a new image of the notes backend (a code
+// change there) changes its image and Cloud Run service only: the first
+// backend, the accounts, the bindings and the gateway's config stay as
+// they were.
+func TestCodeChangeToOneBackend(t *testing.T) {
+	before := runWith(t, v2Config(t), &mocks{digest: strings.Repeat("1", 64)})
+	after := runWith(t, v2Config(t), &mocks{digest: strings.Repeat("1", 64), digests: map[string]string{"/gatehouse-notes:": strings.Repeat("2", 64)}})
+	if before.err != nil || after.err != nil {
+		t.Fatal(before.err, after.err)
+	}
+	inputs := func(r result) map[string]string {
+		out := map[string]string{}
+		for _, x := range r.m.resources {
+			js, _ := json.Marshal(x.Inputs.Mappable())
+			out[x.Type+" "+x.Name] = string(js)
+		}
+		return out
+	}
+	b, a := inputs(before), inputs(after)
+	var changed []string
+	for k, v := range a {
+		if b[k] != v {
+			changed = append(changed, k)
+		}
+	}
+	sort.Strings(changed)
+	if want := []string{tRunService + " backend-notes-service"}; fmt.Sprint(changed) != fmt.Sprint(want) {
+		t.Errorf("changed inputs: %v, want only %v (the image resource's inputs are the build's; its digest output feeds the service)", changed, want)
 	}
 }

@@ -69,13 +69,14 @@ func iamGrants(rs []registered) []grant {
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 
-// checkInvoker: exactly one run.invoker grant, on the stack's Cloud Run
-// service, for exactly the gateway service account; none at project level.
+// checkInvoker: every Cloud Run service has exactly one run.invoker grant,
+// on that service, for exactly the gateway service account; there is none
+// anywhere else (project level included).
 func checkInvoker(rs []registered) error {
 	gw := "serviceAccount:" + accountEmail(rs, "-gateway")
 	svcs := byType(rs, tRunService)
-	if len(svcs) != 1 {
-		return fmt.Errorf("%d Cloud Run services, want 1", len(svcs))
+	if len(svcs) == 0 {
+		return errors.New("no Cloud Run service")
 	}
 	var invokers []grant
 	for _, g := range iamGrants(rs) {
@@ -83,19 +84,25 @@ func checkInvoker(rs []registered) error {
 			invokers = append(invokers, g)
 		}
 	}
-	if len(invokers) != 1 {
-		return fmt.Errorf("%d run.invoker grants, want exactly 1", len(invokers))
+	if len(invokers) != len(svcs) {
+		return fmt.Errorf("%d run.invoker grants for %d services, want one each", len(invokers), len(svcs))
 	}
-	g := invokers[0]
-	if g.res.Type != tRunIamMember {
-		return fmt.Errorf("run.invoker granted by %s, want a service-level %s", g.res.Type, tRunIamMember)
-	}
-	if len(g.members) != 1 || g.members[0] != gw {
-		return fmt.Errorf("run.invoker members = %v, want exactly [%s]", g.members, gw)
-	}
-	if g.res.str("name") != svcs[0].str("name") || g.res.str("location") != svcs[0].str("location") {
-		return fmt.Errorf("run.invoker is on %s/%s, want the stack's service %s/%s",
-			g.res.str("location"), g.res.str("name"), svcs[0].str("location"), svcs[0].str("name"))
+	for _, s := range svcs {
+		n := 0
+		for _, g := range invokers {
+			if g.res.Type != tRunIamMember {
+				return fmt.Errorf("run.invoker granted by %s, want a service-level %s", g.res.Type, tRunIamMember)
+			}
+			if len(g.members) != 1 || g.members[0] != gw {
+				return fmt.Errorf("run.invoker members = %v, want exactly [%s]", g.members, gw)
+			}
+			if g.res.str("name") == s.str("name") && g.res.str("location") == s.str("location") {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("service %s/%s has %d run.invoker grants, want 1", s.str("location"), s.str("name"), n)
+		}
 	}
 	return nil
 }
@@ -114,24 +121,37 @@ func checkNoPublicMembers(rs []registered) error {
 	return errors.Join(errs...)
 }
 
-// checkRuntimeAccount: Cloud Run runs as the dedicated runtime account
-// (never the default compute account) and that account holds no
+// checkRuntimeAccount: each Cloud Run service runs as its own dedicated
+// account, created by the stack (never the default compute account, never
+// the gateway's, never shared), and no runtime account holds a
 // project-level role.
 func checkRuntimeAccount(rs []registered) error {
-	runtime := accountEmail(rs, "-runtime")
-	if runtime == "" {
-		return errors.New("no dedicated runtime service account")
+	created := map[string]bool{}
+	for _, a := range byType(rs, tAccount) {
+		created[a.str("accountId")+"@"+a.str("project")+".iam.gserviceaccount.com"] = true
 	}
+	gateway := accountEmail(rs, "-gateway")
+	used := map[string]string{}
 	for _, s := range byType(rs, tRunService) {
-		if got := s.str("template.serviceAccount"); got != runtime {
-			return fmt.Errorf("Cloud Run %s runs as %q, want the dedicated %s", s.Name, got, runtime)
+		sa := s.str("template.serviceAccount")
+		switch {
+		case !created[sa] || sa == gateway:
+			return fmt.Errorf("Cloud Run %s runs as %q, want a dedicated runtime account of the stack", s.Name, sa)
+		case used[sa] != "":
+			return fmt.Errorf("Cloud Run %s and %s share the runtime account %s", used[sa], s.Name, sa)
 		}
+		used[sa] = s.Name
+	}
+	if len(used) == 0 {
+		return errors.New("no dedicated runtime service account")
 	}
 	for _, g := range iamGrants(rs) {
 		if strings.HasPrefix(g.res.Type, "gcp:projects/") || strings.HasPrefix(g.res.Type, "gcp:organizations/") {
 			for _, m := range g.members {
-				if strings.Contains(m, runtime) {
-					return fmt.Errorf("runtime account holds project role %s via %s", g.role, g.res.Name)
+				for sa := range used {
+					if strings.Contains(m, sa) {
+						return fmt.Errorf("runtime account %s holds project role %s via %s", sa, g.role, g.res.Name)
+					}
 				}
 			}
 		}

@@ -53,6 +53,8 @@ func (r registered) str(path string) string { s, _ := r.input(path).(string); re
 // mocks answers the program's resource registrations and calls.
 type mocks struct {
 	digest string // sha256 hex the image push "returns"
+	// digests overrides digest for images whose name contains the key.
+	digests map[string]string
 
 	mu        sync.Mutex
 	resources []registered
@@ -90,7 +92,13 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("uri", "https://"+r.str("name")+"-abc123xyz-ew.a.run.app")
 	case "docker:index/image:Image":
 		name := r.str("imageName")
-		set("repoDigest", name[:strings.LastIndex(name, ":")]+"@sha256:"+m.digest)
+		digest := m.digest
+		for k, d := range m.digests {
+			if strings.Contains(name, k) {
+				digest = d
+			}
+		}
+		set("repoDigest", name[:strings.LastIndex(name, ":")]+"@sha256:"+digest)
 	case "gcp:apigateway/api:Api":
 		set("managedService", r.str("apiId")+"-0a1b2c3d4e5f6.apigateway."+project+".cloud.goog")
 	case "gcp:apigateway/gateway:Gateway":
@@ -143,12 +151,25 @@ func stackConfig(t *testing.T, file string) map[string]string {
 		t.Fatal(err)
 	}
 	var f struct {
-		Config map[string]string `yaml:"config"`
+		Config map[string]any `yaml:"config"`
 	}
 	if err := yaml.Unmarshal(b, &f); err != nil {
 		t.Fatal(err)
 	}
-	return f.Config
+	// Structured values reach the program as JSON, as Pulumi passes them.
+	out := map[string]string{}
+	for k, v := range f.Config {
+		if s, ok := v.(string); ok {
+			out[k] = s
+			continue
+		}
+		js, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = string(js)
+	}
+	return out
 }
 
 func devConfig(t *testing.T) map[string]string { return stackConfig(t, "../Pulumi.dev.yaml") }
@@ -162,13 +183,17 @@ type result struct {
 
 // run executes the program with cfg as the stack's config.
 func run(t *testing.T, cfg map[string]string, digest string) result {
+	return runWith(t, cfg, &mocks{digest: digest})
+}
+
+// runWith executes the program with the given mocks.
+func runWith(t *testing.T, cfg map[string]string, m *mocks) result {
 	t.Helper()
 	js, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv(pulumi.EnvConfig, string(js))
-	m := &mocks{digest: digest}
 	outputs := map[string]any{}
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
 		exported := pulumi.Map{}

@@ -110,6 +110,10 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 			route["deadline"] = p.Deadline.Seconds()
 		}
 		for _, path := range sortedPaths(frag) {
+			if !strings.HasPrefix(path, "/") || strings.Contains(path, "//") || strings.Contains(path+"/", "/./") || strings.Contains(path+"/", "/../") {
+				errs = append(errs, fmt.Errorf("%s: path %q is not a normalised absolute path (the gateway would never route to it)", who, path))
+				continue
+			}
 			fitem := frag.Paths.Paths[path]
 			item := sw.Paths.Paths[path]
 			ops := itemOps(fitem)

@@ -127,6 +127,8 @@ func TestBackendFragmentErrors(t *testing.T) {
 		{"http URL", []BackendRoute{{Name: "a", URL: "http://a.test", Fragment: frag("paths: {}")}}, "Backends[0].URL"},
 		{"duplicate names", []BackendRoute{{Name: "a", URL: "https://a.test", Fragment: frag("paths: {}")}, {Name: "a", URL: "https://b.test", Fragment: frag("paths: {}")}},
 			`two backends are named "a"`},
+		{"dot segments", []BackendRoute{{Name: "a", URL: "https://a.test", Fragment: frag("paths:\n  /v2/../v1/hello:\n    get: " + strings.Replace(op, "%s", "x", 1))}},
+			"is not a normalised absolute path"},
 		{"empty fragment", []BackendRoute{{Name: "a", URL: "https://a.test"}}, "Backends[0].Fragment: is empty"},
 	}
 	for _, tt := range tests {

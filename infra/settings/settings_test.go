@@ -129,7 +129,7 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		"manageFirebase": fmt.Sprint(DefaultManageFirebase), "firebaseProjectId": "", "firebaseApiKey": "",
 		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag,
 		"identityPlatformExists": fmt.Sprint(DefaultIdentityExists), "extraGatewayRegions": "[]",
-		"existingServiceAccounts": fmt.Sprint(DefaultExistingSAs),
+		"existingServiceAccounts": fmt.Sprint(DefaultExistingSAs), "backends": "[]",
 	}
 	for key, w := range want {
 		c, ok := project.Config[key]

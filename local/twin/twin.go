@@ -6,7 +6,6 @@ package twin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,6 +41,11 @@ type Config struct {
 	BackendURL string
 	Deadline   time.Duration
 
+	// Backends are further backends, built from service/ and run beside the
+	// first, each serving the operations of its spec fragment (as
+	// gatehouse:backends deploys them).
+	Backends []Backend
+
 	// CORSOrigins turns on CORS as a deployment with corsOrigins does: the
 	// spec allows CORS (unauthenticated OPTIONS operations) and the backend
 	// answers preflights for these origins.
@@ -55,19 +59,28 @@ type Config struct {
 	Logger   *slog.Logger // the gateway's access log
 }
 
+// Backend is a further backend: the Go package in service/ to run and its
+// Swagger 2.0 fragment (repository-relative).
+type Backend struct {
+	Name    string
+	Package string // e.g. ./cmd/notes
+	Spec    string // e.g. service/notes/openapi.yaml
+}
+
 // Twin is a running local stack.
 type Twin struct {
-	GatewayURL string
-	BackendURL string
-	AuthHost   string // FIREBASE_AUTH_EMULATOR_HOST, when the emulator runs
-	Document   []byte // the rendered spec the gateway enforces
+	GatewayURL  string
+	BackendURL  string
+	BackendURLs map[string]string // the further backends', by name
+	AuthHost    string            // FIREBASE_AUTH_EMULATOR_HOST, when the emulator runs
+	Document    []byte            // the rendered spec the gateway enforces
 
-	backend  *exec.Cmd
-	backendC chan error
-	emu      *emulator.Emulator
-	srv      *http.Server
-	served   chan error
-	tmp      string
+	backend *proc
+	extra   []*proc
+	emu     *emulator.Emulator
+	srv     *http.Server
+	served  chan error
+	tmp     string
 }
 
 // Start builds and starts everything; on error it stops what it started.
@@ -105,12 +118,29 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 
 	t.BackendURL = c.BackendURL
 	if t.BackendURL == "" {
-		if err := t.startBackend(ctx, c); err != nil {
+		if t.backend, err = t.startBackend(ctx, c, "backend", ".", c.BackendPort); err != nil {
 			return nil, err
 		}
+		t.BackendURL = t.backend.url
+	}
+	params := spec.Params{BackendURL: t.BackendURL, Issuers: c.Issuers, Deadline: c.Deadline, Local: true}
+	t.BackendURLs = map[string]string{}
+	for _, b := range c.Backends {
+		frag, err := os.ReadFile(filepath.Join(c.RepoRoot, b.Spec))
+		if err != nil {
+			return nil, fmt.Errorf("backend %s: %w", b.Name, err)
+		}
+		p, err := t.startBackend(ctx, c, b.Name, b.Package, 0)
+		if p != nil {
+			t.extra = append(t.extra, p) // stopped by Stop, healthy or not
+		}
+		if err != nil {
+			return nil, err
+		}
+		t.BackendURLs[b.Name] = p.url
+		params.Backends = append(params.Backends, spec.BackendRoute{Name: b.Name, URL: p.url, Fragment: frag})
 	}
 
-	params := spec.Params{BackendURL: t.BackendURL, Issuers: c.Issuers, Deadline: c.Deadline, Local: true}
 	if len(c.CORSOrigins) > 0 {
 		params.CORS, params.EndpointsName = true, "gatehouse-local.apigateway.local.cloud.goog"
 	}
@@ -150,78 +180,91 @@ func listen(port int, what string) (net.Listener, error) {
 	return ln, nil
 }
 
-// buildBackend compiles the service into dir and returns the binary.
-func buildBackend(ctx context.Context, repoRoot, dir string) (string, error) {
-	bin := filepath.Join(dir, "gatehouse-service")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+// proc is a backend process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+	url  string
+}
+
+// buildBackend compiles the Go package pkg of service/ into dir.
+func buildBackend(ctx context.Context, repoRoot, dir, name, pkg string) (string, error) {
+	bin := filepath.Join(dir, "gatehouse-"+name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = filepath.Join(repoRoot, "service")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build backend: %v\n%s", err, out)
+		return "", fmt.Errorf("build backend %s (%s): %v\n%s", name, pkg, err, out)
 	}
 	return bin, nil
 }
 
-func (t *Twin) startBackend(ctx context.Context, c Config) error {
-	port := c.BackendPort
+// startBackend builds and starts one backend on port (0: a free one) and
+// waits until it is healthy. A process it started is returned even with an
+// error, for the caller to stop.
+func (t *Twin) startBackend(ctx context.Context, c Config, name, pkg string, port int) (*proc, error) {
 	if port == 0 {
 		p, err := emulator.FreePort()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		port = p
 	} else if !emulator.PortFree(port) {
-		return fmt.Errorf("backend port %d is taken: free it or choose another port", port)
+		return nil, fmt.Errorf("%s port %d is taken: free it or choose another port", name, port)
 	}
-	bin, err := buildBackend(ctx, c.RepoRoot, t.tmp)
+	bin, err := buildBackend(ctx, c.RepoRoot, t.tmp, name, pkg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	t.backend = exec.Command(bin)
+	cmd := exec.Command(bin)
 	// Loopback only: the backend trusts X-Apigateway-Api-Userinfo, so only
 	// the local gateway on this machine may reach it (on Cloud Run, IAM is
 	// that lock). It dies with the twin, however the twin ends.
-	t.backend.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info", "ACCESS_LOG=all"} // every request logged: local debugging
+	cmd.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info", "ACCESS_LOG=all", "K_SERVICE=" + name} // every request logged: local debugging
 	if len(c.CORSOrigins) > 0 {
-		t.backend.Env = append(t.backend.Env, "CORS_ALLOW_ORIGINS="+strings.Join(c.CORSOrigins, ","))
+		cmd.Env = append(cmd.Env, "CORS_ALLOW_ORIGINS="+strings.Join(c.CORSOrigins, ","))
 	}
-	t.backend.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	t.backend.Stdout, t.backend.Stderr = c.Log, c.Log
-	if err := t.backend.Start(); err != nil {
-		return fmt.Errorf("start backend: %w", err)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	cmd.Stdout, cmd.Stderr = c.Log, c.Log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start backend %s: %w", name, err)
 	}
-	t.backendC = make(chan error, 1)
-	go func() { t.backendC <- t.backend.Wait() }()
-	t.BackendURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	p := &proc{cmd: cmd, done: make(chan error, 1), url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	go func() { p.done <- cmd.Wait() }()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		if res, err := http.Get(t.BackendURL + "/healthz"); err == nil {
+		if res, err := http.Get(p.url + "/healthz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return nil
+				return p, nil
 			}
 		}
 		select {
-		case err := <-t.backendC:
-			t.backendC <- err
-			return fmt.Errorf("backend exited: %v", err)
+		case err := <-p.done:
+			p.done <- err
+			return p, fmt.Errorf("backend %s exited: %v", name, err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return errors.New("backend not healthy after 15s")
+	return p, fmt.Errorf("backend %s not healthy after 15s", name)
 }
 
-// StopBackend stops only the backend (tests use it to show a 502).
-func (t *Twin) StopBackend() error {
-	if t.backend == nil || t.backend.Process == nil {
-		return nil
+func (p *proc) stop() {
+	if p == nil || p.cmd.Process == nil {
+		return
 	}
-	_ = t.backend.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-t.backendC:
+	case err := <-p.done:
+		p.done <- err
 	case <-time.After(10 * time.Second):
-		_ = t.backend.Process.Kill()
-		<-t.backendC
+		_ = p.cmd.Process.Kill()
+		p.done <- <-p.done
 	}
+}
+
+// StopBackend stops only the first backend (tests use it to show a 503).
+func (t *Twin) StopBackend() error {
+	t.backend.stop()
 	t.backend = nil
 	return nil
 }
@@ -234,6 +277,9 @@ func (t *Twin) Stop() {
 		cancel()
 	}
 	_ = t.StopBackend()
+	for _, p := range t.extra {
+		p.stop()
+	}
 	if t.emu != nil {
 		_ = t.emu.Stop()
 	}

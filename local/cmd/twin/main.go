@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"gopkg.in/yaml.v3"
 	"io"
 	"log/slog"
 	"os"
@@ -44,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	authPort := fs.Int("auth-port", 9099, "Firebase Auth emulator port")
 	project := fs.String("project", emulator.DefaultProject, "Firebase project id of the emulator (keep the demo- prefix)")
 	verbose := fs.Bool("v", false, "show the backend's and emulator's output")
+	stackFile := fs.String("stack-file", "", "a stack file whose gatehouse:backends the twin also runs (such as Pulumi.v2.yaml)")
 	authData := fs.String("auth-data", "", "where the emulator keeps its accounts across restarts (default: .cache/twin/auth in the checkout; \"none\" forgets them)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,10 +69,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "none":
 		dataDir = ""
 	}
+	var backends []twin.Backend
+	if *stackFile != "" {
+		if backends, err = stackBackends(*stackFile); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(stdout, "starting the local twin (backend, Firebase Auth emulator, gateway)...")
 	t, err := twin.Start(ctx, twin.Config{
 		RepoRoot: root, GatewayPort: *gwPort, BackendPort: *bePort, AuthPort: *authPort,
-		Project: *project, Emulator: true, AuthDataDir: dataDir, Log: childLog, Progress: stderr,
+		Project: *project, Emulator: true, AuthDataDir: dataDir, Log: childLog, Progress: stderr, Backends: backends,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	})
 	if err != nil {
@@ -95,6 +103,9 @@ In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build
 
 Press Ctrl-C to stop.
 `, t.GatewayURL, t.GatewayURL, t.BackendURL, t.AuthHost, *project, keeps(dataDir), t.AuthHost, t.GatewayURL)
+	for _, b := range backends {
+		fmt.Fprintf(stdout, "  backend %-8s %s   (%s, serving %s)\n", b.Name, t.BackendURLs[b.Name], b.Package, b.Spec)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return nil
@@ -105,4 +116,51 @@ func keeps(dataDir string) string {
 		return "accounts are forgotten when it stops"
 	}
 	return "accounts kept in " + dataDir
+}
+
+// stackBackends reads gatehouse:backends from a stack file: the backends a
+// deployment of that stack runs, each built from service/ (an entry with an
+// existing image cannot run here).
+func stackBackends(file string) ([]twin.Backend, error) {
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return nil, nil // a stack without a file has no further backends
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	raw, ok := f.Config["gatehouse:backends"]
+	if !ok {
+		return nil, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: gatehouse:backends must be a list", file)
+	}
+	var out []twin.Backend
+	for i, e := range list {
+		m, _ := e.(map[string]any)
+		str := func(k string) string { v, _ := m[k].(string); return v }
+		if str("image") != "" {
+			return nil, fmt.Errorf("%s: gatehouse:backends[%d] (%s) runs an existing image, which the twin cannot build: it runs backends built from service/", file, i, str("name"))
+		}
+		if c := str("context"); c != "" && c != "service" {
+			return nil, fmt.Errorf("%s: gatehouse:backends[%d] (%s) builds from %s; the twin runs Go packages of service/", file, i, str("name"), c)
+		}
+		pkg := str("command")
+		if pkg == "" {
+			pkg = "."
+		}
+		if str("name") == "" || str("spec") == "" {
+			return nil, fmt.Errorf("%s: gatehouse:backends[%d] needs a name and a spec", file, i)
+		}
+		out = append(out, twin.Backend{Name: str("name"), Package: pkg, Spec: str("spec")})
+	}
+	return out, nil
 }
