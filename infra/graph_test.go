@@ -598,3 +598,20 @@ func TestCodeChangeToOneBackend(t *testing.T) {
 		t.Errorf("changed inputs: %v, want only %v (the image resource's inputs are the build's; its digest output feeds the service)", changed, want)
 	}
 }
+
+// TestExistingServiceAccountsWithBackends: with the bootstrap's accounts,
+// a further backend runs as the account the bootstrap made for it.
+func TestExistingServiceAccountsWithBackends(t *testing.T) {
+	res := run(t, with(v2Config(t), "gatehouse:existingServiceAccounts", "true"), strings.Repeat("1", 64))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if n := len(res.m.all(tAccount)); n != 0 {
+		t.Errorf("%d accounts created, want none", n)
+	}
+	for _, s := range res.m.all(tRunService) {
+		if s.str("name") == "gatehouse-notes" && s.str("template.serviceAccount") != "gatehouse-notes-rt@my-gcp-project-id.iam.gserviceaccount.com" {
+			t.Errorf("notes runs as %q", s.str("template.serviceAccount"))
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/service/api"
+	"github.com/gatehouse/gatehouse/service/notes"
 	"github.com/gatehouse/gatehouse/spec"
 )
 
@@ -70,6 +71,41 @@ func TestUnsecuredIdentityRoutes(t *testing.T) {
 	}
 	if bad := unsecuredIdentityRoutes(routes, &spec.Document{}); !slices.Equal(bad, []string{"GET /v1/me"}) {
 		t.Errorf("undeclared identity route: %v, want [GET /v1/me]", bad)
+	}
+}
+
+// TestNotesSpecMatchesRoutes is the same guard for the notes backend: its
+// fragment, merged and routed to it, declares exactly its public routes,
+// and each route that reads the identity is secured.
+func TestNotesSpecMatchesRoutes(t *testing.T) {
+	const notesURL = "https://gatehouse-notes-drift.a.run.app"
+	doc, err := spec.Render(spec.Params{BackendURL: "https://drift-check.a.run.app", FirebaseProjectID: "demo-gatehouse",
+		Backends: []spec.BackendRoute{{Name: "notes", URL: notesURL, Fragment: notes.Fragment}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := spec.Parse(doc, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inSpec, inService []string
+	var ops []spec.Operation
+	for _, op := range d.Operations {
+		if op.Backend != nil && op.Backend.Address == notesURL {
+			inSpec = append(inSpec, op.Method+" "+op.Path)
+			ops = append(ops, op)
+		}
+	}
+	for _, r := range notes.Routes() {
+		if r.Public {
+			inService = append(inService, r.Method+" "+r.Path)
+		}
+	}
+	if missing, extra := diff(inService, inSpec), diff(inSpec, inService); len(missing)+len(extra) > 0 || len(inSpec) == 0 {
+		t.Errorf("notes fragment and routes disagree:\n  served but not in service/notes/openapi.yaml: %v\n  in the fragment but not served: %v", missing, extra)
+	}
+	if bad := unsecuredIdentityRoutes(notes.Routes(), &spec.Document{Operations: ops}); len(bad) > 0 {
+		t.Errorf("notes routes read the identity on unsecured operations: %v", bad)
 	}
 }
 

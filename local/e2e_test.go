@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,7 +114,16 @@ func get(t *testing.T, url string, header map[string]string) (int, string) {
 
 func do(t *testing.T, method, url string, header map[string]string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	return doBody(t, method, url, header, "")
+}
+
+func doBody(t *testing.T, method, url string, header map[string]string, body string) (int, string) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,5 +519,94 @@ func TestTwinHeaderLimit(t *testing.T) {
 	code, _ = get(t, emuTwin.GatewayURL+"/v1/hello", map[string]string{"Authorization": "Bearer " + strings.Repeat("a", 1<<10)})
 	if code != http.StatusUnauthorized {
 		t.Errorf("1 KiB bogus token: %d, want 401", code)
+	}
+}
+
+// lockedBuffer is a log sink the backends' processes write to concurrently.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestE2ETwoBackends: the two-backend stack with real processes. Each
+// route reaches its own backend with the verified identity; no backend
+// sees a request meant for the other (their access logs); either backend
+// called directly, without the gateway, refuses.
+func TestE2ETwoBackends(t *testing.T) {
+	is := newIssuer(t)
+	var logs lockedBuffer
+	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &logs,
+		Backends: []twin.Backend{{Name: "notes", Package: "./cmd/notes", Spec: "service/notes/openapi.yaml"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tw.Stop)
+	auth := map[string]string{"Authorization": "Bearer " + is.sign(t, is.key, "key-1", claims(nil))}
+
+	if status, body := get(t, tw.GatewayURL+"/v1/hello", auth); status != 200 || !strings.Contains(body, "Hello, robot@example.com!") {
+		t.Fatalf("/v1/hello = %d %s", status, body)
+	}
+	post := map[string]string{"Content-Type": "application/json"}
+	for k, v := range auth {
+		post[k] = v
+	}
+	if status, body := doBody(t, http.MethodPost, tw.GatewayURL+"/v2/notes", post, `{"text":"routed by the gateway"}`); status != 201 || !strings.Contains(body, `"text":"routed by the gateway"`) {
+		t.Fatalf("POST /v2/notes = %d %s", status, body)
+	}
+	status, body := get(t, tw.GatewayURL+"/v2/notes", auth)
+	if status != 200 || !strings.Contains(body, `"owner":"machine-7"`) || !strings.Contains(body, "routed by the gateway") {
+		t.Errorf("GET /v2/notes = %d %s, want the caller's (machine-7) note", status, body)
+	}
+	if status, body := get(t, tw.GatewayURL+"/v2/notes", nil); status != 401 || !strings.Contains(body, "Jwt is missing") {
+		t.Errorf("/v2/notes without a token = %d %s", status, body)
+	}
+	if status, _ := get(t, tw.GatewayURL+"/v2/hello", auth); status != 404 {
+		t.Errorf("/v2/hello = %d, want 404 (declared by neither backend)", status)
+	}
+
+	// Each backend's access log holds its own paths only.
+	time.Sleep(200 * time.Millisecond) // the last lines
+	seen := map[string][]string{}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var entry struct {
+			Service     string `json:"service"`
+			HTTPRequest struct {
+				URL string `json:"requestUrl"`
+			} `json:"httpRequest"`
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.HTTPRequest.URL == "" {
+			continue
+		}
+		seen[entry.Service] = append(seen[entry.Service], entry.HTTPRequest.URL)
+	}
+	for service, prefix := range map[string]string{"backend": "/v1/", "notes": "/v2/"} {
+		if len(seen[service]) == 0 {
+			t.Errorf("no request reached %s: %v", service, seen)
+		}
+		for _, u := range seen[service] {
+			if !strings.HasPrefix(u, prefix) && !strings.HasPrefix(u, "/healthz") {
+				t.Errorf("%s received %s, which is not its route", service, u)
+			}
+		}
+	}
+	t.Logf("access logs: %v", seen)
+
+	// Without the gateway, each backend refuses: no identity.
+	for name, url := range map[string]string{"backend": tw.BackendURL + "/v1/me", "notes": tw.BackendURLs["notes"] + "/v2/notes"} {
+		if status, body := get(t, url, nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
+			t.Errorf("%s called directly = %d %s, want 401", name, status, body)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -33,7 +34,8 @@ type Config struct {
 	ManageFirebase    bool
 	InitializeAuth    bool
 	AdoptAccounts     bool
-	StateBucket       string // empty: no bucket
+	Backends          []string // the main stack's further backends
+	StateBucket       string   // empty: no bucket
 	StateLocation     string
 }
 
@@ -49,6 +51,8 @@ var (
 	poolRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,30}[a-z0-9]$`)
 	// Bucket names: 3-63 lowercase letters, digits, '-', '_' and '.'.
 	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
+	// Backend names, as gatehouse:backends takes them.
+	backendRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$`)
 )
 
 // Source is where values come from: pulumi config, or a map in tests.
@@ -114,6 +118,13 @@ func Load(gcp, own Source) (Config, error) {
 	if !settings.ValidServiceName(c.ServiceName) {
 		bad(Namespace+":serviceName", "%q must be the main stack's gatehouse:serviceName (1-22 lowercase letters, digits, hyphens)", c.ServiceName)
 	}
+	for _, name := range list(own.Get("backends")) {
+		if id := settings.BackendAccountID(c.ServiceName, name); !backendRe.MatchString(name) || len(id) > 30 {
+			bad(Namespace+":backends", "%q must be the name of a backend in the main stack's gatehouse:backends (its account id %s must fit in 30 characters)", name, id)
+			continue
+		}
+		c.Backends = append(c.Backends, name)
+	}
 	if c.InitializeAuth && !c.ManageFirebase {
 		bad(Namespace+":initializeAuth", "needs manageFirebase: without it the stack uses another Firebase project")
 	}
@@ -132,4 +143,23 @@ func Load(gcp, own Source) (Config, error) {
 		return Config{}, fmt.Errorf("invalid bootstrap configuration:\n%w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// list reads a config array: a JSON array of strings or a comma-separated
+// string.
+func list(v string) []string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil
+	}
+	var out []string
+	if strings.HasPrefix(v, "[") && json.Unmarshal([]byte(v), &out) == nil {
+		return out
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

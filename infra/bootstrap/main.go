@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/gatehouse/gatehouse/infra/components"
+	"github.com/gatehouse/gatehouse/infra/settings"
 )
 
 func main() { pulumi.Run(program) }
@@ -46,6 +47,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		ManageFirebase:    cfg.ManageFirebase,
 		InitializeAuth:    cfg.InitializeAuth,
 		AdoptAccounts:     cfg.AdoptAccounts,
+		BackendAccountIDs: backendAccountIDs(cfg),
 		StateBucket:       cfg.StateBucket,
 		StateLocation:     cfg.StateLocation,
 	}, pulumi.Providers(provider))
@@ -57,4 +59,12 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	export("GCP_PREVIEW_SERVICE_ACCOUNT", ci.Previewer.Email)
 	export("PULUMI_BACKEND_URL", ci.StateURL)
 	return nil
+}
+
+func backendAccountIDs(cfg Config) map[string]string {
+	ids := map[string]string{}
+	for _, name := range cfg.Backends {
+		ids[name] = settings.BackendAccountID(cfg.ServiceName, name)
+	}
+	return ids
 }

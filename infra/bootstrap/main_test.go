@@ -281,6 +281,11 @@ func checkNoProjectWideIdentityRoles(rs []registered) error {
 // runtime and gateway accounts, for the deployer only.
 func checkActAsOnlyStackAccounts(rs []registered) error {
 	allowed := []string{accountEmail(rs, "gatehouse-runtime"), accountEmail(rs, "gatehouse-gateway")}
+	for _, a := range byType(rs, tAccount) {
+		if strings.HasSuffix(a.str("accountId"), "-rt") { // further backends' runtime accounts
+			allowed = append(allowed, accountEmail(rs, a.str("accountId")))
+		}
+	}
 	deployer := "serviceAccount:" + accountEmail(rs, "gatehouse-deploy")
 	found := 0
 	for _, g := range byType(rs, tSAMember) {
@@ -294,8 +299,8 @@ func checkActAsOnlyStackAccounts(rs []registered) error {
 		}
 		found++
 	}
-	if found != 2 {
-		return fmt.Errorf("%d actAs grants, want 2", found)
+	if found != len(allowed) {
+		return fmt.Errorf("%d actAs grants, want %d (one per stack account)", found, len(allowed))
 	}
 	return nil
 }
@@ -502,6 +507,7 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 		{with(ex, Namespace+":serviceName", "Bad_Name"), "serviceName"},
 		{with(ex, Namespace+":initializeAuth", "maybe"), "initializeAuth"},
 		{with(ex, Namespace+":adoptServiceAccounts", "1"), "adoptServiceAccounts"},
+		{with(ex, Namespace+":backends", `["Bad"]`), "backends"},
 		{with(ex, Namespace+":manageFirebase", "false"), "initializeAuth"},
 		{with(ex, Namespace+":stateBucket", "Bad Bucket"), "stateBucket"},
 		{with(ex, "gcp:project", ""), "gcp:project"},
@@ -542,7 +548,7 @@ func TestPulumiYAMLDefaults(t *testing.T) {
 	want := map[string]any{
 		"githubRepository": nil, "githubRepositoryId": "", "deployEnvironment": DefaultDeployEnvironment,
 		"workloadIdentityPoolId": DefaultPoolID, "serviceName": DefaultServiceName, "manageFirebase": DefaultManageFirebase,
-		"initializeAuth": DefaultInitializeAuth, "stateBucket": "", "stateBucketLocation": "", "adoptServiceAccounts": DefaultAdoptAccounts,
+		"initializeAuth": DefaultInitializeAuth, "stateBucket": "", "stateBucketLocation": "", "adoptServiceAccounts": DefaultAdoptAccounts, "backends": "[]",
 	}
 	for key, def := range want {
 		c, ok := project.Config[key]
@@ -583,5 +589,26 @@ func TestAdoptServiceAccounts(t *testing.T) {
 				t.Errorf("runtime account %q / %q differs from the main stack's", a.str("displayName"), a.str("description"))
 			}
 		}
+	}
+}
+
+// TestBootstrapBackends: each further backend of the main stack gets its
+// runtime account here, and the deployer may act as it; the invariants
+// still hold.
+func TestBootstrapBackends(t *testing.T) {
+	res := run(t, with(exampleConfig(t), Namespace+":backends", `["notes"]`))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if accountEmail(res.rs, "gatehouse-notes-rt") == "" || len(byType(res.rs, tAccount)) != 5 {
+		t.Errorf("accounts: %d, notes runtime %q", len(byType(res.rs, tAccount)), accountEmail(res.rs, "gatehouse-notes-rt"))
+	}
+	for name, check := range invariants {
+		if err := check(res.rs); err != nil {
+			t.Errorf("invariant %q with a backend: %v", name, err)
+		}
+	}
+	if len(byType(res.rs, tSAMember)) != 5 {
+		t.Errorf("%d account-level grants, want 5 (2 workload identity, 3 actAs)", len(byType(res.rs, tSAMember)))
 	}
 }

@@ -67,6 +67,9 @@ type CIAccessArgs struct {
 	// project) with email/password sign-in, which needs more than any
 	// deployer role (hashicorp/terraform-provider-google#19111).
 	InitializeAuth bool
+	// BackendAccountIDs are the runtime accounts of the main stack's further
+	// backends (gatehouse:backends), by name: created here too, with actAs.
+	BackendAccountIDs map[string]string
 	// AdoptAccounts imports the stack's runtime and gateway accounts, which
 	// a stack deployed before the bootstrap created itself, instead of
 	// creating them.
@@ -202,6 +205,22 @@ func NewCIAccess(ctx *pulumi.Context, name string, args *CIAccessArgs, opts ...p
 		return nil, err
 	}
 
+	stackAccounts := []struct {
+		suffix string
+		acct   *serviceaccount.Account
+	}{{"runtime", c.Runtime}, {"gateway", c.Gateway}}
+	for _, name := range sortedKeys(args.BackendAccountIDs) {
+		acct, err := account(name+"-runtime", args.BackendAccountIDs[name], args.ServiceName+" "+name+" runtime",
+			"Identity of the gatehouse backend "+name+" on Cloud Run. Holds no project roles.")
+		if err != nil {
+			return nil, err
+		}
+		stackAccounts = append(stackAccounts, struct {
+			suffix string
+			acct   *serviceaccount.Account
+		}{name + "-runtime", acct})
+	}
+
 	// Who may become which account: the deployer only from a job in the
 	// deploy environment, the previewer only from a pull request's job.
 	if _, err := serviceaccount.NewIAMMember(ctx, name+"-deployer-wif", &serviceaccount.IAMMemberArgs{
@@ -242,12 +261,9 @@ func NewCIAccess(ctx *pulumi.Context, name string, args *CIAccessArgs, opts ...p
 	if err := projectRoles("previewer", c.Previewer, previewRoles); err != nil {
 		return nil, err
 	}
-	// actAs on exactly the two accounts the stack deploys as: Cloud Run runs
-	// as the runtime account, and the API config names the gateway account.
-	for _, sa := range []struct {
-		suffix string
-		acct   *serviceaccount.Account
-	}{{"runtime", c.Runtime}, {"gateway", c.Gateway}} {
+	// actAs on exactly the accounts the stack deploys as: Cloud Run runs as
+	// the runtime accounts, and the API config names the gateway account.
+	for _, sa := range stackAccounts {
 		if _, err := serviceaccount.NewIAMMember(ctx, name+"-deployer-actas-"+sa.suffix, &serviceaccount.IAMMemberArgs{
 			ServiceAccountId: sa.acct.Name,
 			Role:             pulumi.String("roles/iam.serviceAccountUser"),

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/client/emulator"
+	"github.com/gatehouse/gatehouse/local/twin"
 )
 
 // These tests run the real twin binary (backend, Firebase Auth emulator,
@@ -303,4 +304,33 @@ func TestCtrlCOnTerminalExitsZero(t *testing.T) {
 		t.Errorf("Ctrl-C on a terminal: want make to exit 0 with no interrupt or error line, got:\n%s", got)
 	}
 	assertAllGone(t, p, &out)
+}
+
+// TestStackBackends: the twin runs the backends a stack file deploys,
+// refuses ones it cannot build, and a stack without a file has none.
+func TestStackBackends(t *testing.T) {
+	got, err := stackBackends("../../../Pulumi.v2.yaml")
+	if err != nil || len(got) != 1 || got[0] != (twin.Backend{Name: "notes", Package: "./cmd/notes", Spec: "service/notes/openapi.yaml"}) {
+		t.Errorf("Pulumi.v2.yaml backends = %+v, %v", got, err)
+	}
+	if got, err := stackBackends("../../../Pulumi.dev.yaml"); err != nil || len(got) != 0 {
+		t.Errorf("Pulumi.dev.yaml backends = %+v, %v, want none", got, err)
+	}
+	if got, err := stackBackends(filepath.Join(t.TempDir(), "Pulumi.none.yaml")); err != nil || got != nil {
+		t.Errorf("missing stack file = %+v, %v, want none", got, err)
+	}
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"image":   "config:\n  gatehouse:backends:\n    - {name: x, image: europe-docker.pkg.dev/p/r/i:1, spec: s.yaml, paths: [/v3/]}\n",
+		"context": "config:\n  gatehouse:backends:\n    - {name: x, context: other, spec: s.yaml, paths: [/v3/]}\n",
+		"no spec": "config:\n  gatehouse:backends:\n    - {name: x, paths: [/v3/]}\n",
+	} {
+		file := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stackBackends(file); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }
