@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -60,29 +58,9 @@ type Source = settings.Source
 
 // Load reads and validates the configuration; errors name the key.
 func Load(gcp, own Source) (Config, error) {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	str := func(key, def string) string {
-		if v := strings.TrimSpace(own.Get(key)); v != "" {
-			return v
-		}
-		return def
-	}
-	boolean := func(key string, def bool) bool {
-		switch v := strings.TrimSpace(own.Get(key)); v {
-		case "":
-			return def
-		case "true":
-			return true
-		case "false":
-			return false
-		default:
-			bad(Namespace+":"+key, "%q is not true or false", v)
-			return def
-		}
-	}
+	f := settings.NewFields(own, Namespace)
+	bad, str, boolean := f.Bad, f.Str, f.Bool
+
 	c := Config{
 		Project:           strings.TrimSpace(gcp.Get("project")),
 		Region:            strings.TrimSpace(gcp.Get("region")),
@@ -118,7 +96,7 @@ func Load(gcp, own Source) (Config, error) {
 	if !settings.ValidServiceName(c.ServiceName) {
 		bad(Namespace+":serviceName", "%q must be the main stack's gatehouse:serviceName (1-22 lowercase letters, digits, hyphens)", c.ServiceName)
 	}
-	for _, name := range list(own.Get("backends")) {
+	for _, name := range f.List("backends") {
 		if id := settings.BackendAccountID(c.ServiceName, name); !backendRe.MatchString(name) || len(id) > 30 {
 			bad(Namespace+":backends", "%q must be the name of a backend in the main stack's gatehouse:backends (its account id %s must fit in 30 characters)", name, id)
 			continue
@@ -139,27 +117,8 @@ func Load(gcp, own Source) (Config, error) {
 			bad(Namespace+":stateBucketLocation", "is required with stateBucket when gcp:region is not set")
 		}
 	}
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("invalid bootstrap configuration:\n%w", errors.Join(errs...))
+	if err := f.Err(); err != nil {
+		return Config{}, fmt.Errorf("invalid bootstrap configuration:\n%w", err)
 	}
 	return c, nil
-}
-
-// list reads a config array: a JSON array of strings or a comma-separated
-// string.
-func list(v string) []string {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil
-	}
-	var out []string
-	if strings.HasPrefix(v, "[") && json.Unmarshal([]byte(v), &out) == nil {
-		return out
-	}
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -111,49 +111,8 @@ var (
 // gcp:project and gcp:region come from the gcp namespace; everything else
 // from gatehouse:*.
 func Load(gcp, own Source) (Config, error) {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	str := func(key, def string) string {
-		if v := strings.TrimSpace(own.Get(key)); v != "" {
-			return v
-		}
-		return def
-	}
-	integer := func(key string, def int) int {
-		v := strings.TrimSpace(own.Get(key))
-		if v == "" {
-			return def
-		}
-		var n int
-		if _, err := fmt.Sscan(v, &n); err != nil || fmt.Sprint(n) != v {
-			bad(Namespace+":"+key, "%q is not an integer", v)
-			return def
-		}
-		return n
-	}
-	boolean := func(key string, def bool) bool {
-		switch v := strings.TrimSpace(own.Get(key)); v {
-		case "":
-			return def
-		case "true":
-			return true
-		case "false":
-			return false
-		default:
-			bad(Namespace+":"+key, "%q is not true or false", v)
-			return def
-		}
-	}
-	duration := func(key, def string) time.Duration {
-		v := str(key, def)
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			bad(Namespace+":"+key, "%q is not a duration such as 30s", v)
-		}
-		return d
-	}
+	f := NewFields(own, Namespace)
+	bad, str, integer, boolean, duration := f.Bad, f.Str, f.Int, f.Bool, f.Duration
 
 	c := Config{
 		Project:            strings.TrimSpace(gcp.Get("project")),
@@ -250,13 +209,13 @@ func Load(gcp, own Source) (Config, error) {
 		bad(Namespace+":imageTag", "%q is not a valid image tag", c.ImageTag)
 	}
 	// The issuers must also make a valid spec; check with spec's own rules.
-	if len(errs) == 0 {
+	if f.Err() == nil {
 		if err := c.SpecParams("https://placeholder.a.run.app", "placeholder.apigateway.p.cloud.goog", nil).Validate(); err != nil {
 			bad(Namespace+":serviceAccountIssuers", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
 	}
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("invalid stack configuration:\n%w", errors.Join(errs...))
+	if err := f.Err(); err != nil {
+		return Config{}, fmt.Errorf("invalid stack configuration:\n%w", err)
 	}
 	return c, nil
 }
