@@ -14,7 +14,7 @@ help: ## List the targets
 FIREBASE_TOOLS := .cache/firebase/node_modules/.bin/firebase
 
 .PHONY: test
-test: build-alone emulator ## Run every test: unit, process, e2e, image, the real Pulumi plan (installs what they need)
+test: build-alone emulator web chromium ## Run every test: unit, process, e2e, browser, image, the real Pulumi plan (installs what they need)
 	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -count=1 ./...); done
 	@$(MAKE) --no-print-directory image-test
 	@$(MAKE) --no-print-directory plan-test
@@ -70,15 +70,54 @@ bench: ## Run the benchmarks and print the measured ratios
 GATEWAY_PORT ?= 8080
 BACKEND_PORT ?= 8081
 AUTH_PORT ?= 9099
+WEB_PORT ?= 8082
 
 # The twin is built, then exec'd: make's child is the twin itself, so a kill
 # of make reaches it, and it stops the backend and the emulator on INT, TERM
 # and HUP, or when make dies or waits on a fatal signal (local/cmd/twin). On
 # a terminal it takes the foreground, so Ctrl-C stops it and make exits 0.
 .PHONY: local
-local: emulator ## Run the whole stack offline: backends, local gateway, Firebase Auth emulator (Ctrl-C stops; STACK=v2 adds its backends)
+local: emulator web ## Run the whole stack offline: backends, local gateway, Auth emulator, browser client (Ctrl-C stops; STACK=v2 adds its backends)
 	@cd local && go build -o ../.cache/bin/twin ./cmd/twin
-	@GATEHOUSE_TWIN_FOREGROUND=1 exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT) --stack-file Pulumi.$(STACK).yaml
+	@GATEHOUSE_TWIN_FOREGROUND=1 exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT) --web-port $(WEB_PORT) --stack-file Pulumi.$(STACK).yaml
+
+# The browser client (client/web): the Firebase JS SDK and esbuild, pinned by its package-lock.json,
+# installed into .cache/web; the page and its bundle go to .cache/web/dist (never committed).
+WEB_DIR := .cache/web
+WEB_DIST := $(WEB_DIR)/dist
+
+.PHONY: web
+web: $(WEB_DIST)/app.js ## Build the browser client (client/web, esbuild) into .cache/web/dist
+
+$(WEB_DIR)/node_modules/.installed: client/web/package.json client/web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ with npm (the browser client builds with it)"; exit 1; }
+	@echo "installing the browser client's packages (npm ci: firebase, esbuild) into $(WEB_DIR)"
+	@mkdir -p $(WEB_DIR) && cp client/web/package.json client/web/package-lock.json $(WEB_DIR)/
+	@npm ci --prefix $(WEB_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_DIST)/app.js: client/web/app.js client/web/index.html $(WEB_DIR)/node_modules/.installed
+	@mkdir -p $(WEB_DIST)
+	@NODE_PATH=$(CURDIR)/$(WEB_DIR)/node_modules $(WEB_DIR)/node_modules/.bin/esbuild client/web/app.js \
+	  --bundle --format=esm --target=es2022 --minify --sourcemap --log-level=warning --outfile=$@
+	@cp client/web/index.html $(WEB_DIST)/index.html
+	@echo "browser client built: $(WEB_DIST)"
+
+.PHONY: chromium
+chromium: ## Install Debian's Chromium for the browser test (one time)
+	@local/browser/chromium.sh >/dev/null
+
+# The browser client against a deployed stack: config.json from the stack's outputs, then served
+# on loopback. Add the page's origin to the stack first:
+#   pulumi config set --path 'gatehouse:corsOrigins[0]' http://localhost:$(WEB_DEPLOYED_PORT) && pulumi up
+WEB_DEPLOYED_PORT ?= 8083
+.PHONY: web-deployed
+web-deployed: need-pulumi web ## Serve the browser client for STACK's deployment on 127.0.0.1:WEB_DEPLOYED_PORT (needs pulumi)
+	@project=$$(pulumi stack output firebaseProjectId --stack $(STACK)); \
+	printf '{"apiKey":"%s","projectId":"%s","authDomain":"%s.firebaseapp.com","gatewayUrl":"%s"}\n' \
+	  "$$(pulumi stack output firebaseApiKey --stack $(STACK))" "$$project" "$$project" \
+	  "$$(pulumi stack output gatewayUrl --stack $(STACK))" > $(WEB_DIST)/config.json
+	@cd local && go run ./cmd/webserve -dir ../$(WEB_DIST) -port $(WEB_DEPLOYED_PORT)
 
 .PHONY: fmt
 fmt: ## gofmt every module

@@ -755,6 +755,15 @@ paths:
 	add("cors", "preflight to every declared path", "docs oasv2-extensions allowCors", func(h *harness) {
 		h.reached(h.do("OPTIONS", "/v1/me", map[string]string{"Origin": "https://app.test", "Access-Control-Request-Method": "GET"}, ""))
 	})
+	add("cors", "the gateway's own replies carry no CORS headers", "esp-v2 src/go/configgenerator/route_generator.go makeRouteCors (CORS policy only with cors_preset)", func(h *harness) {
+		res := h.do("GET", "/v1/hello", map[string]string{"Origin": "https://app.test"}, "")
+		h.want(res, 401, msgMissing)
+		for k := range res.header {
+			if strings.HasPrefix(k, "Access-Control-") {
+				h.t.Errorf("gateway 401 carries %s", k)
+			}
+		}
+	})
 	add("cors", "a preflight needs no token even if one is bad", "docs oasv2-extensions allowCors; "+sanitize, func(h *harness) {
 		h.reached(h.do("OPTIONS", "/v1/hello", map[string]string{"Origin": "https://app.test", "Access-Control-Request-Method": "GET", "Authorization": "Bearer garbage"}, ""))
 	})

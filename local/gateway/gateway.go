@@ -240,6 +240,12 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
+// writeError writes one of the gateway's own replies. Like ESPv2's, they
+// carry no CORS headers: ESPv2 adds those only through Envoy's CORS policy,
+// which --cors_preset configures and API Gateway does not set (allowCors
+// instead passes preflights to the backend: esp-v2
+// src/go/configgenerator/route_generator.go makeRouteCors). A browser
+// therefore cannot read a gateway 401; it sees a CORS failure.
 func writeError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

@@ -6,6 +6,7 @@ package twin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,6 +47,11 @@ type Config struct {
 	// gatehouse:backends deploys them).
 	Backends []Backend
 
+	// Web serves the browser client (make web) on an origin of its own,
+	// which is added to CORSOrigins: every API call from the page is
+	// cross-origin and preflighted, as from a real web app.
+	Web *Web
+
 	// CORSOrigins turns on CORS as a deployment with corsOrigins does: the
 	// spec allows CORS (unauthenticated OPTIONS operations) and the backend
 	// answers preflights for these origins.
@@ -57,6 +63,13 @@ type Config struct {
 	Log      io.Writer    // child processes' output
 	Progress io.Writer    // one-time install progress (firebase-tools); Log when nil
 	Logger   *slog.Logger // the gateway's access log
+}
+
+// Web is where the built browser client is and the port to serve it on
+// (0: a free one).
+type Web struct {
+	Dir  string
+	Port int
 }
 
 // Backend is a further backend: the Go package in service/ to run and its
@@ -73,6 +86,7 @@ type Twin struct {
 	BackendURL  string
 	BackendURLs map[string]string // the further backends', by name
 	AuthHost    string            // FIREBASE_AUTH_EMULATOR_HOST, when the emulator runs
+	WebURL      string            // the browser client's origin, with Config.Web
 	Document    []byte            // the rendered spec the gateway enforces
 
 	backend *proc
@@ -80,6 +94,8 @@ type Twin struct {
 	emu     *emulator.Emulator
 	srv     *http.Server
 	served  chan error
+	web     *http.Server
+	webLn   net.Listener
 	tmp     string
 }
 
@@ -115,6 +131,14 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 			gwLn.Close()
 		}
 	}()
+
+	if c.Web != nil {
+		if t.webLn, err = listen(c.Web.Port, "web"); err != nil {
+			return nil, err
+		}
+		t.WebURL = "http://" + t.webLn.Addr().String()
+		c.CORSOrigins = append(append([]string{}, c.CORSOrigins...), t.WebURL)
+	}
 
 	t.BackendURL = c.BackendURL
 	if t.BackendURL == "" {
@@ -169,7 +193,38 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	t.srv.Handler = gw
 	t.served = make(chan error, 1)
 	go func() { t.served <- t.srv.Serve(gwLn) }()
+	if c.Web != nil {
+		t.web = &http.Server{Handler: t.webHandler(c), ReadHeaderTimeout: 10 * time.Second}
+		ln := t.webLn
+		go func() { _ = t.web.Serve(ln) }()
+	}
 	return t, nil
+}
+
+// webConfig is the browser client's config.json.
+type webConfig struct {
+	APIKey           string `json:"apiKey"`
+	ProjectID        string `json:"projectId"`
+	AuthDomain       string `json:"authDomain"`
+	GatewayURL       string `json:"gatewayUrl"`
+	AuthEmulatorHost string `json:"authEmulatorHost,omitempty"`
+}
+
+// webHandler serves the built client and its config.json for this twin:
+// the Auth emulator (which takes any API key) and the local gateway.
+func (t *Twin) webHandler(c Config) http.Handler {
+	files := http.FileServer(http.Dir(c.Web.Dir))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.URL.Path == "/config.json" {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			_ = json.NewEncoder(w).Encode(webConfig{APIKey: "emulator-any-key", ProjectID: c.Project,
+				AuthDomain: c.Project + ".firebaseapp.com", GatewayURL: t.GatewayURL, AuthEmulatorHost: t.AuthHost})
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 func listen(port int, what string) (net.Listener, error) {
@@ -275,6 +330,11 @@ func (t *Twin) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = t.srv.Shutdown(ctx)
 		cancel()
+	}
+	if t.web != nil {
+		_ = t.web.Close()
+	} else if t.webLn != nil {
+		_ = t.webLn.Close()
 	}
 	_ = t.StopBackend()
 	for _, p := range t.extra {

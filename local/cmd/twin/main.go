@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	authPort := fs.Int("auth-port", 9099, "Firebase Auth emulator port")
 	project := fs.String("project", emulator.DefaultProject, "Firebase project id of the emulator (keep the demo- prefix)")
 	verbose := fs.Bool("v", false, "show the backend's and emulator's output")
+	webPort := fs.Int("web-port", 8082, "port of the browser client's own origin (make web builds it)")
+	webDir := fs.String("web-dir", "", "the built browser client (default: .cache/web/dist in the checkout; \"none\" serves no page)")
 	stackFile := fs.String("stack-file", "", "a stack file whose gatehouse:backends the twin also runs (such as Pulumi.v2.yaml)")
 	authData := fs.String("auth-data", "", "where the emulator keeps its accounts across restarts (default: .cache/twin/auth in the checkout; \"none\" forgets them)")
 	if err := fs.Parse(args); err != nil {
@@ -75,10 +77,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	var web *twin.Web
+	switch *webDir {
+	case "none":
+	case "":
+		*webDir = filepath.Join(root, ".cache", "web", "dist")
+		fallthrough
+	default:
+		if _, err := os.Stat(filepath.Join(*webDir, "index.html")); err != nil {
+			fmt.Fprintf(stderr, "no browser client in %s (make web builds it): serving no page\n", *webDir)
+		} else {
+			web = &twin.Web{Dir: *webDir, Port: *webPort}
+		}
+	}
 	fmt.Fprintln(stdout, "starting the local twin (backend, Firebase Auth emulator, gateway)...")
 	t, err := twin.Start(ctx, twin.Config{
 		RepoRoot: root, GatewayPort: *gwPort, BackendPort: *bePort, AuthPort: *authPort,
-		Project: *project, Emulator: true, AuthDataDir: dataDir, Log: childLog, Progress: stderr, Backends: backends,
+		Project: *project, Emulator: true, AuthDataDir: dataDir, Log: childLog, Progress: stderr, Backends: backends, Web: web,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	})
 	if err != nil {
@@ -103,6 +118,9 @@ In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build
 
 Press Ctrl-C to stop.
 `, t.GatewayURL, t.GatewayURL, t.BackendURL, t.AuthHost, *project, keeps(dataDir), t.AuthHost, t.GatewayURL)
+	if t.WebURL != "" {
+		fmt.Fprintf(stdout, "  web       %s   (the browser client: sign up and call the API from a page of its own origin)\n", t.WebURL)
+	}
 	for _, b := range backends {
 		fmt.Fprintf(stdout, "  backend %-8s %s   (%s, serving %s)\n", b.Name, t.BackendURLs[b.Name], b.Package, b.Spec)
 	}

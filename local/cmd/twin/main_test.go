@@ -78,7 +78,7 @@ func freePorts(t *testing.T) ports {
 }
 
 func (p ports) args() string {
-	return fmt.Sprintf("--gateway-port %d --backend-port %d --auth-port %d --auth-data none", p.gateway, p.backend, p.auth)
+	return fmt.Sprintf("--gateway-port %d --backend-port %d --auth-port %d --web-port 0 --auth-data none", p.gateway, p.backend, p.auth)
 }
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes it.

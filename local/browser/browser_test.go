@@ -1,0 +1,248 @@
+package browser
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse/gatehouse/client/emulator"
+	"github.com/gatehouse/gatehouse/local/twin"
+)
+
+// lockedBuffer collects the gateway's access log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// need fails under CI and skips elsewhere when a prerequisite is missing.
+func need(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(what)
+	}
+	t.Skip(what)
+}
+
+// gatewayRequests lists "METHOD path status" of the gateway's access log
+// lines.
+func gatewayRequests(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		var e struct {
+			Msg, Method, Path string
+			Status            int
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "request" {
+			out = append(out, fmt.Sprintf("%s %s %d", e.Method, e.Path, e.Status))
+		}
+	}
+	return out
+}
+
+func contains(list []string, want string) bool {
+	for _, x := range list {
+		if x == want {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBrowserClient signs up in a real browser, calls the API from the
+// page (cross-origin, so preflighted), reads the answers from the DOM,
+// shows that a page from an origin the gateway does not allow is blocked
+// by the browser, and that a signed-out call gets the gateway's 401.
+func TestBrowserClient(t *testing.T) {
+	start := time.Now()
+	wd, _ := os.Getwd()
+	root, err := emulator.RepoRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist := filepath.Join(root, ".cache", "web", "dist")
+	_, statErr := os.Stat(filepath.Join(dist, "app.js"))
+	need(t, statErr == nil, "the browser client is not built: run `make web` (part of make test)")
+	chromium, lookErr := exec.LookPath("chromium")
+	need(t, lookErr == nil, "Chromium is not installed: run local/browser/chromium.sh (part of make test)")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	var gwLog, childLog lockedBuffer
+	tw, err := twin.Start(ctx, twin.Config{RepoRoot: root, Emulator: true, Web: &twin.Web{Dir: dist},
+		Log: &childLog, Logger: slog.New(slog.NewJSONHandler(&gwLog, nil))})
+	if err != nil {
+		t.Fatalf("start twin: %v\n%s", err, childLog.String())
+	}
+	defer tw.Stop()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(900, 1000),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+
+	var mu sync.Mutex
+	var preflights, corsBlocked []string
+	requests := map[network.RequestID]string{}
+	if err := chromedp.Listen(browser, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			requests[e.RequestID] = e.Request.Method + " " + strings.TrimPrefix(e.Request.URL, tw.GatewayURL)
+			if e.Type == network.ResourceTypePreflight || e.Request.Method == "OPTIONS" {
+				preflights = append(preflights, e.Request.Method+" "+e.Request.URL)
+			}
+		case *network.EventLoadingFailed:
+			if e.CorsErrorStatus != nil {
+				corsBlocked = append(corsBlocked, fmt.Sprintf("%s %s", requests[e.RequestID], e.CorsErrorStatus.CorsError))
+			}
+		}
+	}); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+
+	email, password := fmt.Sprintf("browser-%d@example.com", time.Now().UnixNano()), "correct horse battery"
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	signIn := func(button string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.WaitVisible(css(`#status[data-state="signed-out"]`)),
+			chromedp.SendKeys(css("#email"), email),
+			chromedp.SendKeys(css("#password"), password),
+			chromedp.Click(css(button)),
+			chromedp.WaitVisible(css(`#status[data-state="signed-in"]`)),
+		)
+	}
+	text := func(sel string) (string, error) { return chromedp.Run(browser, chromedp.Text(css(sel))) }
+	if err := chromedp.Do(browser, chromedp.Navigate(tw.WebURL), signIn("#signup")); err != nil {
+		t.Fatalf("sign up: %v\ngateway log:\n%s", err, gwLog.String())
+	}
+	status, _ := text("#status")
+	if err := chromedp.Do(browser, chromedp.Click(css("#hello")), chromedp.WaitVisible(css(`#result[data-status="200"]`))); err != nil {
+		t.Fatalf("/v1/hello: %v\ngateway log:\n%s", err, gwLog.String())
+	}
+	hello, _ := text("#result")
+	if err := chromedp.Do(browser, chromedp.Click(css("#me")), chromedp.WaitVisible(css(`#result[data-status="200"]`)), chromedp.Sleep(200*time.Millisecond)); err != nil {
+		t.Fatalf("/v1/me: %v", err)
+	}
+	me, _ := text("#result")
+	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if status != "signed in as "+email {
+		t.Errorf("status %q", status)
+	}
+	if !strings.Contains(hello, "200 OK") || !strings.Contains(hello, "Hello, "+email+"!") {
+		t.Errorf("/v1/hello in the page: %q", hello)
+	}
+	if !strings.Contains(me, `"email": "`+email+`"`) || !strings.Contains(me, `"uid"`) {
+		t.Errorf("/v1/me in the page: %q", me)
+	}
+	artifacts := filepath.Join(root, ".cache", "artifacts")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	png := filepath.Join(artifacts, "browser-signed-in.png")
+	if err := os.WriteFile(png, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the signed-in page: %s", png)
+
+	// The calls were cross-origin with an Authorization header: the browser
+	// preflighted them, and the gateway passed the preflight on.
+	reqs := gatewayRequests(gwLog.String())
+	for _, want := range []string{"OPTIONS /v1/hello 204", "GET /v1/hello 200", "OPTIONS /v1/me 204", "GET /v1/me 200"} {
+		if !contains(reqs, want) {
+			t.Errorf("the gateway saw no %s (it saw %v)", want, reqs)
+		}
+	}
+	mu.Lock()
+	for _, want := range []string{"OPTIONS " + tw.GatewayURL + "/v1/hello", "OPTIONS " + tw.GatewayURL + "/v1/me"} {
+		if !contains(preflights, want) {
+			t.Errorf("the browser reported no preflight %s (it reported %v)", want, preflights)
+		}
+	}
+	mu.Unlock()
+
+	// The same page from an origin the gateway does not allow (localhost is
+	// another origin than 127.0.0.1): the browser blocks the call.
+	other := strings.Replace(tw.WebURL, "127.0.0.1", "localhost", 1)
+	if err := chromedp.Do(browser,
+		chromedp.Navigate(other),
+		signIn("#signin"),
+		chromedp.Click(css("#hello")),
+		chromedp.WaitVisible(css(`#result[data-status="network-error"]`)),
+	); err != nil {
+		t.Fatalf("disallowed origin: %v", err)
+	}
+	blocked, _ := text("#result")
+	if !strings.Contains(blocked, "not in gatehouse:corsOrigins") {
+		t.Errorf("blocked call shows %q", blocked)
+	}
+
+	// Signed out, the page calls without a token: the gateway's 401.
+	if err := chromedp.Do(browser,
+		chromedp.Navigate(tw.WebURL),
+		chromedp.WaitVisible(css(`#status[data-state="signed-in"]`)),
+		chromedp.Click(css("#signout")),
+		chromedp.WaitVisible(css(`#status[data-state="signed-out"]`)),
+		chromedp.Click(css("#hello")),
+		chromedp.WaitVisible(css(`#result[data-status="network-error"]`)),
+	); err != nil {
+		t.Fatalf("signed out: %v", err)
+	}
+	signedOut, _ := text("#result")
+	if !strings.Contains(signedOut, "without a token") {
+		t.Errorf("signed-out call shows %q", signedOut)
+	}
+	// The gateway answered 401 (the browser saw the status, then hid the
+	// body from the page: the reply has no CORS headers, as ESPv2's do not).
+	if reqs := gatewayRequests(gwLog.String()); !contains(reqs, "GET /v1/hello 401") {
+		t.Errorf("the gateway gave no 401 for the signed-out call: %v", reqs)
+	}
+	mu.Lock()
+	t.Logf("calls the browser blocked for CORS: %v", corsBlocked)
+	if len(corsBlocked) < 2 {
+		t.Errorf("the browser reported %d CORS blocks, want the disallowed origin's and the signed-out call's: %v", len(corsBlocked), corsBlocked)
+	}
+	mu.Unlock()
+	t.Logf("browser test wall time: %v", time.Since(start).Round(100*time.Millisecond))
+}
