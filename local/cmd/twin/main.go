@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -108,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   backend   %s   (loopback only, so reachable from this machine alone;
                                    a call without the gateway's identity header gets 401)
   auth      http://%s   (Firebase Auth emulator, project %s; %s)
-
+%s
 In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build):
   export FIREBASE_AUTH_EMULATOR_HOST=%s
   export GATEHOUSE_GATEWAY_URL=%s
@@ -117,13 +118,7 @@ In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build
   gatehouse call /v1/me
 
 Press Ctrl-C to stop.
-`, t.GatewayURL, t.GatewayURL, t.BackendURL, t.AuthHost, *project, keeps(dataDir), t.AuthHost, t.GatewayURL)
-	if t.WebURL != "" {
-		fmt.Fprintf(stdout, "  web       %s   (the browser client: sign up and call the API from a page of its own origin)\n", t.WebURL)
-	}
-	for _, b := range backends {
-		fmt.Fprintf(stdout, "  backend %-8s %s   (%s, serving %s)\n", b.Name, t.BackendURLs[b.Name], b.Package, b.Spec)
-	}
+`, t.GatewayURL, t.GatewayURL, t.BackendURL, t.AuthHost, *project, keeps(dataDir), extras(t, backends), t.AuthHost, t.GatewayURL)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return nil
@@ -181,4 +176,16 @@ func stackBackends(file string) ([]twin.Backend, error) {
 		out = append(out, twin.Backend{Name: str("name"), Package: pkg, Spec: str("spec")})
 	}
 	return out, nil
+}
+
+// extras are the banner lines of the browser client and further backends.
+func extras(t *twin.Twin, backends []twin.Backend) string {
+	var b strings.Builder
+	if t.WebURL != "" {
+		fmt.Fprintf(&b, "  web       %s   (the browser client: sign up and call the API from a page of its own origin)\n", t.WebURL)
+	}
+	for _, be := range backends {
+		fmt.Fprintf(&b, "  %-9s %s   (backend %s, serving %s)\n", be.Name, t.BackendURLs[be.Name], be.Package, be.Spec)
+	}
+	return b.String()
 }
