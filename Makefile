@@ -37,8 +37,8 @@ IMAGE_TEST_ENV = GATEHOUSE_IMAGE_TEST=1 IMAGE_PLATFORM=$(IMAGE_PLATFORM) IMAGE_C
 # distroless-like runtime with CA certs, nonroot 65532 and /tmp). They exist
 # only for this offline test: real builds (pulumi up) pull the real images.
 .PHONY: image-test
-image-test: ## Build and run the real backend image with Docker, offline
-	@local/image/docker.sh run bash -c "set -eo pipefail; cd local && $(IMAGE_TEST_ENV) go test -count=1 -v -run 'TestImage$$|TestDockerScript' ./image/ | grep -v '^=== RUN'"
+image-test: ## Build and run the real backend images (/v1 and notes) with Docker, offline
+	@local/image/docker.sh run bash -c "set -eo pipefail; cd local && $(IMAGE_TEST_ENV) go test -count=1 -v -run 'TestImage$$|TestNotesImage|TestDockerScript' ./image/ | grep -v '^=== RUN'"
 
 .PHONY: build-alone
 build-alone: same-versions ## Check each module builds on its own (GOWORK=off), as Pulumi's Go host needs

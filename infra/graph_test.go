@@ -551,7 +551,7 @@ func TestTwoBackends(t *testing.T) {
 	if notesSvc.Name != "backend-notes-service" || notesSvc.str("template.serviceAccount") != "gatehouse-notes-rt@my-gcp-project-id.iam.gserviceaccount.com" {
 		t.Errorf("notes service %s runs as %q", notesSvc.Name, notesSvc.str("template.serviceAccount"))
 	}
-	if notesImg.str("build.args.CMD") != "./cmd/notes" || notesImg.str("build.context") != "../service" {
+	if notesImg.str("build.args.CMD") != "./cmd/notes" || notesImg.str("build.context") != "../service" || notesImg.str("build.dockerfile") != "../service/cmd/notes/Dockerfile" {
 		t.Errorf("notes image build = %v", notesImg.input("build"))
 	}
 	if got := fmt.Sprint(notesSvc.input("template.scaling.maxInstanceCount")); got != "2" {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -468,49 +469,10 @@ func TestRealPlanCodeChangeTouchesOnlyImageAndService(t *testing.T) {
 	// property does not depend on it, so this stack uses an existing
 	// Firebase project instead.
 	conf := []string{"gatehouse:manageFirebase=false", "gatehouse:firebaseProjectId=other-firebase-proj", "gatehouse:firebaseApiKey=AIzaStandIn"}
-	first, out, err := runPlan(t, dst, conf...)
-	if err != nil || first == nil {
-		t.Fatalf("first plan: %v\n%s", err, out)
-	}
-	state := filepath.Join(t.TempDir(), "state.json")
-	inputs := map[string]map[string]any{}
-	var settled *preview
-	for round := 1; round <= 4; round++ {
-		stateFrom(t, first, inputs, state)
-		p, out, err := runPlan(t, dst, append([]string{"-s", state}, conf...)...)
-		if err != nil || p == nil {
-			t.Fatalf("preview against the state (round %d): %v\n%s", round, err, out)
-		}
-		diff := changed(p)
-		if len(diff) == 0 {
-			settled = p
-			break
-		}
-		t.Logf("round %d: %d changes to settle: %v", round, len(diff), diff)
-		for _, s := range p.Steps {
-			if s.Op != "same" {
-				inputs[s.URN] = s.NewState.Inputs
-			}
-		}
-	}
-	if settled == nil {
-		t.Fatal("the state did not settle in 4 rounds: an unchanged program keeps planning changes")
-	}
+	state, first := settledState(t, dst, conf)
 
 	// A code-only change to the backend.
-	main := filepath.Join(dst, "service", "main.go")
-	src, err := os.ReadFile(main)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(main, append(src, []byte("\n// a code-only change\n")...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, out, err := runPlan(t, dst, append([]string{"-s", state}, conf...)...)
-	if err != nil || p == nil {
-		t.Fatalf("preview after the code change: %v\n%s", err, out)
-	}
-	got := changed(p)
+	got := planAfterChange(t, dst, state, conf, filepath.Join("service", "main.go"))
 	want := []string{
 		"update docker:index/image:Image backend-image [build]", // its contextDigest: the provider hashes the build context
 		"update gcp:cloudrunv2/service:Service backend-service [template.containers[0].image]",
@@ -519,4 +481,100 @@ func TestRealPlanCodeChangeTouchesOnlyImageAndService(t *testing.T) {
 		t.Errorf("a code-only change plans:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	fmt.Printf("code-only change: %d of %d resources change: %v\n", len(got), len(first.Steps), got)
+}
+
+// TestRealPlanCodeChangeToOneOfTwoBackends: in the two-backend stack, a
+// code change to one backend changes that backend's image and service
+// only; the other backend and the gateway stay as they are (each image's
+// build context, and so its hash, holds only its own and the shared code).
+func TestRealPlanCodeChangeToOneOfTwoBackends(t *testing.T) {
+	needPulumi(t)
+	dst := copyProject(t)
+	conf := []string{"-c", filepath.Join(dst, "Pulumi.v2.yaml"),
+		"gatehouse:manageFirebase=false", "gatehouse:firebaseProjectId=other-firebase-proj", "gatehouse:firebaseApiKey=AIzaStandIn"}
+	state, first := settledState(t, dst, conf)
+	for _, tt := range []struct {
+		file string
+		want []string
+	}{
+		{filepath.Join("service", "notes", "notes.go"), []string{
+			"update docker:index/image:Image backend-notes-image [build]",
+			"update gcp:cloudrunv2/service:Service backend-notes-service [template.containers[0].image]",
+		}},
+		{filepath.Join("service", "main.go"), []string{
+			"update docker:index/image:Image backend-image [build]",
+			"update gcp:cloudrunv2/service:Service backend-service [template.containers[0].image]",
+		}},
+	} {
+		got := planAfterChange(t, dst, state, conf, tt.file)
+		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("a change to %s plans:\n  %s\nwant:\n  %s", tt.file, strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+		}
+		fmt.Printf("two backends, change to %s: %d of %d resources change: %v\n", tt.file, len(got), len(first.Steps), got)
+	}
+	// The negative: without /v1's own ignore file its context is the shared
+	// one, which holds notes' code, so a notes change would redeploy /v1.
+	if err := os.Remove(filepath.Join(dst, "service", "Dockerfile.dockerignore")); err != nil {
+		t.Fatal(err)
+	}
+	got := planAfterChange(t, dst, state, conf, filepath.Join("service", "notes", "notes.go"))
+	if !slices.Contains(got, "update docker:index/image:Image backend-image [build]") {
+		t.Errorf("without service/Dockerfile.dockerignore a notes change still leaves /v1's image alone (%v): the check above proves nothing", got)
+	}
+}
+
+// settledState plans dst, builds a first deployment's state from the plan
+// and settles it (see stateFrom), and returns the state file and the plan.
+func settledState(t *testing.T, dst string, conf []string) (string, *preview) {
+	t.Helper()
+	first, out, err := runPlan(t, dst, conf...)
+	if err != nil || first == nil {
+		t.Fatalf("first plan: %v\n%s", err, out)
+	}
+	state := filepath.Join(t.TempDir(), "state.json")
+	inputs := map[string]map[string]any{}
+	for round := 1; round <= 4; round++ {
+		stateFrom(t, first, inputs, state)
+		p, out, err := runPlan(t, dst, withState(state, conf)...)
+		if err != nil || p == nil {
+			t.Fatalf("preview against the state (round %d): %v\n%s", round, err, out)
+		}
+		diff := changed(p)
+		if len(diff) == 0 {
+			return state, first
+		}
+		t.Logf("round %d: %d changes to settle: %v", round, len(diff), diff)
+		for _, s := range p.Steps {
+			if s.Op != "same" {
+				inputs[s.URN] = s.NewState.Inputs
+			}
+		}
+	}
+	t.Fatal("the state did not settle in 4 rounds: an unchanged program keeps planning changes")
+	return "", nil
+}
+
+// withState puts -s STATE among plan.sh's options (before any KEY=VALUE).
+func withState(state string, conf []string) []string {
+	return append([]string{"-s", state}, conf...)
+}
+
+// planAfterChange appends a comment to file (relative to dst), previews
+// against state, restores the file and returns what changed.
+func planAfterChange(t *testing.T, dst, state string, conf []string, file string) []string {
+	t.Helper()
+	path := filepath.Join(dst, file)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(append([]byte{}, src...), []byte("\n// a code-only change\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = os.WriteFile(path, src, 0o644) }()
+	p, out, err := runPlan(t, dst, withState(state, conf)...)
+	if err != nil || p == nil {
+		t.Fatalf("preview after changing %s: %v\n%s", file, err, out)
+	}
+	return changed(p)
 }

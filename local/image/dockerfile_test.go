@@ -113,12 +113,14 @@ func isStageName(stages []instructions.Stage, name string) bool {
 }
 
 func TestDockerfileLint(t *testing.T) {
-	src, err := os.ReadFile(Dockerfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range lintDockerfile(string(src)) {
-		t.Errorf("%s: %s", Dockerfile, p)
+	for _, file := range []string{Dockerfile, "../../service/cmd/notes/Dockerfile"} {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range lintDockerfile(string(src)) {
+			t.Errorf("%s: %s", file, p)
+		}
 	}
 }
 

@@ -53,7 +53,15 @@ const tag = "gatehouse-service:image-test"
 
 func buildImage(t testing.TB) {
 	t.Helper()
-	platform, dockerfile, context := imageEnv(t)
+	_, dockerfile, _ := imageEnv(t)
+	buildImageFrom(t, dockerfile, tag)
+}
+
+// buildImageFrom builds dockerfile (repository-relative) in the backends'
+// context with the platform infra's docker.Image uses.
+func buildImageFrom(t testing.TB, dockerfile, tag string) {
+	t.Helper()
+	platform, _, context := imageEnv(t)
 	// The same Dockerfile, context and platform that infra's docker.Image
 	// uses (infra's tests compare them with the Makefile's values).
 	out, err := exec.Command("docker", "build", "--network", "host", "--platform", platform,
@@ -75,6 +83,11 @@ func freePort(t testing.TB) int {
 // runContainer starts the image and returns its id, port and the time from
 // `docker run` to the first 200 on /healthz.
 func runContainer(t testing.TB, within time.Duration) (string, int, time.Duration) {
+	t.Helper()
+	return runImage(t, tag, within)
+}
+
+func runImage(t testing.TB, tag string, within time.Duration) (string, int, time.Duration) {
 	t.Helper()
 	port := freePort(t)
 	start := time.Now()
@@ -160,4 +173,40 @@ func BenchmarkImageStart(b *testing.B) {
 	b.ReportMetric(float64(mean.Milliseconds()), "ms-run-to-first-200")
 	b.ReportMetric(size/1e6, "image-MB")
 	fmt.Printf("image: %.1f MB (target <= 20 MB), docker run to first 200: mean %v over %d runs (target <= 1s)\n", size/1e6, mean.Round(time.Millisecond), b.N)
+}
+
+// TestNotesImage builds the second backend's image (its own Dockerfile and
+// ignore file) and shows it serving its API as the nonroot user.
+func TestNotesImage(t *testing.T) {
+	const notesTag = "gatehouse-notes:image-test"
+	buildImageFrom(t, "service/cmd/notes/Dockerfile", notesTag)
+	id, port, _ := runImage(t, notesTag, 2*time.Second)
+	t.Cleanup(func() { _, _ = docker(t, "rm", "-f", id) })
+	if user := mustDocker(t, "image", "inspect", "-f", "{{.Config.User}}", notesTag); user != "65532:65532" {
+		t.Errorf("image user = %q, want 65532:65532", user)
+	}
+	identity := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`))
+	for _, c := range []struct {
+		method, body string
+		want         int
+	}{{"POST", `{"text":"from the image"}`, 201}, {"GET", "", 200}} {
+		req, _ := http.NewRequest(c.method, fmt.Sprintf("http://127.0.0.1:%d/v2/notes", port), strings.NewReader(c.body))
+		req.Header.Set("X-Apigateway-Api-Userinfo", identity)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != c.want {
+			t.Errorf("%s /v2/notes = %d, want %d", c.method, res.StatusCode, c.want)
+		}
+	}
+	// It is not the /v1 backend.
+	if res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/hello", port)); err == nil {
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("notes image serves /v1/hello: %d", res.StatusCode)
+		}
+	}
 }
