@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gatehouse/gatehouse/local/internal/syncbuf"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -522,31 +522,13 @@ func TestTwinHeaderLimit(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink the backends' processes write to concurrently.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestE2ETwoBackends: the two-backend stack with real processes. Each
 // route reaches its own backend with the verified identity; no backend
 // sees a request meant for the other (their access logs); either backend
 // called directly, without the gateway, refuses.
 func TestE2ETwoBackends(t *testing.T) {
 	is := newIssuer(t)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &logs,
 		Backends: []twin.Backend{{Name: "notes", Package: "./cmd/notes", Spec: "service/notes/openapi.yaml"}}})
 	if err != nil {

@@ -1,10 +1,10 @@
 package browser
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse/gatehouse/local/internal/syncbuf"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -20,24 +20,6 @@ import (
 	"github.com/gatehouse/gatehouse/client/emulator"
 	"github.com/gatehouse/gatehouse/local/twin"
 )
-
-// lockedBuffer collects the gateway's access log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // need fails under CI and skips elsewhere when a prerequisite is missing.
 func need(t *testing.T, ok bool, what string) {
@@ -95,7 +77,7 @@ func TestBrowserClient(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	var gwLog, childLog lockedBuffer
+	var gwLog, childLog syncbuf.Buffer
 	tw, err := twin.Start(ctx, twin.Config{RepoRoot: root, Emulator: true, Web: &twin.Web{Dir: dist},
 		Log: &childLog, Logger: slog.New(slog.NewJSONHandler(&gwLog, nil))})
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/gatehouse/gatehouse/local/internal/syncbuf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,30 +82,12 @@ func (p ports) args() string {
 	return fmt.Sprintf("--gateway-port %d --backend-port %d --auth-port %d --web-port 0 --auth-data none", p.gateway, p.backend, p.auth)
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start runs shell (which starts the twin somehow) in its own process group
 // and waits for the twin's banner.
-func start(t *testing.T, shell string) (*exec.Cmd, *syncBuffer, chan error) {
+func start(t *testing.T, shell string) (*exec.Cmd, *syncbuf.Buffer, chan error) {
 	t.Helper()
 	cmd := exec.Command("bash", "-c", shell)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -162,7 +145,7 @@ func newest(t *testing.T, pattern string) int {
 
 // assertAllGone waits for every port of the twin to be free again: the
 // gateway, the backend and the emulator are all gone.
-func assertAllGone(t *testing.T, p ports, out *syncBuffer) {
+func assertAllGone(t *testing.T, p ports, out *syncbuf.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, port := range []int{p.gateway, p.backend, p.auth} {
@@ -175,7 +158,7 @@ func assertAllGone(t *testing.T, p ports, out *syncBuffer) {
 	}
 }
 
-func waitDone(t *testing.T, done chan error, out *syncBuffer) error {
+func waitDone(t *testing.T, done chan error, out *syncbuf.Buffer) error {
 	t.Helper()
 	select {
 	case err := <-done:
@@ -275,7 +258,7 @@ func TestCtrlCOnTerminalExitsZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
