@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
@@ -49,24 +48,10 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 
 	// The stack's own Google provider, used by every Google resource and
 	// invoke (components pass it to their children and invokes through
-	// pulumi.Parent). With user credentials (gcloud auth application-default
-	// login), the Firebase and Identity Toolkit APIs answer 403 "requires a
-	// quota project" unless requests name one; `gcloud auth
-	// application-default set-quota-project` does not reach the Terraform-
-	// based provider (hashicorp/terraform-provider-google#18668, #20459,
-	// #18717). user_project_override with billing_project makes every request
-	// carry the stack's project as its quota project ("X-Goog-User-Project"):
-	// https://registry.terraform.io/providers/hashicorp/google/latest/docs/guides/provider_reference#user_project_override
-	// An explicit provider reads no gcp:* stack config itself, so the keys the
-	// default provider would read are passed on.
-	gcpProvider, err := gcp.NewProvider(ctx, "gcp", &gcp.ProviderArgs{
-		Project:                   pulumi.String(cfg.Project),
-		Region:                    pulumi.String(cfg.Region),
-		UserProjectOverride:       pulumi.Bool(true),
-		BillingProject:            pulumi.String(cfg.Project),
-		AccessToken:               secretOrNil(cfg.AccessToken),
-		Credentials:               secretOrNil(cfg.Credentials),
-		ImpersonateServiceAccount: stringOrNil(cfg.ImpersonateServiceAccount),
+	// pulumi.Parent).
+	gcpProvider, err := components.NewGoogleProvider(ctx, "gcp", components.GoogleProviderArgs{
+		Project: cfg.Project, Region: cfg.Region, AccessToken: cfg.AccessToken,
+		Credentials: cfg.Credentials, ImpersonateServiceAccount: cfg.ImpersonateServiceAccount,
 	})
 	if err != nil {
 		return err
@@ -190,21 +175,6 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	export("region", pulumi.String(cfg.Region))
 	export("project", pulumi.String(cfg.Project))
 	return nil
-}
-
-// secretOrNil is v as a secret input, or nil (unset) when empty.
-func secretOrNil(v string) pulumi.StringPtrInput {
-	if v == "" {
-		return nil
-	}
-	return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
-}
-
-func stringOrNil(v string) pulumi.StringPtrInput {
-	if v == "" {
-		return nil
-	}
-	return pulumi.String(v)
 }
 
 // readRepoFile reads a repository-relative file: Pulumi runs the program

@@ -69,8 +69,13 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 	var errs []error
 	for _, b := range p.Backends {
 		who := "backend " + b.Name
-		frag, err := loadSwagger(b.Fragment)
+		js, err := yamlToJSON(b.Fragment)
 		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: fragment: %w", who, err))
+			continue
+		}
+		frag := &oaspec.Swagger{}
+		if err := json.Unmarshal(js, frag); err != nil {
 			errs = append(errs, fmt.Errorf("%s: fragment: %w", who, err))
 			continue
 		}
@@ -86,7 +91,7 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 			errs = append(errs, fmt.Errorf("%s: fragment declares no paths", who))
 			continue
 		}
-		if err := checkRefs(b.Fragment, frag); err != nil {
+		if err := checkRefs(js, frag); err != nil {
 			errs = append(errs, fmt.Errorf("%s: fragment: %w", who, err))
 			continue
 		}
@@ -153,13 +158,19 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 	return pathRoutes, errors.Join(errs...)
 }
 
-// checkRefs fails on a $ref that does not name one of the fragment's own
-// definitions (a fragment must stand alone, so it validates by itself).
-func checkRefs(raw []byte, frag *oaspec.Swagger) error {
-	js, err := yamlToJSON(raw)
+// FragmentPaths lists the paths a backend's fragment declares, sorted.
+func FragmentPaths(fragment []byte) ([]string, error) {
+	frag, err := loadSwagger(fragment)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return sortedPaths(frag), nil
+}
+
+// checkRefs fails on a $ref in the fragment (as JSON) that does not name
+// one of its own definitions (a fragment must stand alone, so it validates
+// by itself).
+func checkRefs(js []byte, frag *oaspec.Swagger) error {
 	var v any
 	if err := json.Unmarshal(js, &v); err != nil {
 		return err

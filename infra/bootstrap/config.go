@@ -23,18 +23,19 @@ const (
 
 // Config is the bootstrap's whole configuration.
 type Config struct {
-	Project, Region   string
-	Repository        string // OWNER/REPO
-	RepositoryID      string // numeric, optional
-	DeployEnvironment string
-	PoolID            string
-	ServiceName       string
-	ManageFirebase    bool
-	InitializeAuth    bool
-	AdoptAccounts     bool
-	Backends          []string // the main stack's further backends
-	StateBucket       string   // empty: no bucket
-	StateLocation     string
+	Project, Region     string
+	Repository          string // OWNER/REPO
+	RepositoryID        string // numeric, optional
+	DeployEnvironment   string
+	PoolID              string
+	ServiceName         string
+	ManageFirebase      bool
+	InitializeAuth      bool
+	AdoptAccounts       bool
+	Backends            []string // the main stack's further backends
+	StateBucket         string   // empty: no bucket
+	StateLocation       string
+	settings.GoogleAuth // credentials for the program's Google provider
 }
 
 var (
@@ -64,6 +65,7 @@ func Load(gcp, own Source) (Config, error) {
 	c := Config{
 		Project:           strings.TrimSpace(gcp.Get("project")),
 		Region:            strings.TrimSpace(gcp.Get("region")),
+		GoogleAuth:        settings.ReadGoogleAuth(gcp),
 		Repository:        str("githubRepository", ""),
 		RepositoryID:      str("githubRepositoryId", ""),
 		DeployEnvironment: str("deployEnvironment", DefaultDeployEnvironment),

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
@@ -27,12 +26,9 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	if err != nil {
 		return err // before any resource is registered
 	}
-	// As in the main stack: requests name the project as their quota
-	// project, which user credentials need for several Google APIs.
-	provider, err := gcp.NewProvider(ctx, "gcp", &gcp.ProviderArgs{
-		Project:             pulumi.String(cfg.Project),
-		UserProjectOverride: pulumi.Bool(true),
-		BillingProject:      pulumi.String(cfg.Project),
+	provider, err := components.NewGoogleProvider(ctx, "gcp", components.GoogleProviderArgs{
+		Project: cfg.Project, AccessToken: cfg.AccessToken,
+		Credentials: cfg.Credentials, ImpersonateServiceAccount: cfg.ImpersonateServiceAccount,
 	})
 	if err != nil {
 		return err

@@ -612,3 +612,31 @@ func TestBootstrapBackends(t *testing.T) {
 		t.Errorf("%d account-level grants, want 5 (2 workload identity, 3 actAs)", len(byType(res.rs, tSAMember)))
 	}
 }
+
+// TestProviderCredentials: the program's own provider takes the gcp:
+// credentials keys, as the default provider would (an explicit provider
+// reads no stack config by itself), and none when they are unset.
+func TestProviderCredentials(t *testing.T) {
+	providerInputs := func(cfg map[string]string) map[string]any {
+		res := run(t, cfg)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		p := byType(res.rs, "pulumi:providers:gcp")
+		if len(p) != 1 {
+			t.Fatalf("%d gcp providers, want 1", len(p))
+		}
+		return p[0].Inputs
+	}
+	cfg := with(exampleConfig(t), "gcp:accessToken", "ya29.bootstrap", "gcp:impersonateServiceAccount", "owner@p.iam.gserviceaccount.com")
+	in := providerInputs(cfg)
+	if !strings.Contains(fmt.Sprint(in["accessToken"]), "ya29.bootstrap") || in["impersonateServiceAccount"] != "owner@p.iam.gserviceaccount.com" {
+		t.Errorf("provider inputs %v, want the gcp: credentials", in)
+	}
+	if in["userProjectOverride"] != "true" && in["userProjectOverride"] != true {
+		t.Errorf("userProjectOverride = %v", in["userProjectOverride"])
+	}
+	if in := providerInputs(exampleConfig(t)); in["accessToken"] != nil || in["impersonateServiceAccount"] != nil {
+		t.Errorf("unset credentials reach the provider: %v", in)
+	}
+}

@@ -2,7 +2,8 @@ package components
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -98,7 +99,7 @@ func NewServiceAccounts(ctx *pulumi.Context, name string, args *ServiceAccountsA
 	}
 	c.BackendEmails = map[string]pulumi.StringOutput{}
 	compName := componentName
-	for _, name := range sortedKeys(args.BackendAccountIDs) {
+	for _, name := range slices.Sorted(maps.Keys(args.BackendAccountIDs)) {
 		id := args.BackendAccountIDs[name]
 		if args.Existing {
 			c.BackendEmails[name] = pulumi.String(AccountEmail(id, args.Project)).ToStringOutput()
@@ -123,13 +124,4 @@ func NewServiceAccounts(ctx *pulumi.Context, name string, args *ServiceAccountsA
 		return nil, err
 	}
 	return c, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

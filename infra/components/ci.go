@@ -2,6 +2,8 @@ package components
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/iam"
@@ -209,7 +211,7 @@ func NewCIAccess(ctx *pulumi.Context, name string, args *CIAccessArgs, opts ...p
 		suffix string
 		acct   *serviceaccount.Account
 	}{{"runtime", c.Runtime}, {"gateway", c.Gateway}}
-	for _, name := range sortedKeys(args.BackendAccountIDs) {
+	for _, name := range slices.Sorted(maps.Keys(args.BackendAccountIDs)) {
 		acct, err := account(name+"-runtime", args.BackendAccountIDs[name], args.ServiceName+" "+name+" runtime",
 			"Identity of the gatehouse backend "+name+" on Cloud Run. Holds no project roles.")
 		if err != nil {

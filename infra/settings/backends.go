@@ -1,7 +1,6 @@
 package settings
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/spec"
-	"gopkg.in/yaml.v3"
 )
 
 // Backend is one more backend behind the gateway, from gatehouse:backends.
@@ -178,14 +176,12 @@ func (c *Config) ReadFragments(read func(string) ([]byte, error)) error {
 			continue
 		}
 		b.Fragment = frag
-		var doc struct {
-			Paths map[string]any `yaml:"paths"`
-		}
-		if err := yaml.NewDecoder(bytes.NewReader(frag)).Decode(&doc); err != nil {
-			errs = append(errs, fmt.Errorf("%s.spec: %s is not YAML: %w", at, b.Spec, err))
+		paths, err := spec.FragmentPaths(frag)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.spec: %s is not a Swagger document: %w", at, b.Spec, err))
 			continue
 		}
-		for path := range doc.Paths {
+		for _, path := range paths {
 			ok := false
 			for _, p := range b.Paths {
 				ok = ok || strings.HasPrefix(path, p)

@@ -74,10 +74,8 @@ type Config struct {
 	// the deployer then holds actAs on those two accounts only.
 	ExistingServiceAccounts bool
 
-	// Credentials for the stack's own Google provider, read from the gcp:
-	// keys the default provider would read (an explicit provider does not
-	// read stack config by itself). Empty: Application Default Credentials.
-	AccessToken, Credentials, ImpersonateServiceAccount string
+	// Credentials for the stack's own Google provider.
+	GoogleAuth
 
 	ManageFirebase    bool   // enable Firebase + email/password sign-in + a web app in the project
 	FirebaseProjectID string // the Firebase project whose ID tokens are accepted
@@ -137,9 +135,7 @@ func Load(gcp, own Source) (Config, error) {
 
 		ExistingServiceAccounts: boolean("existingServiceAccounts", DefaultExistingSAs),
 
-		AccessToken:               strings.TrimSpace(gcp.Get("accessToken")),
-		Credentials:               strings.TrimSpace(gcp.Get("credentials")),
-		ImpersonateServiceAccount: strings.TrimSpace(gcp.Get("impersonateServiceAccount")),
+		GoogleAuth: ReadGoogleAuth(gcp),
 	}
 	if c.FirebaseProjectID == "" {
 		c.FirebaseProjectID = c.Project
@@ -359,3 +355,20 @@ func ValidProjectID(p string) bool { return projectRe.MatchString(p) }
 
 // ValidServiceName reports whether n is a valid gatehouse:serviceName.
 func ValidServiceName(n string) bool { return nameRe.MatchString(n) }
+
+// GoogleAuth is what the default Google provider would read from the gcp:
+// keys (an explicit provider reads no stack config by itself). Empty:
+// Application Default Credentials.
+type GoogleAuth struct {
+	AccessToken, Credentials, ImpersonateServiceAccount string
+}
+
+// ReadGoogleAuth reads gcp:accessToken, gcp:credentials and
+// gcp:impersonateServiceAccount.
+func ReadGoogleAuth(gcp Source) GoogleAuth {
+	return GoogleAuth{
+		AccessToken:               strings.TrimSpace(gcp.Get("accessToken")),
+		Credentials:               strings.TrimSpace(gcp.Get("credentials")),
+		ImpersonateServiceAccount: strings.TrimSpace(gcp.Get("impersonateServiceAccount")),
+	}
+}

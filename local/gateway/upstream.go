@@ -15,7 +15,7 @@ import (
 // BackendRetryOns "reset,connect-failure,refused-stream").
 type retryOnce struct{ next http.RoundTripper }
 
-// retriedKey marks a request whose failure came after a retry, for the
+// retryError is a backend failure, and whether it came after a retry, for the
 // message ("retried and the latest reset reason").
 type retryError struct {
 	err     error

@@ -9,6 +9,7 @@
 package notes
 
 import (
+	"container/list"
 	_ "embed"
 	"net/http"
 	"strconv"
@@ -51,19 +52,32 @@ type newNote struct {
 	Text string `json:"text"`
 }
 
-// store holds each user's notes.
+// store holds each user's notes, and evicts the least recently written
+// user when full (a list in write order, so every operation is O(1)).
 type store struct {
 	mu     sync.Mutex
-	byUser map[string][]Note
-	order  []string // users, least recently written first
+	byUser map[string]*list.Element // of *userNotes, in order
+	order  *list.List               // least recently written first
 	seq    int
 	now    func() time.Time
+}
+
+type userNotes struct {
+	uid   string
+	notes []Note
+}
+
+func newStore(now func() time.Time) *store {
+	return &store{byUser: map[string]*list.Element{}, order: list.New(), now: now}
 }
 
 func (s *store) list(uid string) []Note {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Note{}, s.byUser[uid]...)
+	if e, ok := s.byUser[uid]; ok {
+		return append([]Note{}, e.Value.(*userNotes).notes...)
+	}
+	return []Note{}
 }
 
 func (s *store) add(uid, text string) Note {
@@ -71,22 +85,22 @@ func (s *store) add(uid, text string) Note {
 	defer s.mu.Unlock()
 	s.seq++
 	n := Note{ID: strconv.Itoa(s.seq), Text: text, Created: s.now().UTC()}
-	notes := append(s.byUser[uid], n)
-	if len(notes) > MaxNotesPerUser {
-		notes = notes[len(notes)-MaxNotesPerUser:]
-	}
-	if _, ok := s.byUser[uid]; !ok && len(s.byUser) >= MaxUsers {
-		delete(s.byUser, s.order[0])
-		s.order = s.order[1:]
-	}
-	s.byUser[uid] = notes
-	for i, u := range s.order {
-		if u == uid {
-			s.order = append(s.order[:i], s.order[i+1:]...)
-			break
+	e, ok := s.byUser[uid]
+	if !ok {
+		if len(s.byUser) >= MaxUsers {
+			oldest := s.order.Front()
+			delete(s.byUser, oldest.Value.(*userNotes).uid)
+			s.order.Remove(oldest)
 		}
+		e = s.order.PushBack(&userNotes{uid: uid})
+		s.byUser[uid] = e
 	}
-	s.order = append(s.order, uid)
+	u := e.Value.(*userNotes)
+	u.notes = append(u.notes, n)
+	if len(u.notes) > MaxNotesPerUser {
+		u.notes = u.notes[len(u.notes)-MaxNotesPerUser:]
+	}
+	s.order.MoveToBack(e)
 	return n
 }
 
@@ -106,7 +120,7 @@ func Routes() []api.Route { return api.RoutesOf(routeTable(&handlers{}, "")) }
 
 // New returns the notes backend.
 func New(o api.Options) *echo.Echo {
-	h := &handlers{store: &store{byUser: map[string][]Note{}, now: time.Now}}
+	h := &handlers{store: newStore(time.Now)}
 	return api.NewServer(o, routeTable(h, o.Revision))
 }
 

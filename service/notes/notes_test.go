@@ -76,7 +76,7 @@ func TestNotesBadInput(t *testing.T) {
 }
 
 func TestStoreBounds(t *testing.T) {
-	s := &store{byUser: map[string][]Note{}, now: time.Now}
+	s := newStore(time.Now)
 	for i := range MaxNotesPerUser + 5 {
 		s.add("ada", "n"+string(rune('a'+i%26)))
 	}
@@ -86,8 +86,8 @@ func TestStoreBounds(t *testing.T) {
 	for i := range MaxUsers + 3 {
 		s.add("u"+time.Duration(i).String(), "x")
 	}
-	if len(s.byUser) != MaxUsers || len(s.order) != MaxUsers {
-		t.Errorf("%d users (%d in order), want at most %d", len(s.byUser), len(s.order), MaxUsers)
+	if len(s.byUser) != MaxUsers || s.order.Len() != MaxUsers {
+		t.Errorf("%d users (%d in order), want at most %d", len(s.byUser), s.order.Len(), MaxUsers)
 	}
 	if _, ok := s.byUser["ada"]; ok {
 		t.Error("the least recently written user was not the one evicted")
