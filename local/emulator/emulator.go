@@ -8,16 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/local/internal/testenv"
 )
 
 // FirebaseToolsVersion is the pinned firebase-tools release.
@@ -30,20 +30,8 @@ const DefaultProject = "demo-gatehouse"
 // ErrNoNPM means npm is not installed, so firebase-tools cannot be either.
 var ErrNoNPM = errors.New("npm not found on PATH: install Node.js (with npm) to run the Firebase Auth emulator")
 
-// RepoRoot finds the repository root (the folder holding go.work) from dir.
-func RepoRoot(dir string) (string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.work above %s", dir)
-		}
-	}
-}
-
 // CacheDir is where firebase-tools is installed: <repo>/.cache/firebase.
-func CacheDir(repoRoot string) string { return filepath.Join(repoRoot, ".cache", "firebase") }
+func CacheDir(repoRoot string) string { return filepath.Join(testenv.CacheDir(repoRoot), "firebase") }
 
 // Install returns the firebase CLI in cacheDir, installing the pinned
 // version with npm when it is missing or another version. progress hears,
@@ -134,26 +122,6 @@ type Emulator struct {
 	dir  string
 }
 
-// FreePort asks the kernel for an unused loopback port.
-func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// PortFree reports whether a loopback port can be bound.
-func PortFree(port int) bool {
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return false
-	}
-	ln.Close()
-	return true
-}
-
 // Start runs the auth emulator and waits until it answers.
 func Start(ctx context.Context, o Options) (*Emulator, error) {
 	if o.Project == "" {
@@ -163,19 +131,19 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 		o.Log = io.Discard
 	}
 	if o.Port == 0 {
-		p, err := FreePort()
+		p, err := testenv.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		o.Port = p
-	} else if !PortFree(o.Port) {
+	} else if !testenv.PortFree(o.Port) {
 		return nil, fmt.Errorf("auth emulator port %d is taken: free it or pick another", o.Port)
 	}
-	hub, err := FreePort()
+	hub, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	logging, err := FreePort()
+	logging, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
