@@ -34,70 +34,241 @@ var ErrNoNPM = errors.New("npm not found on PATH: install Node.js (with npm) to 
 func CacheDir(repoRoot string) string { return filepath.Join(testenv.CacheDir(repoRoot), "firebase") }
 
 // Install returns the firebase CLI in cacheDir, installing the pinned
-// version with npm when it is missing or another version. progress hears,
-// up front, that this is a one-time install and how long it takes, then how
-// far it got every few seconds; log gets npm's own output.
+// version with npm when it is missing or another version (see Installer).
 func Install(ctx context.Context, cacheDir string, progress, log io.Writer) (string, error) {
-	bin := filepath.Join(cacheDir, "node_modules", ".bin", "firebase")
-	pkg := filepath.Join(cacheDir, "node_modules", "firebase-tools", "package.json")
-	if b, err := os.ReadFile(pkg); err == nil {
-		var p struct{ Version string }
-		if json.Unmarshal(b, &p) == nil && p.Version == FirebaseToolsVersion {
-			if _, err := os.Stat(bin); err == nil {
-				return bin, nil
-			}
+	return (&Installer{Dir: cacheDir, Progress: progress, Log: log}).Install(ctx)
+}
+
+// Installer installs firebase-tools with npm.
+type Installer struct {
+	Dir string // the install prefix, CacheDir
+	// Progress hears, up front, what is installed, where, and roughly how
+	// long it takes, then how many packages are in place every Every; Log
+	// gets npm's own output (errors only).
+	Progress, Log io.Writer
+	Every         time.Duration // 5s when zero
+	NPM           string        // npm on PATH when empty
+}
+
+// npmArgs install firebase-tools as plain files:
+//   - --ignore-scripts: no dependency runs an install script. The Auth
+//     emulator needs none of them (protobufjs' postinstall only checks a
+//     version scheme; re2's compiles a native module, below), and with none
+//     run, npm's "install scripts not yet covered by allowScripts … approve"
+//     notice has nothing to ask for;
+//   - --omit=optional: re2 is an optional dependency of superstatic (Firebase
+//     Hosting's regex rewrites), which falls back without it; the Auth
+//     emulator never loads it. Building it (node-gyp, C++) took over five
+//     minutes of silence on two cores. The other optional packages (colors
+//     for tables, a parseArgs polyfill, pg-cloudflare) have fallbacks too;
+//   - --loglevel=error: npm's warnings are not progress; errors go to Log
+//     and the tail of them into the returned error.
+func npmArgs(dir string) []string {
+	return []string{"install", "--prefix", dir, "--no-audit", "--no-fund", "--loglevel=error",
+		"--ignore-scripts", "--omit=optional", "firebase-tools@" + FirebaseToolsVersion}
+}
+
+// Install returns the firebase CLI, installing it when needed. Concurrent
+// installs into one Dir (two `make` runs, test packages run in parallel)
+// take turns: the second finds the first's result.
+func (in *Installer) Install(ctx context.Context) (string, error) {
+	if bin, ok := installed(in.Dir); ok {
+		return bin, nil
+	}
+	progress, log, every := in.Progress, in.Log, in.Every
+	if progress == nil {
+		progress = io.Discard
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	if every == 0 {
+		every = 5 * time.Second
+	}
+	npm := in.NPM
+	if npm == "" {
+		var err error
+		if npm, err = exec.LookPath("npm"); err != nil {
+			return "", ErrNoNPM
 		}
 	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return "", ErrNoNPM
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(in.Dir, 0o755); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(progress, "one-time install: the Firebase Auth emulator (npm firebase-tools@%s, about 625 packages,\n"+
-		"1-3 minutes) into %s; later runs start at once\n", FirebaseToolsVersion, cacheDir)
-	cmd := exec.CommandContext(ctx, npm, "install", "--prefix", cacheDir, "--no-audit", "--no-fund",
-		"--loglevel=error", "firebase-tools@"+FirebaseToolsVersion)
-	cmd.Stdout, cmd.Stderr = log, log
+	unlock, err := lock(ctx, filepath.Join(in.Dir, ".install.lock"), func() {
+		fmt.Fprintf(progress, "waiting for another install of the Firebase Auth emulator into %s\n", in.Dir)
+	})
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if bin, ok := installed(in.Dir); ok {
+		return bin, nil
+	}
+	bin := filepath.Join(in.Dir, "node_modules", ".bin", "firebase")
+	fmt.Fprintf(progress, "one-time install: the Firebase Auth emulator, npm firebase-tools@%s (about %d packages),\n"+
+		"into %s. Plain files only: no install scripts run and nothing\n"+
+		"is compiled (npm --ignore-scripts --omit=optional). Later runs start at once.\n", FirebaseToolsVersion, expectedPackages, in.Dir)
+	tail := &tailWriter{w: log, keep: 10}
+	cmd := exec.CommandContext(ctx, npm, npmArgs(in.Dir)...)
+	cmd.Stdout, cmd.Stderr = tail, tail
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("npm install firebase-tools@%s: %w", FirebaseToolsVersion, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-done:
+			took := time.Since(start).Round(time.Second)
 			if err != nil {
-				return "", fmt.Errorf("npm install firebase-tools@%s: %w", FirebaseToolsVersion, err)
+				return "", fmt.Errorf("npm install firebase-tools@%s failed after %s: %w: %s", FirebaseToolsVersion, took, err, tail.String())
 			}
-			fmt.Fprintf(progress, "  installed in %s\n", time.Since(start).Round(time.Second))
+			if _, err := os.Stat(bin); err != nil {
+				return "", fmt.Errorf("npm install firebase-tools@%s: no %s afterwards", FirebaseToolsVersion, bin)
+			}
+			fmt.Fprintf(progress, "  installed %d packages in %s\n", CountPackages(in.Dir), took)
 			return bin, nil
 		case <-tick.C:
-			fmt.Fprintf(progress, "  ... %s, %d packages so far\n", time.Since(start).Round(time.Second), countPackages(cacheDir))
+			if n := CountPackages(in.Dir); n == 0 {
+				fmt.Fprintf(progress, "  ... %s: npm is resolving and fetching the packages\n", time.Since(start).Round(time.Second))
+			} else {
+				fmt.Fprintf(progress, "  ... %s: %d of about %d packages installed\n", time.Since(start).Round(time.Second), n, expectedPackages)
+			}
 		}
 	}
 }
 
-// countPackages counts the packages npm has unpacked so far.
-func countPackages(cacheDir string) int {
-	n := 0
-	entries, _ := os.ReadDir(filepath.Join(cacheDir, "node_modules"))
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		if strings.HasPrefix(e.Name(), "@") { // a scope: count its packages
-			scoped, _ := os.ReadDir(filepath.Join(cacheDir, "node_modules", e.Name()))
-			n += len(scoped)
-			continue
-		}
-		n++
+// installed returns the firebase CLI in dir if the pinned version is there.
+func installed(dir string) (string, bool) {
+	bin := filepath.Join(dir, "node_modules", ".bin", "firebase")
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "firebase-tools", "package.json"))
+	if err != nil {
+		return "", false
 	}
+	var p struct{ Version string }
+	if json.Unmarshal(b, &p) != nil || p.Version != FirebaseToolsVersion {
+		return "", false
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", false
+	}
+	return bin, true
+}
+
+// lock takes an exclusive lock on path, calling waiting once if another
+// process holds it; it gives up when ctx ends.
+func lock(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	for told := false; ; {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !told {
+			waiting()
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// expectedPackages is about how many packages firebase-tools@FirebaseToolsVersion
+// installs without its optional dependencies (npm said "added 625 packages"
+// with them).
+const expectedPackages = 600
+
+// CountPackages counts the packages unpacked under dir/node_modules, nested
+// ones included (as npm's "added N packages" counts them): the folders,
+// scoped (@scope/name) or not, that hold their package.json. (npm creates
+// every folder first and fills them as it extracts, so empty ones are
+// still to come.)
+func CountPackages(dir string) int {
+	n := 0
+	var walk func(nm string)
+	visit := func(pkg string) {
+		if _, err := os.Stat(filepath.Join(pkg, "package.json")); err == nil {
+			n++
+		}
+		walk(filepath.Join(pkg, "node_modules"))
+	}
+	walk = func(nm string) {
+		entries, _ := os.ReadDir(nm)
+		for _, e := range entries {
+			if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			if !strings.HasPrefix(e.Name(), "@") {
+				visit(filepath.Join(nm, e.Name()))
+				continue
+			}
+			scoped, _ := os.ReadDir(filepath.Join(nm, e.Name())) // a scope: its folders are packages
+			for _, s := range scoped {
+				if s.IsDir() {
+					visit(filepath.Join(nm, e.Name(), s.Name()))
+				}
+			}
+		}
+	}
+	walk(filepath.Join(dir, "node_modules"))
 	return n
+}
+
+// tailWriter passes output on and keeps its last lines, for an error.
+type tailWriter struct {
+	w     io.Writer
+	keep  int
+	mu    sync.Mutex
+	lines []string
+	part  string
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	t.part += string(p)
+	for {
+		i := strings.IndexByte(t.part, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimSpace(t.part[:i]); line != "" {
+			t.lines = append(t.lines, line)
+			if len(t.lines) > t.keep {
+				t.lines = t.lines[1:]
+			}
+		}
+		t.part = t.part[i+1:]
+	}
+	t.mu.Unlock()
+	return t.w.Write(p)
+}
+
+func (t *tailWriter) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := t.lines
+	if p := strings.TrimSpace(t.part); p != "" {
+		lines = append(lines, p)
+	}
+	if len(lines) == 0 {
+		return "npm printed nothing"
+	}
+	return strings.Join(lines, "; ")
 }
 
 // Options for Start.
