@@ -34,12 +34,16 @@ type Client struct {
 }
 
 // New returns a client for production, or for the Auth emulator when
-// emulatorHost (FIREBASE_AUTH_EMULATOR_HOST) is set.
+// emulatorHost (FIREBASE_AUTH_EMULATOR_HOST, HOST:PORT) is set. The caller
+// checks that the host is one to send passwords to (session.CheckEmulatorHost);
+// New only makes sure the value is used as the URL's host and nothing else.
 func New(apiKey, emulatorHost string) *Client {
 	c := &Client{APIKey: apiKey, HTTP: &http.Client{Timeout: 30 * time.Second}, now: time.Now,
 		identityToolkit: identityToolkitURL, secureToken: secureTokenURL}
 	if emulatorHost != "" {
-		base := "http://" + strings.TrimSuffix(strings.TrimPrefix(emulatorHost, "http://"), "/")
+		// As the URL's host, escaped: a "@" in the value cannot turn what
+		// precedes it into user info and what follows into the host.
+		base := (&url.URL{Scheme: "http", Host: emulatorHost}).String()
 		c.identityToolkit = base + "/identitytoolkit.googleapis.com"
 		c.secureToken = base + "/securetoken.googleapis.com"
 	}

@@ -5,7 +5,7 @@
 //     production session's refresh token never goes to an emulator, nor an
 //     emulator session's to Google (Manager.Fresh);
 //   - the Auth emulator speaks plain HTTP, so it is used only on this
-//     machine: FIREBASE_AUTH_EMULATOR_HOST must be on loopback
+//     machine: FIREBASE_AUTH_EMULATOR_HOST must be a loopback HOST:PORT
 //     (CheckEmulatorHost);
 //   - a session's ID token goes only to the gateway it is for, the one known
 //     at login or else its first (Manager.Bind), over https except on
@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -137,18 +138,29 @@ func (m *Manager) Bind(profile string, e *creds.Entry, gatewayURL string) error 
 
 // CheckEmulatorHost allows only a loopback emulator: the emulator speaks
 // plain HTTP, and what is sent there includes passwords and refresh tokens.
+// The value is parsed as HOST:PORT, as the Firebase SDKs read it; anything
+// else is refused, so that no part of it can name another host (as the
+// user-info part of "127.0.0.1:@evil.example" does in a URL).
 func CheckEmulatorHost(hostport string) error {
 	if hostport == "" {
 		return nil
 	}
-	host := hostport
-	if h, _, err := net.SplitHostPort(strings.TrimPrefix(hostport, "http://")); err == nil {
-		host = h
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || host == "" || !numericPort(port) {
+		return fmt.Errorf("%s=%s is not HOST:PORT on this machine (such as 127.0.0.1:9099, with no scheme or path)", EmulatorVar, hostport)
 	}
 	if !IsLoopback(host) {
 		return fmt.Errorf("%s=%s is not on this machine: the emulator speaks plain HTTP, so gatehouse only talks to one on a loopback address (127.0.0.1:9099)", EmulatorVar, hostport)
 	}
 	return nil
+}
+
+func numericPort(p string) bool {
+	if p == "" || strings.TrimLeft(p, "0123456789") != "" {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n <= 65535
 }
 
 // IsLoopback reports whether host (a name or an IP, without port or

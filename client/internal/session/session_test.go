@@ -17,7 +17,9 @@ import (
 
 // The emulator speaks plain HTTP: only a loopback one is used (login and
 // every refresh check it). Tested on the check itself, so that a regression
-// can never send anything off this machine.
+// can never send anything off this machine. The value is HOST:PORT and
+// nothing else: "127.0.0.1:@evil.example" passed the old check and, as a
+// URL, sent the password to evil.example.
 func TestEmulatorHostMustBeLoopback(t *testing.T) {
 	for _, tt := range []struct {
 		host string
@@ -26,11 +28,27 @@ func TestEmulatorHostMustBeLoopback(t *testing.T) {
 		{"", true}, // not set: production Firebase Auth
 		{"127.0.0.1:9099", true},
 		{"localhost:9099", true},
+		{"LOCALHOST:9099", true},
 		{"[::1]:9099", true},
 		{"127.1.2.3:9099", true},
 		{"192.0.2.10:9099", false},
 		{"emulator.example.com:9099", false},
 		{"[2001:db8::1]:9099", false},
+		// Not HOST:PORT: a URL would read part of it as another host.
+		{"127.0.0.1:@evil.example", false},
+		{"localhost:@evil.example", false},
+		{"127.0.0.1:9099@evil.example", false},
+		{"127.0.0.1:9099/@evil.example", false},
+		{"127.0.0.1:9099#@evil.example", false},
+		{"127.0.0.1:x", false},
+		{"127.0.0.1:", false},
+		{"127.0.0.1:0", false},
+		{"127.0.0.1:65536", false},
+		{"127.0.0.1:+9099", false},
+		{"127.0.0.1", false},
+		{":9099", false},
+		{"http://127.0.0.1:9099", false},
+		{"[::1%lo]:9099", false},
 	} {
 		err := CheckEmulatorHost(tt.host)
 		if (err == nil) != tt.ok {
@@ -129,6 +147,7 @@ func TestFreshRefreshesOnlyWhereIssued(t *testing.T) {
 		{"production session, emulator variable set", "127.0.0.1:9099", "", soon, false, 0, "production Firebase Auth"},
 		{"emulator session, variable unset", "", "127.0.0.1:9099", soon, false, 0, "FIREBASE_AUTH_EMULATOR_HOST is not set"},
 		{"emulator session, another emulator", "127.0.0.1:9100", "127.0.0.1:9099", soon, false, 0, "log in again against that emulator"},
+		{"emulator session, bad variable", "127.0.0.1:@evil.example", "127.0.0.1:@evil.example", soon, false, 0, "is not HOST:PORT"},
 		{"production, fresh token", "", "", later, false, 0, ""},
 		{"production, near expiry", "", "", soon, false, 1, ""},
 		{"production, forced", "", "", later, true, 1, ""},

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
 	"github.com/gatehouse/gatehouse/client/internal/creds"
 	"github.com/gatehouse/gatehouse/client/internal/firebase"
+	"github.com/gatehouse/gatehouse/client/internal/session"
 	"github.com/gatehouse/gatehouse/client/internal/target"
 )
 
@@ -75,6 +76,11 @@ func newCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error, sign
 }
 
 func run(ctx context.Context, opts *Options) error {
+	emu := opts.EmulatorHost()
+	// Before a password is asked for: where it would go.
+	if err := session.CheckEmulatorHost(emu); err != nil {
+		return err
+	}
 	email, err := readEmail(opts)
 	if err != nil {
 		return err
@@ -87,7 +93,6 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	emu := opts.EmulatorHost()
 	fb, err := opts.Firebase(t.APIKey, emu)
 	if err != nil {
 		return err

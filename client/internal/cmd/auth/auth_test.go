@@ -122,6 +122,24 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// Where the password would go is checked before it is read: an emulator
+// host that is not loopback HOST:PORT stops the command with stdin unread
+// and no Firebase client made.
+func TestRunRefusesEmulatorHostFirst(t *testing.T) {
+	for _, host := range []string{"127.0.0.1:@evil.example", "emulator.example.com:9099"} {
+		fb := &fakeAuth{}
+		opts, _, hosts := options(t, "secret123\n", host, fb)
+		opts.Email, opts.PasswordStdin = "ada@example.com", true
+		err := run(t.Context(), opts)
+		if err == nil || !strings.Contains(err.Error(), "FIREBASE_AUTH_EMULATOR_HOST="+host) {
+			t.Errorf("%s: %v", host, err)
+		}
+		if rest, _ := io.ReadAll(opts.IO.In); string(rest) != "secret123\n" || hosts.Len() != 0 || len(fb.calls) != 0 {
+			t.Errorf("%s: password read (%q left) or Firebase contacted (%q, %v)", host, rest, hosts, fb.calls)
+		}
+	}
+}
+
 func TestReadEmailAndPassword(t *testing.T) {
 	fb := &fakeAuth{}
 	opts, _, _ := options(t, "ada@example.com\n", "", fb)
