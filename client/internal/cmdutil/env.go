@@ -22,18 +22,22 @@ type Env struct {
 	// line from it without echo.
 	IsTerminal   func() bool
 	ReadPassword func() ([]byte, error)
-	Now          func() time.Time
+	// StdoutIsTerminal reports whether stdout is a terminal (nil: it is
+	// not); server text printed there is always escaped.
+	StdoutIsTerminal func() bool
+	Now              func() time.Time
 }
 
 // OSEnv is the real process environment.
 func OSEnv() Env {
-	in := int(os.Stdin.Fd())
+	in, out := int(os.Stdin.Fd()), int(os.Stdout.Fd())
 	return Env{
 		Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Environ: os.Environ, LookPath: exec.LookPath,
-		IsTerminal:   func() bool { return term.IsTerminal(in) },
-		ReadPassword: func() ([]byte, error) { return term.ReadPassword(in) },
-		Now:          time.Now,
+		IsTerminal:       func() bool { return term.IsTerminal(in) },
+		ReadPassword:     func() ([]byte, error) { return term.ReadPassword(in) },
+		StdoutIsTerminal: func() bool { return term.IsTerminal(out) },
+		Now:              time.Now,
 	}
 }
 
@@ -43,13 +47,18 @@ type IO struct {
 	// password on the next line).
 	In          *bufio.Reader
 	Out, ErrOut io.Writer
-	// InIsTerminal reports whether stdin is a terminal.
-	InIsTerminal func() bool
-	ReadPassword func() ([]byte, error)
+	// InIsTerminal and OutIsTerminal report whether stdin and stdout are
+	// terminals.
+	InIsTerminal, OutIsTerminal func() bool
+	ReadPassword                func() ([]byte, error)
 }
 
 // NewIO wraps env's streams.
 func NewIO(env Env) *IO {
+	outTTY := env.StdoutIsTerminal
+	if outTTY == nil {
+		outTTY = func() bool { return false }
+	}
 	return &IO{In: bufio.NewReader(env.Stdin), Out: env.Stdout, ErrOut: env.Stderr,
-		InIsTerminal: env.IsTerminal, ReadPassword: env.ReadPassword}
+		InIsTerminal: env.IsTerminal, OutIsTerminal: outTTY, ReadPassword: env.ReadPassword}
 }

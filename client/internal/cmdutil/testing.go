@@ -12,5 +12,5 @@ func TestIO(in string) (streams *IO, stdout, stderr *bytes.Buffer) {
 	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
 	no := func() bool { return false }
 	return &IO{In: bufio.NewReader(strings.NewReader(in)), Out: stdout, ErrOut: stderr,
-		InIsTerminal: no, ReadPassword: func() ([]byte, error) { return nil, nil }}, stdout, stderr
+		InIsTerminal: no, OutIsTerminal: no, ReadPassword: func() ([]byte, error) { return nil, nil }}, stdout, stderr
 }

@@ -50,6 +50,9 @@ func New(apiKey, emulatorHost string) *Client {
 	return c
 }
 
+// jwtChars are the characters of a JWT in compact form (base64url and dots).
+const jwtChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.="
+
 // Session is a signed-in user's tokens.
 type Session struct {
 	Email        string    `json:"email"`
@@ -133,6 +136,11 @@ func (c *Client) session(email, uid, idToken, refresh, expiresIn string) (*Sessi
 	secs, err := strconv.Atoi(expiresIn)
 	if err != nil || idToken == "" || refresh == "" {
 		return nil, errors.New("unexpected answer from Firebase Auth (no token)")
+	}
+	// `gatehouse token` prints the ID token for shells to use, so it must be
+	// what a JWT is made of and nothing a terminal would act on.
+	if strings.Trim(idToken, jwtChars) != "" {
+		return nil, errors.New("unexpected answer from Firebase Auth (the ID token is not a JWT)")
 	}
 	s := &Session{Email: email, UID: uid, IDToken: idToken, RefreshToken: refresh,
 		Expiry: c.now().Add(time.Duration(secs) * time.Second).UTC().Truncate(time.Second)}

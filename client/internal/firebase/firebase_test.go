@@ -158,3 +158,23 @@ func TestEmulatorHostIsOnlyTheHost(t *testing.T) {
 		t.Errorf("a plain HOST:PORT went to %q, want 127.0.0.1:9099", rec.hosts)
 	}
 }
+
+// `gatehouse token` prints the ID token: one that is not made of JWT
+// characters (an escape sequence, a newline) is refused when received.
+func TestIDTokenMustBeJWT(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		jwt(map[string]any{"sub": "u"}): true,
+		"a.b.c\x1b[2J":                  false,
+		"a.b.c\nrm -rf":                 false,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := json.Marshal(map[string]string{"idToken": tok, "refreshToken": "r", "expiresIn": "3600", "localId": "u"})
+			w.Write(b)
+		}))
+		_, err := New("k", strings.TrimPrefix(srv.URL, "http://")).SignIn(t.Context(), "a@b.co", "pw")
+		srv.Close()
+		if (err == nil) != ok {
+			t.Errorf("ID token %q: err %v, want ok=%v", tok, err, ok)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
 	"github.com/gatehouse/gatehouse/client/internal/creds"
 	"github.com/gatehouse/gatehouse/client/internal/firebase"
+	"github.com/gatehouse/gatehouse/client/internal/printable"
 	"github.com/gatehouse/gatehouse/client/internal/session"
 	"github.com/gatehouse/gatehouse/client/internal/target"
 )
@@ -121,7 +122,9 @@ func run(ctx context.Context, opts *Options) error {
 	if opts.Signup {
 		verb = "signed up and logged in"
 	}
-	fmt.Fprintf(opts.IO.Out, "%s as %s (uid %s, profile %s); token valid until %s\n", verb, s.Email, s.UID, t.Profile, s.Expiry.Local().Format(time.Kitchen))
+	// Email and uid are as Firebase Auth answered: escaped for the terminal.
+	fmt.Fprintf(opts.IO.Out, "%s as %s (uid %s, profile %s); token valid until %s\n", verb,
+		printable.Line(s.Email), printable.Line(s.UID), printable.Line(t.Profile), s.Expiry.Local().Format(time.Kitchen))
 	return nil
 }
 

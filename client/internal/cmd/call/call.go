@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
+	"github.com/gatehouse/gatehouse/client/internal/printable"
 	"github.com/gatehouse/gatehouse/client/internal/session"
 	"github.com/gatehouse/gatehouse/client/internal/target"
 )
@@ -41,7 +42,8 @@ func NewCmdCall(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		Use:   "call [METHOD] PATH",
 		Short: "call the API through the gateway with your token",
 		Long: "Call the API through the gateway with your token (METHOD defaults to GET).\n" +
-			"A non-2xx answer exits 1.\n\n" + target.ResolutionHelp,
+			"A non-2xx answer exits 1. The body goes to stdout as received when stdout is\n" +
+			"a file or a pipe; on a terminal, control characters in it are escaped.\n\n" + target.ResolutionHelp,
 		Example: Examples,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := parseArgs(opts, args); err != nil {
@@ -127,8 +129,14 @@ func run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-// writeBody writes the response body to stdout.
+// writeBody writes the response body to stdout: as received for a file or
+// a pipe (it is data: `gatehouse call /v1/me | jq` needs the exact bytes),
+// with control characters escaped on a terminal (where the server's bytes
+// would otherwise drive it).
 func writeBody(streams *cmdutil.IO, body []byte) error {
+	if streams.OutIsTerminal() {
+		body = []byte(printable.Text(string(body)))
+	}
 	if _, err := streams.Out.Write(body); err != nil {
 		return err
 	}

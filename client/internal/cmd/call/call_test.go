@@ -168,6 +168,28 @@ func TestCallRunRetriesExpiredOnce(t *testing.T) {
 	}
 }
 
+// On a terminal the body's control characters are escaped; to a pipe the
+// body is written byte for byte.
+func TestCallRunBodyOnTerminal(t *testing.T) {
+	raw := "{\"m\":\"\x1b[2J\"}\n"
+	gw, _ := recordingGateway(t, func(w http.ResponseWriter, _ int) { w.Write([]byte(raw)) })
+	for _, tty := range []bool{false, true} {
+		opts, stdout, _ := options(t, gw.URL, &refresher{})
+		opts.IO.OutIsTerminal = func() bool { return tty }
+		if err := run(t.Context(), opts); err != nil {
+			t.Fatal(err)
+		}
+		out := stdout.String()
+		want := raw
+		if tty {
+			want = `{"m":"\x1b[2J"}` + "\n"
+		}
+		if out != want {
+			t.Errorf("terminal=%v: stdout %q, want %q", tty, out, want)
+		}
+	}
+}
+
 // The token is not sent to a gateway the session is not bound to, nor
 // after a redirect.
 func TestCallRunCustody(t *testing.T) {

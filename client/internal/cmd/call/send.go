@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
+	"github.com/gatehouse/gatehouse/client/internal/printable"
 	"github.com/gatehouse/gatehouse/client/internal/session"
 	"github.com/gatehouse/gatehouse/client/internal/target"
 )
@@ -38,14 +39,14 @@ func send(ctx context.Context, opts *Options, t target.Target, body []byte, toke
 	}
 	errOut := opts.IO.ErrOut
 	if opts.Verbose {
-		fmt.Fprintf(errOut, "> %s %s\n", opts.Method, url)
+		fmt.Fprintf(errOut, "> %s %s\n", opts.Method, printable.Line(url))
 		writeHeaders(errOut, "> ", req.Header)
 	}
 	res, err := opts.HTTPClient().Do(req)
 	var redirect *session.RedirectError
 	if errors.As(err, &redirect) {
 		if opts.Verbose && res != nil {
-			fmt.Fprintf(errOut, "< %s %s\n", res.Proto, res.Status)
+			fmt.Fprintf(errOut, "< %s %s\n", res.Proto, printable.Line(res.Status))
 		}
 		return nil, redirect
 	}
@@ -58,7 +59,7 @@ func send(ctx context.Context, opts *Options, t target.Target, body []byte, toke
 		return nil, fmt.Errorf("read response: %w", err)
 	}
 	if opts.Verbose {
-		fmt.Fprintf(errOut, "< %s %s\n", res.Proto, res.Status)
+		fmt.Fprintf(errOut, "< %s %s\n", res.Proto, printable.Line(res.Status))
 		writeHeaders(errOut, "< ", res.Header)
 	}
 	return &response{status: res.StatusCode, statusLine: res.Status, body: b}, nil
@@ -81,7 +82,7 @@ func writeHeaders(w io.Writer, prefix string, h http.Header) {
 				scheme, _, _ := strings.Cut(v, " ")
 				v = scheme + " REDACTED"
 			}
-			fmt.Fprintf(w, "%s%s: %s\n", prefix, k, v)
+			fmt.Fprintf(w, "%s%s: %s\n", prefix, printable.Line(k), printable.Line(v))
 		}
 	}
 }

@@ -34,6 +34,7 @@ type harness struct {
 	credPath  string
 	stdin     string
 	terminal  bool
+	stdoutTTY bool
 	passwords []string
 	lookPath  func(string) (string, error)
 }
@@ -63,8 +64,9 @@ func (h *harness) run(args ...string) (int, string, string) {
 			}
 			return append(out, "PATH="+os.Getenv("PATH"))
 		},
-		LookPath:   h.lookPath,
-		IsTerminal: func() bool { return h.terminal },
+		LookPath:         h.lookPath,
+		IsTerminal:       func() bool { return h.terminal },
+		StdoutIsTerminal: func() bool { return h.stdoutTTY },
 		ReadPassword: func() ([]byte, error) {
 			if len(pw) == 0 {
 				return nil, io.EOF

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
+	"github.com/gatehouse/gatehouse/client/internal/printable"
 	"github.com/gatehouse/gatehouse/client/internal/target"
 )
 
@@ -43,4 +44,7 @@ func Main(env cmdutil.Env) int {
 	}
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine is an error message as one line of visible text: messages carry
+// server text (Firebase Auth's messages, the gateway's status line), whose
+// control characters are escaped here, the one place every error passes.
+func oneLine(s string) string { return printable.Line(strings.Join(strings.Fields(s), " ")) }

@@ -39,6 +39,9 @@ func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 	return cmd
 }
 
+// run prints the token raw, on purpose: it is for $(...) in a shell. The
+// Firebase client accepts only ID tokens made of JWT characters, so nothing
+// in it can act on a terminal.
 func run(ctx context.Context, opts *Options) error {
 	sessions, err := opts.Sessions()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
+	"github.com/gatehouse/gatehouse/client/internal/printable"
 	"github.com/gatehouse/gatehouse/client/internal/session"
 	"github.com/gatehouse/gatehouse/client/internal/target"
 )
@@ -57,6 +58,8 @@ func run(_ context.Context, opts *Options) error {
 	} else {
 		state += fmt.Sprintf(" (in %s)", left.Round(time.Minute))
 	}
-	fmt.Fprintf(opts.IO.Out, "email:   %s\nuid:     %s\nproject: %s\nprofile: %s\ntoken:   %s\n", e.Email, e.UID, e.ProjectID, profile, state)
+	// Email, uid and project are as Firebase Auth issued them: escaped.
+	fmt.Fprintf(opts.IO.Out, "email:   %s\nuid:     %s\nproject: %s\nprofile: %s\ntoken:   %s\n",
+		printable.Line(e.Email), printable.Line(e.UID), printable.Line(e.ProjectID), printable.Line(profile), state)
 	return nil
 }
