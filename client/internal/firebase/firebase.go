@@ -30,6 +30,7 @@ type Client struct {
 	// Base URLs, without trailing slash. New sets them for production or
 	// for the emulator.
 	identityToolkit, secureToken string
+	emulatorHost                 string
 	now                          func() time.Time
 }
 
@@ -39,7 +40,7 @@ type Client struct {
 // New only makes sure the value is used as the URL's host and nothing else.
 func New(apiKey, emulatorHost string) *Client {
 	c := &Client{APIKey: apiKey, HTTP: &http.Client{Timeout: 30 * time.Second}, now: time.Now,
-		identityToolkit: identityToolkitURL, secureToken: secureTokenURL}
+		identityToolkit: identityToolkitURL, secureToken: secureTokenURL, emulatorHost: emulatorHost}
 	if emulatorHost != "" {
 		// As the URL's host, escaped: a "@" in the value cannot turn what
 		// precedes it into user info and what follows into the host.
@@ -164,7 +165,12 @@ func (c *Client) post(ctx context.Context, u, contentType string, body io.Reader
 	req.Header.Set("Content-Type", contentType)
 	res, err := c.HTTP.Do(req)
 	if err != nil {
-		// The URL without the key: where we tried, not what we sent.
+		// The URL without the key: where we tried, not what we sent. For the
+		// emulator, the variable that pointed there: after a deploy, a
+		// FIREBASE_AUTH_EMULATOR_HOST left over from the twin is the usual cause.
+		if c.emulatorHost != "" {
+			return fmt.Errorf("cannot reach the Firebase Auth emulator at %s (FIREBASE_AUTH_EMULATOR_HOST=%s; start the twin with `make local`, or unset FIREBASE_AUTH_EMULATOR_HOST to use Firebase Auth in Google Cloud): %w", redact(u), c.emulatorHost, unwrapURLError(err))
+		}
 		return fmt.Errorf("cannot reach Firebase Auth at %s: %w", redact(u), unwrapURLError(err))
 	}
 	defer res.Body.Close()

@@ -159,6 +159,25 @@ func TestEmulatorHostIsOnlyTheHost(t *testing.T) {
 	}
 }
 
+// A "cannot reach" error for the emulator names the variable that pointed
+// there (after a deploy, a leftover export is the usual cause); one for
+// Google's endpoints does not.
+func TestUnreachableEmulatorNamesVariable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	host := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close()
+	_, err := New("k", host).SignIn(t.Context(), "a@b.co", "pw")
+	if err == nil || !strings.Contains(err.Error(), "FIREBASE_AUTH_EMULATOR_HOST="+host) || !strings.Contains(err.Error(), "unset FIREBASE_AUTH_EMULATOR_HOST") {
+		t.Errorf("error = %v, want it to name FIREBASE_AUTH_EMULATOR_HOST", err)
+	}
+	c := New("k", "")
+	c.identityToolkit = srv.URL // production shape, unreachable
+	_, err = c.SignIn(t.Context(), "a@b.co", "pw")
+	if err == nil || !strings.Contains(err.Error(), "cannot reach Firebase Auth at") || strings.Contains(err.Error(), "FIREBASE_AUTH_EMULATOR_HOST") {
+		t.Errorf("production error = %v", err)
+	}
+}
+
 // `gatehouse token` prints the ID token: one that is not made of JWT
 // characters (an escape sequence, a newline) is refused when received.
 func TestIDTokenMustBeJWT(t *testing.T) {

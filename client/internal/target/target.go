@@ -26,12 +26,22 @@ const (
 	ProjectVar = "GATEHOUSE_PROJECT_DIR"
 )
 
+// Where a gateway URL came from, as the CLI's messages name it.
+const (
+	FromFlag  = "--gateway-url"
+	FromEnv   = GatewayVar
+	FromStack = "the stack's gatewayUrl output"
+)
+
 // Target is where a command sends its calls.
 type Target struct {
 	GatewayURL string
-	APIKey     string
-	Stack      string
-	Profile    string
+	// GatewayFrom names where GatewayURL came from (FromFlag, FromEnv or
+	// FromStack), so that an error about it can say what to change.
+	GatewayFrom string
+	APIKey      string
+	Stack       string
+	Profile     string
 }
 
 // ProfileFlags choose the credentials profile; every command has them.
@@ -90,10 +100,15 @@ func (e *BadGatewayURL) Unwrap() error { return e.Err }
 // Resolve fills in the target.
 func (r *Resolver) Resolve(ctx context.Context, f *Flags, need Need) (Target, error) {
 	t := Target{
-		GatewayURL: cmp.Or(f.GatewayURL, r.Getenv(GatewayVar)),
-		APIKey:     cmp.Or(f.APIKey, r.Getenv(APIKeyVar)),
-		Stack:      f.Stack,
-		Profile:    r.Profile(f.ProfileFlags),
+		APIKey:  cmp.Or(f.APIKey, r.Getenv(APIKeyVar)),
+		Stack:   f.Stack,
+		Profile: r.Profile(f.ProfileFlags),
+	}
+	switch {
+	case f.GatewayURL != "":
+		t.GatewayURL, t.GatewayFrom = f.GatewayURL, FromFlag
+	case r.Getenv(GatewayVar) != "":
+		t.GatewayURL, t.GatewayFrom = r.Getenv(GatewayVar), FromEnv
 	}
 	if t.APIKey == "" && r.Getenv(session.EmulatorVar) != "" {
 		t.APIKey = "emulator-api-key" // the emulator accepts any key
@@ -110,6 +125,7 @@ func (r *Resolver) Resolve(ctx context.Context, f *Flags, need Need) (Target, er
 		}
 		if t.GatewayURL == "" {
 			t.GatewayURL, _ = out["gatewayUrl"].(string)
+			t.GatewayFrom = FromStack
 		}
 		if t.APIKey == "" {
 			t.APIKey, _ = out["firebaseApiKey"].(string)

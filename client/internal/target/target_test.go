@@ -50,7 +50,8 @@ func TestProfile(t *testing.T) {
 	}
 }
 
-// Flags, then the environment, then the stack's outputs.
+// Flags, then the environment, then the stack's outputs; the target says
+// where its gateway URL came from.
 func TestResolve(t *testing.T) {
 	stack := fakePulumi(t, `{"gatewayUrl":"https://stack.example/","firebaseApiKey":"AIzaStack"}`)
 	tests := []struct {
@@ -60,13 +61,13 @@ func TestResolve(t *testing.T) {
 		want  Target
 	}{
 		{"flags", map[string]string{"GATEHOUSE_GATEWAY_URL": "https://env.example"}, Flags{GatewayURL: "https://flag.example", APIKey: "AIzaFlag"},
-			Target{GatewayURL: "https://flag.example", APIKey: "AIzaFlag", Profile: "default"}},
+			Target{GatewayURL: "https://flag.example", GatewayFrom: FromFlag, APIKey: "AIzaFlag", Profile: "default"}},
 		{"environment", map[string]string{"GATEHOUSE_GATEWAY_URL": "https://env.example", "GATEHOUSE_API_KEY": "AIzaEnv"}, Flags{},
-			Target{GatewayURL: "https://env.example", APIKey: "AIzaEnv", Profile: "default"}},
+			Target{GatewayURL: "https://env.example", GatewayFrom: FromEnv, APIKey: "AIzaEnv", Profile: "default"}},
 		{"stack", nil, Flags{ProfileFlags: ProfileFlags{Stack: "prod"}},
-			Target{GatewayURL: "https://stack.example", APIKey: "AIzaStack", Stack: "prod", Profile: "prod"}},
+			Target{GatewayURL: "https://stack.example", GatewayFrom: FromStack, APIKey: "AIzaStack", Stack: "prod", Profile: "prod"}},
 		{"emulator key", map[string]string{"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099", "GATEHOUSE_GATEWAY_URL": "http://127.0.0.1:8080"}, Flags{},
-			Target{GatewayURL: "http://127.0.0.1:8080", APIKey: "emulator-api-key", Profile: "local"}},
+			Target{GatewayURL: "http://127.0.0.1:8080", GatewayFrom: FromEnv, APIKey: "emulator-api-key", Profile: "local"}},
 	}
 	for _, tt := range tests {
 		got, err := resolver(tt.env, stack).Resolve(t.Context(), &tt.flags, Need{Gateway: true, APIKey: true})

@@ -88,7 +88,7 @@ func options(t *testing.T, gateway string, r *refresher) (opts *Options, stdout,
 		IO:       streams,
 		Sessions: func() (*session.Manager, error) { return m, nil },
 		Resolve: func(context.Context, *target.Flags, target.Need) (target.Target, error) {
-			return target.Target{GatewayURL: gateway, Profile: "p"}, nil
+			return target.Target{GatewayURL: gateway, GatewayFrom: target.FromFlag, Profile: "p"}, nil
 		},
 		HTTPClient: func() *http.Client { return session.Client(5 * time.Second) },
 		Method:     "GET", Path: "/v1/hello",

@@ -51,7 +51,7 @@ func send(ctx context.Context, opts *Options, t target.Target, body []byte, toke
 		return nil, redirect
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the gateway at %s: %v", url, errors.Unwrap(err))
+		return nil, fmt.Errorf("cannot reach the gateway at %s (%s): %v", url, source(t), errors.Unwrap(err))
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, 32<<20))
@@ -63,6 +63,19 @@ func send(ctx context.Context, opts *Options, t target.Target, body []byte, toke
 		writeHeaders(errOut, "< ", res.Header)
 	}
 	return &response{status: res.StatusCode, statusLine: res.Status, body: b}, nil
+}
+
+// source says where the gateway URL came from and what to change: after a
+// deploy, a GATEHOUSE_GATEWAY_URL left over from the twin is the usual
+// cause of an unreachable gateway.
+func source(t target.Target) string {
+	switch t.GatewayFrom {
+	case target.FromEnv:
+		return target.GatewayVar + " is set: unset it to use the stack's gatewayUrl output, or start the twin with `make local`"
+	case "":
+		return "gateway URL"
+	}
+	return "from " + t.GatewayFrom
 }
 
 var redacted = map[string]bool{"Authorization": true, "X-Forwarded-Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true}
