@@ -3,6 +3,7 @@ package local
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,6 +74,45 @@ func TestE2ECLIAccountLifecycle(t *testing.T) {
 	}
 	if code, _, stderr := cli(t, creds, "", "token"); code != 1 || !strings.Contains(stderr, "not logged in") {
 		t.Errorf("token after logout = %d %q", code, stderr)
+	}
+}
+
+// `gatehouse help call` shows calls that work: each example, run as a
+// shell would run it, against the twin's /v1 backend, answers 2xx.
+func TestE2EHelpCallExamplesWork(t *testing.T) {
+	if emuTwin == nil {
+		t.Skip("npm is not installed: no Firebase Auth emulator")
+	}
+	if err := emuTwin.ResetAuth(); err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+	if code, out, stderr := cli(t, creds, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin"); code != 0 {
+		t.Fatalf("signup = %d %q %q", code, out, stderr)
+	}
+	_, help, _ := cli(t, creds, "", "help", "call")
+	_, examples, found := strings.Cut(help, "Examples:\n")
+	examples, _, _ = strings.Cut(examples, "\n\n")
+	if !found || strings.TrimSpace(examples) == "" {
+		t.Fatalf("help call has no examples:\n%s", help)
+	}
+	for _, example := range strings.Split(examples, "\n") {
+		example = strings.TrimSpace(example)
+		if !strings.HasPrefix(example, "gatehouse call ") {
+			t.Errorf("example %q is not a gatehouse call", example)
+			continue
+		}
+		sh := exec.Command("sh", "-c", example)
+		sh.Env = []string{
+			"PATH=" + filepath.Dir(cliBin) + ":/usr/bin:/bin",
+			"FIREBASE_AUTH_EMULATOR_HOST=" + emuTwin.AuthHost,
+			"GATEHOUSE_GATEWAY_URL=" + emuTwin.GatewayURL,
+			"GATEHOUSE_CREDENTIALS=" + creds,
+		}
+		out, err := sh.CombinedOutput()
+		if err != nil {
+			t.Errorf("example %q failed (%v):\n%s", example, err, out)
+		}
 	}
 }
 

@@ -17,8 +17,10 @@ import (
 	"github.com/gatehouse/gatehouse/client/internal/target"
 )
 
-// Examples is the help's examples.
-const Examples = "  gatehouse call /v1/hello\n  gatehouse call POST /v1/echo -d '{\"message\":\"hi\"}'"
+// Examples is the help's examples: calls that work against the /v1 backend
+// (a test in local/ runs each against the twin).
+const Examples = `  gatehouse call /v1/hello
+  gatehouse call GET /v1/me -v`
 
 // Options of call.
 type Options struct {

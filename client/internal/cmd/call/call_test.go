@@ -65,6 +65,24 @@ func TestNewCmdCall(t *testing.T) {
 	}
 }
 
+// The help's examples are calls this command accepts (local/ runs them
+// against the twin's /v1 backend).
+func TestExamplesParse(t *testing.T) {
+	lines := strings.Split(Examples, "\n")
+	for _, line := range lines {
+		args := strings.Fields(line)
+		if len(args) < 3 || args[0] != "gatehouse" || args[1] != "call" {
+			t.Fatalf("example %q is not a gatehouse call", line)
+		}
+		streams, _, _ := cmdutil.TestIO("")
+		cmd := NewCmdCall(&cmdutil.Factory{IO: streams, Resolver: &target.Resolver{}}, func(context.Context, *Options) error { return nil })
+		cmd.SetArgs(args[2:])
+		if err := cmd.Execute(); err != nil {
+			t.Errorf("example %q: %v", line, err)
+		}
+	}
+}
+
 type refresher struct{ n atomic.Int32 }
 
 func (r *refresher) Refresh(_ context.Context, s *firebase.Session) (*firebase.Session, error) {
