@@ -135,7 +135,7 @@ emulator: ## Install the Firebase Auth emulator (firebase-tools, pinned in local
 
 .PHONY: build
 build: ## Build the gatehouse CLI and the backend into bin/
-	cd client && go build -o ../bin/gatehouse ./cmd/gatehouse
+	cd client && go build -buildvcs=true -o ../bin/gatehouse ./cmd/gatehouse
 	cd service && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o ../bin/service .
 
 # Linters, pinned and installed from the Go module proxy into .cache/bin.

@@ -1,34 +1,52 @@
 package root
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+)
 
-// version is set at build time (-ldflags "-X .../root.version=v1.2.3");
-// otherwise the module version go install recorded, or the VCS revision.
+// version is set at build time for a release
+// (-ldflags "-X github.com/gatehouse/gatehouse/client/internal/cmd/root.version=v1.2.3").
 var version = ""
 
-// Version is the version --version prints.
+// Version is the release version, else what the build info records: the
+// module version `go install module@version` stamps, else the VCS revision
+// `go build` stamps in a git checkout (-buildvcs, on by default).
 func Version() string {
 	if version != "" {
 		return version
 	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown"
+		return "unknown (no build info)"
 	}
+	return fromBuildInfo(info)
+}
+
+func fromBuildInfo(info *debug.BuildInfo) string {
 	if v := info.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
-	rev, dirty := "", ""
+	var rev, at, dirty string
 	for _, s := range info.Settings {
-		switch {
-		case s.Key == "vcs.revision" && len(s.Value) >= 12:
-			rev = s.Value[:12]
-		case s.Key == "vcs.modified" && s.Value == "true":
-			dirty = "-dirty"
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
 		}
 	}
-	if rev != "" {
-		return "devel-" + rev + dirty
+	if rev == "" {
+		return "devel (no VCS revision recorded: build it in a git clone, not a worktree, with -buildvcs=true, as `make build` does)"
 	}
-	return "devel"
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if at != "" {
+		return rev + dirty + " (" + at + ")"
+	}
+	return rev + dirty
 }
