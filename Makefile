@@ -11,8 +11,6 @@ help: ## List the targets
 	@if [ -t 1 ]; then c='\033[36m' r='\033[0m'; else c='' r=''; fi; \
 	awk -v c="$$c" -v r="$$r" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-14s%s %s\n", c, $$1, r, $$2}' $(MAKEFILE_LIST)
 
-FIREBASE_TOOLS := .cache/firebase/node_modules/.bin/firebase
-
 .PHONY: test
 test: build-alone emulator web chromium ## Run every test: unit, process, e2e, browser, image, the real Pulumi plan (installs what they need)
 	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -count=1 ./...); done
@@ -132,18 +130,12 @@ spec: ## Render and validate the OpenAPI document (BACKEND_URL=… FIREBASE_PROJ
 	@cd spec && go run ./cmd/render --backend-url "$(BACKEND_URL)" --firebase-project "$(FIREBASE_PROJECT)"
 
 .PHONY: emulator
-emulator: $(FIREBASE_TOOLS) ## Install the Firebase Auth emulator (firebase-tools, pinned) with npm
-
-$(FIREBASE_TOOLS):
-	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ with npm (the Firebase Auth emulator runs on it)"; exit 1; }
-	@v=$$(sed -n 's/^const FirebaseToolsVersion = "\(.*\)"/\1/p' client/emulator/emulator.go); \
-	echo "one-time install: the Firebase Auth emulator (npm firebase-tools@$$v, about 625 packages, 1-3 minutes) into .cache/firebase"; \
-	npm install --prefix .cache/firebase --no-audit --no-fund --loglevel=http firebase-tools@$$v 2>&1 | \
-	  awk '/fetch GET/ { n++; if (n % 100 == 0) { printf "  ... %d packages fetched\n", n; fflush() } next } /^npm http/ { next } { print; fflush() }'
+emulator: ## Install the Firebase Auth emulator (firebase-tools, pinned in local/emulator) with npm, once
+	@cd local && go run ./cmd/emulator install
 
 .PHONY: build
 build: ## Build the gatehouse CLI and the backend into bin/
-	cd client && go build -o ../bin/gatehouse ./cmd/gatehouse
+	cd client && go build -buildvcs=true -o ../bin/gatehouse ./cmd/gatehouse
 	cd service && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o ../bin/service .
 
 # Linters, pinned and installed from the Go module proxy into .cache/bin.

@@ -25,7 +25,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gatehouse/gatehouse/client/emulator"
+	"github.com/gatehouse/gatehouse/local/emulator"
+	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/twin"
 	"github.com/gatehouse/gatehouse/spec"
 )
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) { os.Exit(setup(m)) }
 func setup(m *testing.M) int {
 	wd, _ := os.Getwd()
 	var err error
-	if repoRoot, err = emulator.RepoRoot(wd); err != nil {
+	if repoRoot, err = testenv.RepoRoot(wd); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

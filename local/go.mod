@@ -5,7 +5,6 @@ go 1.26.8
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
-	github.com/gatehouse/gatehouse/client v0.0.0
 	github.com/gatehouse/gatehouse/service v0.0.0
 	github.com/gatehouse/gatehouse/spec v0.0.0
 	github.com/go-jose/go-jose/v4 v4.1.9
@@ -62,7 +61,6 @@ require (
 )
 
 replace (
-	github.com/gatehouse/gatehouse/client => ../client
 	github.com/gatehouse/gatehouse/service => ../service
 	github.com/gatehouse/gatehouse/spec => ../spec
 )

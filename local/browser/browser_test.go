@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/gatehouse/gatehouse/client/emulator"
+	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/twin"
 )
 
@@ -65,7 +65,7 @@ func contains(list []string, want string) bool {
 func TestBrowserClient(t *testing.T) {
 	start := time.Now()
 	wd, _ := os.Getwd()
-	root, err := emulator.RepoRoot(wd)
+	root, err := testenv.RepoRoot(wd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gatehouse/gatehouse/client/emulator"
+	"github.com/gatehouse/gatehouse/local/emulator"
 	"github.com/gatehouse/gatehouse/local/gateway"
+	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/spec"
 )
 
@@ -258,12 +259,12 @@ func buildBackend(ctx context.Context, repoRoot, dir, name, pkg string) (string,
 // error, for the caller to stop.
 func (t *Twin) startBackend(ctx context.Context, c Config, name, pkg string, port int) (*proc, error) {
 	if port == 0 {
-		p, err := emulator.FreePort()
+		p, err := testenv.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		port = p
-	} else if !emulator.PortFree(port) {
+	} else if !testenv.PortFree(port) {
 		return nil, fmt.Errorf("%s port %d is taken: free it or choose another port", name, port)
 	}
 	bin, err := buildBackend(ctx, c.RepoRoot, t.tmp, name, pkg)

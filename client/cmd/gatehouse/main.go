@@ -5,9 +5,10 @@ package main
 import (
 	"os"
 
-	"github.com/gatehouse/gatehouse/client/internal/cli"
+	"github.com/gatehouse/gatehouse/client/internal/cmd/root"
+	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
 )
 
 func main() {
-	os.Exit(cli.Main(cli.OSEnv()))
+	os.Exit(root.Main(cmdutil.OSEnv()))
 }

@@ -30,21 +30,29 @@ type Client struct {
 	// Base URLs, without trailing slash. New sets them for production or
 	// for the emulator.
 	identityToolkit, secureToken string
+	emulatorHost                 string
 	now                          func() time.Time
 }
 
 // New returns a client for production, or for the Auth emulator when
-// emulatorHost (FIREBASE_AUTH_EMULATOR_HOST) is set.
+// emulatorHost (FIREBASE_AUTH_EMULATOR_HOST, HOST:PORT) is set. The caller
+// checks that the host is one to send passwords to (session.CheckEmulatorHost);
+// New only makes sure the value is used as the URL's host and nothing else.
 func New(apiKey, emulatorHost string) *Client {
 	c := &Client{APIKey: apiKey, HTTP: &http.Client{Timeout: 30 * time.Second}, now: time.Now,
-		identityToolkit: identityToolkitURL, secureToken: secureTokenURL}
+		identityToolkit: identityToolkitURL, secureToken: secureTokenURL, emulatorHost: emulatorHost}
 	if emulatorHost != "" {
-		base := "http://" + strings.TrimSuffix(strings.TrimPrefix(emulatorHost, "http://"), "/")
+		// As the URL's host, escaped: a "@" in the value cannot turn what
+		// precedes it into user info and what follows into the host.
+		base := (&url.URL{Scheme: "http", Host: emulatorHost}).String()
 		c.identityToolkit = base + "/identitytoolkit.googleapis.com"
 		c.secureToken = base + "/securetoken.googleapis.com"
 	}
 	return c
 }
+
+// jwtChars are the characters of a JWT in compact form (base64url and dots).
+const jwtChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.="
 
 // Session is a signed-in user's tokens.
 type Session struct {
@@ -130,6 +138,11 @@ func (c *Client) session(email, uid, idToken, refresh, expiresIn string) (*Sessi
 	if err != nil || idToken == "" || refresh == "" {
 		return nil, errors.New("unexpected answer from Firebase Auth (no token)")
 	}
+	// `gatehouse token` prints the ID token for shells to use, so it must be
+	// what a JWT is made of and nothing a terminal would act on.
+	if strings.Trim(idToken, jwtChars) != "" {
+		return nil, errors.New("unexpected answer from Firebase Auth (the ID token is not a JWT)")
+	}
 	s := &Session{Email: email, UID: uid, IDToken: idToken, RefreshToken: refresh,
 		Expiry: c.now().Add(time.Duration(secs) * time.Second).UTC().Truncate(time.Second)}
 	if claims, err := Claims(idToken); err == nil {
@@ -152,7 +165,12 @@ func (c *Client) post(ctx context.Context, u, contentType string, body io.Reader
 	req.Header.Set("Content-Type", contentType)
 	res, err := c.HTTP.Do(req)
 	if err != nil {
-		// The URL without the key: where we tried, not what we sent.
+		// The URL without the key: where we tried, not what we sent. For the
+		// emulator, the variable that pointed there: after a deploy, a
+		// FIREBASE_AUTH_EMULATOR_HOST left over from the twin is the usual cause.
+		if c.emulatorHost != "" {
+			return fmt.Errorf("cannot reach the Firebase Auth emulator at %s (FIREBASE_AUTH_EMULATOR_HOST=%s; start the twin with `make local`, or unset FIREBASE_AUTH_EMULATOR_HOST to use Firebase Auth in Google Cloud): %w", redact(u), c.emulatorHost, unwrapURLError(err))
+		}
 		return fmt.Errorf("cannot reach Firebase Auth at %s: %w", redact(u), unwrapURLError(err))
 	}
 	defer res.Body.Close()

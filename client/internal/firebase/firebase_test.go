@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -121,5 +122,78 @@ func TestProductionURLs(t *testing.T) {
 	c := New("k", "")
 	if c.identityToolkit != "https://identitytoolkit.googleapis.com" || c.secureToken != "https://securetoken.googleapis.com" {
 		t.Errorf("production URLs = %s, %s", c.identityToolkit, c.secureToken)
+	}
+}
+
+// recorder answers every request with 500 and records where it went.
+type recorder struct{ hosts, bodies []string }
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	b, _ := io.ReadAll(req.Body)
+	r.hosts = append(r.hosts, req.URL.Host)
+	r.bodies = append(r.bodies, string(b))
+	return &http.Response{StatusCode: 500, Body: io.NopCloser(strings.NewReader("")), Request: req}, nil
+}
+
+// The emulator host is the URL's host and nothing else: "127.0.0.1:@evil"
+// once made "127.0.0.1:" the user info and sent the password to evil.example
+// (the CLI refuses such a value before; this is the second line).
+func TestEmulatorHostIsOnlyTheHost(t *testing.T) {
+	for _, host := range []string{"127.0.0.1:@evil.example", "127.0.0.1:9099@evil.example", "127.0.0.1:9099/@evil.example"} {
+		rec := &recorder{}
+		c := New("k", host)
+		c.HTTP = &http.Client{Transport: rec}
+		_, _ = c.SignIn(t.Context(), "a@b.co", "pw-SECRET")
+		for i, h := range rec.hosts {
+			if strings.Contains(h, "evil") {
+				t.Errorf("New(%q): request went to host %q with %s", host, h, rec.bodies[i])
+			}
+		}
+	}
+	rec := &recorder{}
+	c := New("k", "127.0.0.1:9099")
+	c.HTTP = &http.Client{Transport: rec}
+	_, _ = c.SignIn(t.Context(), "a@b.co", "pw")
+	if len(rec.hosts) != 1 || rec.hosts[0] != "127.0.0.1:9099" {
+		t.Errorf("a plain HOST:PORT went to %q, want 127.0.0.1:9099", rec.hosts)
+	}
+}
+
+// A "cannot reach" error for the emulator names the variable that pointed
+// there (after a deploy, a leftover export is the usual cause); one for
+// Google's endpoints does not.
+func TestUnreachableEmulatorNamesVariable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	host := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close()
+	_, err := New("k", host).SignIn(t.Context(), "a@b.co", "pw")
+	if err == nil || !strings.Contains(err.Error(), "FIREBASE_AUTH_EMULATOR_HOST="+host) || !strings.Contains(err.Error(), "unset FIREBASE_AUTH_EMULATOR_HOST") {
+		t.Errorf("error = %v, want it to name FIREBASE_AUTH_EMULATOR_HOST", err)
+	}
+	c := New("k", "")
+	c.identityToolkit = srv.URL // production shape, unreachable
+	_, err = c.SignIn(t.Context(), "a@b.co", "pw")
+	if err == nil || !strings.Contains(err.Error(), "cannot reach Firebase Auth at") || strings.Contains(err.Error(), "FIREBASE_AUTH_EMULATOR_HOST") {
+		t.Errorf("production error = %v", err)
+	}
+}
+
+// `gatehouse token` prints the ID token: one that is not made of JWT
+// characters (an escape sequence, a newline) is refused when received.
+func TestIDTokenMustBeJWT(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		jwt(map[string]any{"sub": "u"}): true,
+		"a.b.c\x1b[2J":                  false,
+		"a.b.c\nrm -rf":                 false,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := json.Marshal(map[string]string{"idToken": tok, "refreshToken": "r", "expiresIn": "3600", "localId": "u"})
+			w.Write(b)
+		}))
+		_, err := New("k", strings.TrimPrefix(srv.URL, "http://")).SignIn(t.Context(), "a@b.co", "pw")
+		srv.Close()
+		if (err == nil) != ok {
+			t.Errorf("ID token %q: err %v, want ok=%v", tok, err, ok)
+		}
 	}
 }

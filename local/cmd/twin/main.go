@@ -18,7 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gatehouse/gatehouse/client/emulator"
+	"github.com/gatehouse/gatehouse/local/emulator"
+	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/twin"
 )
 
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	root, err := emulator.RepoRoot(wd)
+	root, err := testenv.RepoRoot(wd)
 	if err != nil {
 		return fmt.Errorf("run from the gatehouse checkout: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/client/emulator"
+	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/twin"
 )
 
@@ -69,7 +69,7 @@ func freePorts(t *testing.T) ports {
 	t.Helper()
 	var p [3]int
 	for i := range p {
-		n, err := emulator.FreePort()
+		n, err := testenv.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +149,7 @@ func assertAllGone(t *testing.T, p ports, out *syncbuf.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, port := range []int{p.gateway, p.backend, p.auth} {
-		for !emulator.PortFree(port) {
+		for !testenv.PortFree(port) {
 			if time.Now().After(deadline) {
 				t.Fatalf("port %d still held 20 s after the twin was stopped: an orphan is left\n%s", port, out.String())
 			}

@@ -1,4 +1,4 @@
-package cli
+package root
 
 import (
 	"net/http"
@@ -55,28 +55,6 @@ func TestRefreshStaysWithIssuer(t *testing.T) {
 	delete(h.env, "FIREBASE_AUTH_EMULATOR_HOST")
 	if code, _, stderr := h.run("token", "--profile", "local"); code != 1 || !strings.Contains(stderr, "emulator at 127.0.0.1:9099") {
 		t.Errorf("token of an emulator session without the variable = %d %q", code, stderr)
-	}
-}
-
-// The emulator speaks plain HTTP: only a loopback one is used (login and
-// every refresh check it). Tested on the check itself, so that a regression
-// can never send anything off this machine.
-func TestEmulatorHostMustBeLoopback(t *testing.T) {
-	for _, tt := range []struct {
-		host string
-		ok   bool
-	}{
-		{"127.0.0.1:9099", true},
-		{"localhost:9099", true},
-		{"[::1]:9099", true},
-		{"127.1.2.3:9099", true},
-		{"192.0.2.10:9099", false},
-		{"emulator.example.com:9099", false},
-		{"[2001:db8::1]:9099", false},
-	} {
-		if err := checkEmulatorHost(tt.host); (err == nil) != tt.ok {
-			t.Errorf("checkEmulatorHost(%s) = %v, want ok=%v", tt.host, err, tt.ok)
-		}
 	}
 }
 

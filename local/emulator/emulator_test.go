@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/local/internal/testenv"
 )
 
 // install returns the firebase CLI, installing it when needed; without npm
@@ -17,7 +19,7 @@ import (
 func install(t *testing.T, log *bytes.Buffer) string {
 	t.Helper()
 	wd, _ := os.Getwd()
-	root, err := RepoRoot(wd)
+	root, err := testenv.RepoRoot(wd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +108,7 @@ func TestEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(e.Host)
-	if n, err := strconv.Atoi(port); err != nil || !PortFree(n) {
+	if n, err := strconv.Atoi(port); err != nil || !testenv.PortFree(n) {
 		t.Errorf("emulator port %s still bound after Stop (%v)", e.Host, err)
 	}
 }
