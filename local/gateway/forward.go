@@ -1,0 +1,137 @@
+package gateway
+
+// The forwarding to the backend, as ESPv2's router and backend_auth filter
+// do it: path translation, the headers API Gateway sets, the deadline.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/spec"
+)
+
+// payloadKey carries the verified payloads from authentication to the
+// proxy's Rewrite.
+type payloadKey struct{}
+
+// forward proxies to the backend the way ESPv2 does: the verified payload
+// in X-Apigateway-Api-Userinfo, the gateway's token in Authorization (the
+// caller's copied to X-Forwarded-Authorization) unless disable_auth, the
+// path per path_translation, one retry on a connect failure or a reset,
+// and the backend deadline enforced.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt *route, path string, payloads []string) {
+	deadline := rt.backend.Deadline
+	if deadline == 0 {
+		deadline = defaultDeadline
+	}
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), payloadKey{}, payloads), deadline)
+	defer cancel()
+	out := r.WithContext(ctx)
+	out.URL = cloneURL(r.URL)
+	out.URL.RawPath = path
+	if p, err := url.PathUnescape(path); err == nil {
+		out.URL.Path = p
+	}
+	if err := bufferForRetry(out); err != nil {
+		writeError(w, http.StatusBadRequest, msgBadRequest)
+		return
+	}
+	rt.proxy.ServeHTTP(w, out)
+}
+
+func cloneURL(u *url.URL) *url.URL {
+	c := *u
+	return &c
+}
+
+// newProxy builds the reverse proxy for one route.
+func (g *Gateway) newProxy(rt *route) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Transport: retryOnce{g.opts.Transport},
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			out := pr.Out
+			u := *rt.target
+			escaped := pr.In.URL.RawPath
+			query := pr.In.URL.RawQuery
+			switch rt.backend.PathTranslation {
+			case spec.AppendPathToAddress:
+				base := strings.TrimSuffix(u.EscapedPath(), "/")
+				u.Path = strings.TrimSuffix(u.Path, "/") + pr.In.URL.Path
+				u.RawPath = base + escaped
+			default:
+				// CONSTANT_ADDRESS: the address as is, with the path's
+				// variables appended to the query string.
+				if u.Path == "" {
+					u.Path = "/"
+				}
+				u.RawPath = ""
+				if vars := pathVariables(rt.segments, escaped); vars != "" {
+					if query != "" {
+						query += "&"
+					}
+					query += vars
+				}
+			}
+			u.RawQuery = query
+			out.URL = &u
+			// Envoy rewrites Host to the backend's host name (route
+			// host_rewrite_literal), without a port.
+			out.Host = u.Hostname()
+			if xff := pr.In.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+				out.Header["X-Forwarded-For"] = xff
+			}
+			out.Header.Set("X-Forwarded-Proto", "http")
+			if pr.In.TLS != nil {
+				out.Header.Set("X-Forwarded-Proto", "https")
+			}
+			if !rt.backend.DisableAuth {
+				if authz := pr.In.Header.Get("Authorization"); authz != "" {
+					out.Header.Add(forwardedAuthz, authz) // added to any the client sent
+				}
+				out.Header.Set("Authorization", rt.standIn)
+			}
+			if payloads, _ := pr.In.Context().Value(payloadKey{}).([]string); len(payloads) > 0 {
+				for _, p := range payloads {
+					out.Header.Add(userinfoHeader, p)
+				}
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+				writeError(w, http.StatusGatewayTimeout, msgUpstreamTime)
+				return
+			}
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			writeError(w, http.StatusServiceUnavailable, msgUpstreamReset+resetReason(err))
+		},
+	}
+}
+
+// standInToken is what the twin puts in the backend's Authorization where
+// API Gateway puts a Google-signed ID token of the gateway's service
+// account (audience jwt_audience, else the backend address). It is
+// unsigned and says what it is, so nothing can mistake it for the real one.
+func standInToken(b spec.Backend) string {
+	aud := b.JWTAudience
+	if aud == "" {
+		if u, err := url.Parse(b.Address); err == nil {
+			aud = u.Scheme + "://" + u.Host
+		}
+	}
+	header, _ := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
+	payload, _ := json.Marshal(map[string]string{
+		"iss":  "gatehouse-local-twin",
+		"sub":  "local-gateway",
+		"aud":  aud,
+		"note": "stand-in: API Gateway sends a Google-signed ID token of its service account here",
+	})
+	return "Bearer " + base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
+}
