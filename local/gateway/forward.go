@@ -16,23 +16,31 @@ import (
 	"github.com/gatehouse/gatehouse/spec"
 )
 
-// payloadKey carries the verified payloads from authentication to the
-// proxy's Rewrite.
-type payloadKey struct{}
+// forwarding is what the proxy needs beyond the outgoing request: the
+// verified payloads (for Rewrite) and the method the client sent (for
+// ModifyResponse).
+type forwarding struct {
+	payloads     []string
+	clientMethod string
+}
+
+type forwardingKey struct{}
 
 // forward proxies to the backend the way ESPv2 does: the verified payload
 // in X-Apigateway-Api-Userinfo, the gateway's token in Authorization (the
 // caller's copied to X-Forwarded-Authorization) unless disable_auth, the
 // path per path_translation, one retry on a connect failure or a reset,
 // and the backend deadline enforced.
-func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt *route, path string, payloads []string) {
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt *route, method, path string, payloads []string) {
 	deadline := rt.backend.Deadline
 	if deadline == 0 {
 		deadline = defaultDeadline
 	}
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), payloadKey{}, payloads), deadline)
+	fw := &forwarding{payloads: payloads, clientMethod: r.Method}
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), forwardingKey{}, fw), deadline)
 	defer cancel()
-	out := r.WithContext(ctx)
+	out := r.WithContext(ctx) // a copy: r.Method stays the client's
+	out.Method = method
 	out.URL = cloneURL(r.URL)
 	out.URL.RawPath = path
 	if p, err := url.PathUnescape(path); err == nil {
@@ -96,11 +104,17 @@ func (g *Gateway) newProxy(rt *route) *httputil.ReverseProxy {
 				}
 				out.Header.Set("Authorization", rt.standIn)
 			}
-			if payloads, _ := pr.In.Context().Value(payloadKey{}).([]string); len(payloads) > 0 {
-				for _, p := range payloads {
+			if fw, _ := pr.In.Context().Value(forwardingKey{}).(*forwarding); fw != nil {
+				for _, p := range fw.payloads {
 					out.Header.Add(userinfoHeader, p)
 				}
 			}
+		},
+		ModifyResponse: func(res *http.Response) error {
+			if fw, _ := res.Request.Context().Value(forwardingKey{}).(*forwarding); fw != nil {
+				frameFor(res, fw.clientMethod)
+			}
+			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
@@ -134,4 +148,22 @@ func standInToken(b spec.Backend) string {
 		"note": "stand-in: API Gateway sends a Google-signed ID token of its service account here",
 	})
 	return "Bearer " + base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
+}
+
+// frameFor makes the backend's answer to the method it was sent (which
+// X-HTTP-Method-Override may have changed) readable by a client that sent
+// clientMethod: a HEAD client gets no body, whatever the backend sent, and
+// keeps the headers describing it, as a HEAD response does (RFC 9110
+// section 9.3.2); any other client of a HEAD answer gets an empty body of
+// length 0, not the Content-Length of a body the backend did not send.
+func frameFor(res *http.Response, clientMethod string) {
+	sent := res.Request.Method
+	switch {
+	case clientMethod == http.MethodHead && sent != http.MethodHead:
+		_ = res.Body.Close()
+		res.Body = http.NoBody
+	case sent == http.MethodHead && clientMethod != http.MethodHead:
+		res.Header.Del("Content-Length")
+		res.ContentLength = 0
+	}
 }

@@ -139,12 +139,16 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 			return "header name with an underscore"
 		}
 	}
+	// The override picks the operation and the method the backend is sent;
+	// the response stays framed for the method the client sent, which is
+	// r.Method (net/http frames by it), so r.Method is never changed.
+	method := r.Method
 	if v := r.Header.Values(methodOverride); len(v) > 0 {
-		r.Method = v[0]
+		method = v[0]
 		r.Header.Del(methodOverride)
 	}
 	path := normalizePath(r.URL.EscapedPath())
-	rt, template := g.match(r.Method, path)
+	rt, template := g.match(method, path)
 	if rt == nil {
 		if template != "" {
 			writeError(w, http.StatusMethodNotAllowed, msgMethodNotAllowed(template))
@@ -175,6 +179,6 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 			return f.msg
 		}
 	}
-	g.forward(w, r, rt, path, payloads)
+	g.forward(w, r, rt, method, path, payloads)
 	return ""
 }
