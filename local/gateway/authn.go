@@ -131,7 +131,7 @@ func (g *Gateway) verifyProvider(ctx context.Context, toks []string, is spec.Iss
 			if msg := timeCheck(v.nbf, v.exp, now); msg != "" {
 				return nil, &authFailure{msg: msg, fetched: fetchedAny}
 			}
-			payloads = append(payloads, v.payload)
+			payloads = append(payloads, payloadSegment(raw))
 			continue
 		}
 		j, msg := parseJWT(raw, g.opts.Emulator)
@@ -157,7 +157,7 @@ func (g *Gateway) verifyProvider(ctx context.Context, toks []string, is spec.Iss
 				return nil, &authFailure{msg: msg, fetched: fetchedAny}
 			}
 		}
-		g.cache.put(is.Name, raw, verified{payload: j.payloadB64, nbf: j.nbf, exp: j.exp})
+		g.cache.put(is.Name, raw, verified{nbf: j.nbf, exp: j.exp})
 		payloads = append(payloads, j.payloadB64)
 	}
 	return payloads, nil

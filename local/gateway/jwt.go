@@ -163,6 +163,13 @@ func parseJWT(raw string, allowNone bool) (*parsedJWT, string) {
 	return j, ""
 }
 
+// payloadSegment is the payload part of a token that parsed: what the
+// gateway forwards as X-Apigateway-Api-Userinfo.
+func payloadSegment(raw string) string {
+	parts := strings.Split(raw, ".")
+	return parts[1]
+}
+
 // b64url decodes base64url with or without padding, as absl's
 // WebSafeBase64Unescape does.
 func b64url(s string) ([]byte, bool) {
