@@ -121,7 +121,7 @@ func (g *Gateway) verifyProvider(ctx context.Context, toks []string, is spec.Iss
 	if len(toks) == 0 {
 		return nil, &authFailure{msg: msgMissing}
 	}
-	now := g.opts.Now().Unix()
+	now := uint64(g.opts.Now().Unix())
 	var payloads []string
 	fetchedAny := false
 	for _, raw := range toks {

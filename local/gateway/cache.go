@@ -32,7 +32,7 @@ const MaxHeaderBytes = 64 << 10
 // is read again from the request's own token (payloadSegment), so nothing
 // of the token is kept.
 type verified struct {
-	nbf, exp int64
+	nbf, exp uint64
 }
 
 // cacheKey is SHA-256 of the provider's name and the token: a token is

@@ -302,7 +302,7 @@ func conformanceCases() []conformanceCase {
 	const (
 		extractor = "envoy extractor.cc (ExtractorImpl::extract, extractJWT); esp-v2 src/go/configgenerator/filtergen/jwt_authn.go defaultJwtLocations"
 		authn     = "envoy authenticator.cc (startVerify, doneWithStatus)"
-		parse     = "jvl jwt.cc Jwt::parseFromString; jvl status.cc"
+		parse     = "jvl jwt.cc Jwt::parseFromString (StrSplit SkipEmpty, then header, payload, signature); jvl struct_utils.cc GetUInt64; jvl status.cc"
 		times     = "jvl jwt.cc Jwt::verifyTimeConstraint (kClockSkewInSecond 60)"
 		audience  = "jvl check_audience.cc; envoy filter.cc onComplete (403 for JwtAudienceNotAllowed)"
 		verify    = "jvl verify.cc verifyJwtWithoutTimeChecking"
@@ -402,12 +402,30 @@ func conformanceCases() []conformanceCase {
 		{"aud not a string or list", raw(`{"alg":"RS256"}`, `{"aud":5}`, "c2ln"), msgAudNotString},
 		{"aud list with a number", raw(`{"alg":"RS256"}`, `{"aud":["a",5]}`, "c2ln"), msgAudNotString},
 		{"signature not base64url", raw(`{"alg":"RS256"}`, validPayload, "!!!"), msgSignatureBadBase64},
+		// Sections are split with empty ones skipped, not counted by dots.
+		{"alg none after a trailing dot: alg not implemented", raw(`{"alg":"none"}`, validPayload, "c2ln") + ".", msgHeaderAlgNotImpl},
+		{"alg none with an empty section: alg not implemented", seg(`{"alg":"none"}`) + ".." + seg(validPayload) + ".c2ln", msgHeaderAlgNotImpl},
+		{"alg none, unsigned: two sections", raw(`{"alg":"none"}`, validPayload, ""), msgBadFormat},
+		{"alg HS256 unsigned: two sections", raw(`{"alg":"HS256"}`, validPayload, ""), msgBadFormat},
+		{"four sections", raw(`{"alg":"none"}`, validPayload, "c2ln") + ".c2ln", msgBadFormat},
+		// Times are unsigned 64-bit integers (StructUtils::GetUInt64).
+		{"exp negative", raw(`{"alg":"RS256"}`, `{"iss":"`+fbIssuer+`","exp":-1}`, "c2ln"), msgExpOutOfRange},
+		{"nbf of 2^64", raw(`{"alg":"RS256"}`, `{"nbf":18446744073709551616}`, "c2ln"), msgNbfOutOfRange},
+		{"iat negative, before nbf and exp", raw(`{"alg":"RS256"}`, `{"iat":-5,"exp":"x"}`, "c2ln"), msgIatOutOfRange},
+		{"exp a string is the wrong type, not out of range", raw(`{"alg":"RS256"}`, `{"exp":"-1"}`, "c2ln"), msgExpNotInteger},
 	}
 	for _, m := range malformed {
 		add("parse", m.name, parse, func(h *harness) {
 			h.want(h.do("GET", "/v1/hello", bearer(m.token), ""), 401, m.msg)
 		})
 	}
+	add("parse", "a good token with a trailing dot verifies", parse+"; jvl verify.cc (signs header.payload as parsed)", func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", bearer(h.good(nil)+"."), ""))
+	})
+	add("parse", "a good token with an empty section verifies", parse+"; jvl verify.cc", func(h *harness) {
+		p := strings.Split(h.good(nil), ".")
+		h.reached(h.do("GET", "/v1/hello", bearer(p[0]+"."+p[1]+".."+p[2]), ""))
+	})
 
 	// --- claims: issuer, times, audience, in that order ----------------
 	add("claims", "unknown issuer", authn, func(h *harness) {
