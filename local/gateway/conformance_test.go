@@ -476,16 +476,29 @@ func conformanceCases() []conformanceCase {
 		tok := h.sign(jwt.SigningMethodRS256, h.kr.stranger, "k1", fbClaims(map[string]any{"aud": "x"}))
 		h.want(h.do("GET", "/v1/hello", bearer(tok), ""), 403, msgAudience)
 	})
-	add("claims", "alternatives: the last failure is reported", "envoy verifier.cc AnyVerifierImpl::onComplete; "+authn, func(h *harness) {
-		// /v1/me accepts firebase or machine: the firebase check fails on
-		// the audience, then the machine check on the issuer, last.
-		h.want(h.do("GET", "/v1/me", bearer(h.good(map[string]any{"aud": "x"})), ""), 401, msgUnknownIssuer)
+	const anyVerifier = "envoy verifier.cc AnyVerifierImpl::onComplete (children ranked in listed order: other errors over JwtUnknownIssuer over JwtMissed); esp-v2 filtergen/jwt_authn.go makeJwtRequirement"
+	add("claims", "alternatives: the matching issuer's failure outranks the others' unknown issuer", anyVerifier, func(h *harness) {
+		// /v1/me accepts firebase or machine: the token is firebase's and
+		// fails there on the audience; machine does not know its issuer.
+		h.want(h.do("GET", "/v1/me", bearer(h.good(map[string]any{"aud": "x"})), ""), 403, msgAudience)
 	})
-	add("claims", "alternatives: a check that fetched keys completes last", "envoy verifier.cc AnyVerifierImpl; authenticator.cc (remote fetch completes asynchronously)", func(h *harness) {
-		// The machine check fails on the signature only after fetching
-		// its keys, so it completes after the firebase issuer failure.
+	add("claims", "alternatives: ranked by listed order, not by which completed last", anyVerifier+"; "+authn+" (remote fetch completes asynchronously)", func(h *harness) {
+		// The machine check fails on the signature after fetching keys:
+		// it completes last and is also the one that knows the issuer.
 		tok := h.sign(jwt.SigningMethodRS256, h.kr.stranger, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "exp": conformNow + 60})
 		h.want(h.do("GET", "/v1/me", bearer(tok), ""), 401, msgVerification)
+	})
+	add("claims", "alternatives: an issuer no provider knows", anyVerifier, func(h *harness) {
+		h.want(h.do("GET", "/v1/me", bearer(h.good(map[string]any{"iss": "https://evil.test"})), ""), 401, msgUnknownIssuer)
+	})
+	add("claims", "alternatives: no token for any", anyVerifier, func(h *harness) {
+		h.want(h.do("GET", "/v1/me", nil, ""), 401, msgMissing)
+	})
+	add("claims", "alternatives: the first passes", anyVerifier, func(h *harness) {
+		tok := h.good(nil)
+		if s := h.reached(h.do("GET", "/v1/me", bearer(tok), "")); s.header.Get(userinfoHeader) != h.payloadOf(tok) {
+			h.t.Errorf("userinfo %q", s.header.Get(userinfoHeader))
+		}
 	})
 	add("claims", "alternatives: the second passes", "envoy verifier.cc AnyVerifierImpl", func(h *harness) {
 		tok := h.sign(jwt.SigningMethodRS256, h.kr.k1, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "sub": "m", "exp": conformNow + 60})
