@@ -7,8 +7,6 @@ package gateway
 import (
 	"context"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/spec"
 )
@@ -44,41 +42,6 @@ func (f *authFailure) code() int {
 	return http.StatusUnauthorized
 }
 
-// tokens finds every JWT in ESPv2's default locations (esp-v2
-// src/go/configgenerator/filtergen/jwt_authn.go defaultJwtLocations:
-// Authorization with the case-sensitive prefix "Bearer ",
-// X-Goog-Iap-Jwt-Assertion, and the access_token query parameter), in the
-// order Envoy's authenticator checks them: it takes the last found first.
-func tokens(r *http.Request) []string {
-	var found []string
-	for _, v := range r.Header.Values("Authorization") {
-		// Envoy's extractor looks for the prefix anywhere in the value,
-		// then takes the token from the first base64url character after it.
-		i := strings.Index(v, "Bearer ")
-		if i < 0 {
-			continue
-		}
-		rest := v[i+len("Bearer "):]
-		if j := strings.IndexFunc(rest, isTokenChar); j >= 0 {
-			rest = rest[j:]
-		}
-		found = append(found, rest)
-	}
-	found = append(found, r.Header.Values(iapHeader)...)
-	q, _ := url.ParseQuery(r.URL.RawQuery) // what parses is used, as Envoy does
-	if v := q["access_token"]; len(v) > 0 {
-		found = append(found, v[0])
-	}
-	for i, j := 0, len(found)-1; i < j; i, j = i+1, j-1 {
-		found[i], found[j] = found[j], found[i]
-	}
-	return found
-}
-
-func isTokenChar(c rune) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
-}
-
 // authenticate verifies the request against the operation's security
 // alternatives as ESPv2's jwt_authn does. One alternative is one provider
 // verifier; several make Envoy's RequiresAny verifier (esp-v2
@@ -94,12 +57,11 @@ func isTokenChar(c rune) bool {
 // child said it; else "Jwt is missing". It returns the verified payload
 // segments to forward.
 func (g *Gateway) authenticate(r *http.Request, security [][]string) ([]string, *authFailure) {
-	toks := tokens(r)
 	failures := make([]*authFailure, 0, len(security))
 	var later []string // an alternative that passed after a key fetch
 	passedLater := false
 	for _, alt := range security {
-		payloads, fail, fetched := g.verifyAll(r.Context(), toks, alt)
+		payloads, fail, fetched := g.verifyAll(r, alt)
 		switch {
 		case fail == nil && !fetched:
 			return payloads, nil // completes while the children are started
@@ -133,10 +95,14 @@ func rankFailures(failures []*authFailure) *authFailure {
 // one provider it is that provider's verifier; with several, Envoy's
 // RequiresAll (AllVerifierImpl), which completes with the first failure to
 // complete: those that need no key fetch complete first, in order.
-func (g *Gateway) verifyAll(ctx context.Context, toks []string, alt []string) (payloads []string, fail *authFailure, fetched bool) {
+func (g *Gateway) verifyAll(r *http.Request, alt []string) (payloads []string, fail *authFailure, fetched bool) {
 	var later *authFailure
 	for _, name := range alt {
-		p, f, fetchedHere := g.verifyProvider(ctx, toks, g.doc.Issuers[name])
+		// Each provider reads its own locations (a verifier's extractor
+		// is made from its provider alone: verifier.cc
+		// ProviderVerifierImpl).
+		toks := g.extractors[name].extract(r)
+		p, f, fetchedHere := g.verifyProvider(r.Context(), toks, g.doc.Issuers[name])
 		fetched = fetched || fetchedHere
 		switch {
 		case f == nil:

@@ -98,9 +98,10 @@ func (h *harness) fbKeys() jose.JSONWebKeySet {
 	return set
 }
 
-// newHarness builds the gateway for doc(h); backend may be replaced by the
-// case (failure modes) through addr.
-func newHarness(t *testing.T, kr *keyring, emulator bool, addr func(h *harness) string) *harness {
+// newHarness builds the gateway for doc(h) with o (its key client and
+// clock are the harness's); backend may be replaced by the case (failure
+// modes) through addr.
+func newHarness(t *testing.T, kr *keyring, o Options, addr func(h *harness) string) *harness {
 	h := &harness{t: t, kr: kr, now: time.Unix(conformNow, 0)}
 	h.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -151,9 +152,11 @@ func newHarness(t *testing.T, kr *keyring, emulator bool, addr func(h *harness) 
 			{ID: "own", Method: "GET", Path: "/v1/own", Security: secured,
 				Backend: &spec.Backend{Address: address + "/own", PathTranslation: spec.AppendPathToAddress, DisableAuth: true}},
 			{ID: "broken", Method: "GET", Path: "/v1/broken", Security: [][]string{{"broken"}}},
+			{ID: "them", Method: "GET", Path: "/v1/them", Security: [][]string{{"machine"}, {"firebase"}}},
 		},
 	}
-	g, err := New(doc, Options{Emulator: emulator, KeyClient: h.jwks.Client(), Now: func() time.Time { return h.now }})
+	o.KeyClient, o.Now = h.jwks.Client(), func() time.Time { return h.now }
+	g, err := New(doc, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +263,7 @@ func (h *harness) lastSeen() *seen {
 
 type conformanceCase struct {
 	group, name, source string
-	emulator            bool
+	opts                Options                 // the gateway's (Emulator, JWTLocations)
 	backend             func(h *harness) string // the backend address, when not the recording one
 	run                 func(h *harness)
 }
@@ -282,7 +285,7 @@ func TestConformance(t *testing.T) {
 		names[c.group+"/"+c.name] = true
 		counts[c.group]++
 		t.Run(c.group+"/"+c.name, func(t *testing.T) {
-			h := newHarness(t, kr, c.emulator, c.backend)
+			h := newHarness(t, kr, c.opts, c.backend)
 			c.run(h)
 		})
 	}
@@ -561,6 +564,73 @@ func conformanceCases() []conformanceCase {
 		h.want(h.do("GET", "/v1/hello", bearer(tok), ""), 401, msgExpired)
 	})
 
+	// --- x-google-jwt-locations ---------------------------------------------
+	const jwtLocations = "esp-v2 src/go/configgenerator/filtergen/jwt_authn.go processJwtLocations; envoy extractor.cc (ExtractorImpl::addProvider, extract)"
+	addLoc := func(name, source string, locs map[string][]JWTLocation, run func(h *harness)) {
+		cs = append(cs, conformanceCase{group: "jwt-locations", name: name, source: source, opts: Options{JWTLocations: locs}, run: run})
+	}
+	bearerOnly := map[string][]JWTLocation{"firebase": {{Header: "Authorization", ValuePrefix: "Bearer "}}}
+	addLoc("Authorization only: the header is read", jwtLocations, bearerOnly, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", bearer(h.good(nil)), ""))
+	})
+	addLoc("Authorization only: access_token is not read", jwtLocations, bearerOnly, func(h *harness) {
+		h.want(h.do("GET", "/v1/hello?access_token="+h.good(nil), nil, ""), 401, msgMissing)
+	})
+	addLoc("Authorization only: a bad access_token is not checked, and stays", jwtLocations, bearerOnly, func(h *harness) {
+		if s := h.reached(h.do("GET", "/v1/hello?access_token=garbage", bearer(h.good(nil)), "")); s.rawQuery != "access_token=garbage" {
+			h.t.Errorf("backend query %q", s.rawQuery)
+		}
+	})
+	addLoc("Authorization only: X-Goog-Iap-Jwt-Assertion is not read", jwtLocations, bearerOnly, func(h *harness) {
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Goog-Iap-Jwt-Assertion": h.good(nil)}, ""), 401, msgMissing)
+	})
+	addLoc("a header without a prefix: the whole value", jwtLocations, map[string][]JWTLocation{"firebase": {{Header: "X-Token"}}}, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", map[string]string{"X-Token": h.good(nil)}, ""))
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Token": "Bearer " + h.good(nil)}, ""), 401, msgHeaderBadBase64)
+	})
+	addLoc("a custom prefix, found anywhere in the value", jwtLocations, map[string][]JWTLocation{"firebase": {{Header: "X-Token", ValuePrefix: "JWT "}}}, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", map[string]string{"X-Token": "scheme JWT " + h.good(nil)}, ""))
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Token": "Bearer " + h.good(nil)}, ""), 401, msgMissing)
+	})
+	addLoc("a prefix followed by no token character: the whole value", jwtLocations+" (extractJWT)", map[string][]JWTLocation{"firebase": {{Header: "X-Token", ValuePrefix: "JWT "}}}, func(h *harness) {
+		// "a.b.c JWT !" is taken whole: three sections, the header "a"
+		// not base64url.
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Token": "a.b.c JWT !"}, ""), 401, msgHeaderBadBase64)
+	})
+	addLoc("a query parameter", jwtLocations, map[string][]JWTLocation{"firebase": {{Query: "jwt"}}}, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello?jwt="+h.good(nil), nil, ""))
+		h.want(h.do("GET", "/v1/hello", bearer(h.good(nil)), ""), 401, msgMissing)
+	})
+	addLoc("cookie locations are skipped; with none left, Envoy's defaults", jwtLocations+" (cookie: default case, skipped)", map[string][]JWTLocation{"firebase": {{Cookie: "session"}}}, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", bearer(h.good(nil)), ""))
+		h.reached(h.do("GET", "/v1/hello?access_token="+h.good(nil), nil, ""))
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Goog-Iap-Jwt-Assertion": h.good(nil), "Cookie": "session=" + h.good(nil)}, ""), 401, msgMissing)
+	})
+	addLoc("headers are read in name order, the last found checked first", jwtLocations+"; "+authn, map[string][]JWTLocation{"firebase": {{Header: "X-B"}, {Header: "X-A"}}}, func(h *harness) {
+		// Both must verify; the X-B token is checked first and reported.
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-A": h.good(map[string]any{"aud": "x"}), "X-B": h.good(map[string]any{"exp": conformNow - 3600})}, ""), 401, msgExpired)
+	})
+	split := map[string][]JWTLocation{"firebase": {{Header: "Authorization", ValuePrefix: "Bearer "}}, "machine": {{Header: "X-Machine-Token"}}}
+	addLoc("each provider reads its own locations", jwtLocations+"; envoy verifier.cc ProviderVerifierImpl (an extractor per provider)", split, func(h *harness) {
+		tok := h.sign(jwt.SigningMethodRS256, h.kr.k1, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "sub": "m", "exp": conformNow + 60})
+		h.reached(h.do("GET", "/v1/me", map[string]string{"X-Machine-Token": tok}, ""))
+		h.want(h.do("GET", "/v1/me", bearer(tok), ""), 401, msgUnknownIssuer)
+	})
+	addLoc("alternatives: unknown issuer outranks missing, whatever the order", anyVerifier, split, func(h *harness) {
+		// firebase finds a machine token (not its issuer), machine finds
+		// none; machine is listed last.
+		tok := h.sign(jwt.SigningMethodRS256, h.kr.k1, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "exp": conformNow + 60})
+		h.want(h.do("GET", "/v1/me", bearer(tok), ""), 401, msgUnknownIssuer)
+	})
+	addLoc("alternatives: the last listed failure, though another completes later", anyVerifier+"; "+authn+" (remote fetch)", split, func(h *harness) {
+		// /v1/them lists machine, then firebase. machine fails on the
+		// signature after a key fetch (completing last); firebase's
+		// expired token is listed last and is reported.
+		bad := h.sign(jwt.SigningMethodRS256, h.kr.stranger, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "exp": conformNow + 60})
+		h.want(h.do("GET", "/v1/them", map[string]string{"X-Machine-Token": bad, "Authorization": "Bearer " + h.good(map[string]any{"exp": conformNow - 3600})}, ""), 401, msgExpired)
+		h.want(h.do("GET", "/v1/me", map[string]string{"X-Machine-Token": bad, "Authorization": "Bearer " + h.good(map[string]any{"exp": conformNow - 3600})}, ""), 401, msgVerification)
+	})
+
 	// --- routing --------------------------------------------------------
 	add("routing", "undeclared method: 405 naming the template", routes, func(h *harness) {
 		h.want(h.do("POST", "/v1/hello", bearer(h.good(nil)), ""), 405, msgMethodNotAllowed("/v1/hello"))
@@ -801,7 +871,7 @@ paths:
 
 	// --- emulator mode (the listed deviation, both ways) -----------------
 	emu := func(name string, emulator bool, run func(h *harness)) {
-		cs = append(cs, conformanceCase{group: "emulator", name: name, source: "Deviations: unsigned emulator tokens", emulator: emulator, run: run})
+		cs = append(cs, conformanceCase{group: "emulator", name: name, source: "Deviations: unsigned emulator tokens", opts: Options{Emulator: emulator}, run: run})
 	}
 	unsigned := seg(`{"alg":"none","typ":"JWT"}`) + "." + seg(validPayload) + "."
 	emu("unsigned token accepted in emulator mode", true, func(h *harness) { h.reached(h.do("GET", "/v1/hello", bearer(unsigned), "")) })

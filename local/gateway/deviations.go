@@ -31,8 +31,4 @@ var Deviations = []Deviation{
 		Title:  "No API keys, quotas or Service Control",
 		Reason: "gatehouse's spec uses none of them; the gateway rejects nothing on their account and reports nothing to Google.",
 	},
-	{
-		Title:  "Only the default JWT locations",
-		Reason: "tokens are read from Authorization: Bearer, X-Goog-Iap-Jwt-Assertion and access_token, ESPv2's defaults; x-google-jwt-locations is not read (the rendered spec does not set it).",
-	},
 }

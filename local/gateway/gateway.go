@@ -50,15 +50,20 @@ type Options struct {
 	KeyClient *http.Client
 	Transport http.RoundTripper
 	Now       func() time.Time
+	// JWTLocations are the document's x-google-jwt-locations by
+	// securityDefinition name (see JWTLocations); an issuer without an
+	// entry is read from ESPv2's default locations.
+	JWTLocations map[string][]JWTLocation
 }
 
 // Gateway is an http.Handler enforcing one rendered document.
 type Gateway struct {
-	doc    *spec.Document
-	opts   Options
-	keys   *keySets
-	cache  *tokenCache
-	routes []route
+	doc        *spec.Document
+	opts       Options
+	keys       *keySets
+	cache      *tokenCache
+	extractors map[string]extractor // by securityDefinition name
+	routes     []route
 }
 
 type route struct {
@@ -88,7 +93,21 @@ func New(doc *spec.Document, o Options) (*Gateway, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	g := &Gateway{doc: doc, opts: o, keys: newKeySets(o.KeyClient, o.Now), cache: newTokenCache(tokenCacheSize)}
+	g := &Gateway{doc: doc, opts: o, keys: newKeySets(o.KeyClient, o.Now), cache: newTokenCache(tokenCacheSize), extractors: map[string]extractor{}}
+	for name := range o.JWTLocations {
+		if _, ok := doc.Issuers[name]; !ok {
+			return nil, fmt.Errorf("x-google-jwt-locations for %q, which is no issuer of the document", name)
+		}
+	}
+	for name := range doc.Issuers {
+		locs, present := o.JWTLocations[name]
+		for _, l := range locs {
+			if l.Cookie != "" {
+				o.Logger.Warn("x-google-jwt-locations: a cookie location is ignored, as ESPv2 ignores it", "issuer", name, "cookie", l.Cookie)
+			}
+		}
+		g.extractors[name] = newExtractor(locs, present)
+	}
 	for _, op := range doc.Operations {
 		b := doc.Backend
 		if op.Backend != nil {

@@ -23,7 +23,7 @@ import (
 // body that never comes.
 func TestMethodOverrideFraming(t *testing.T) {
 	kr := newKeyring(t)
-	h := newHarness(t, kr, false, nil)
+	h := newHarness(t, kr, Options{}, nil)
 	secured := [][]string{{"firebase"}}
 	doc := &spec.Document{
 		Backend: spec.Backend{Address: h.backend.URL + "/base", PathTranslation: spec.AppendPathToAddress},

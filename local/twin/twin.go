@@ -186,7 +186,12 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(doc, gateway.Options{Emulator: c.Emulator, Logger: c.Logger})
+	// The gateway reads tokens where the document says (x-google-jwt-locations), as ESPv2 does.
+	locations, err := gateway.JWTLocations(t.Document)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(doc, gateway.Options{Emulator: c.Emulator, Logger: c.Logger, JWTLocations: locations})
 	if err != nil {
 		return nil, err
 	}
