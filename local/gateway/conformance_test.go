@@ -83,6 +83,22 @@ type harness struct {
 	last     *seen
 	hits     atomic.Int64
 	extraKey atomic.Pointer[jose.JSONWebKey] // published on the JWKS when set
+	doc      *spec.Document
+	opts     Options
+}
+
+// rebuild remakes the gateway from a copy of the harness's document,
+// changed by change.
+func (h *harness) rebuild(change func(d *spec.Document)) {
+	h.t.Helper()
+	d := *h.doc
+	d.Operations = append([]spec.Operation(nil), h.doc.Operations...)
+	change(&d)
+	g, err := New(&d, h.opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.g = g
 }
 
 func (h *harness) fbKeys() jose.JSONWebKeySet {
@@ -156,6 +172,7 @@ func newHarness(t *testing.T, kr *keyring, o Options, addr func(h *harness) stri
 		},
 	}
 	o.KeyClient, o.Now = h.jwks.Client(), func() time.Time { return h.now }
+	h.doc, h.opts = doc, o
 	g, err := New(doc, o)
 	if err != nil {
 		t.Fatal(err)
@@ -641,7 +658,7 @@ func conformanceCases() []conformanceCase {
 	add("routing", "HEAD is not GET", routes, func(h *harness) {
 		h.want(h.do("HEAD", "/v1/hello", bearer(h.good(nil)), ""), 405, msgMethodNotAllowed("/v1/hello"))
 	})
-	add("routing", "OPTIONS without a declared CORS operation", routes, func(h *harness) {
+	add("routing", "OPTIONS without a declared CORS operation, without allowCors", routes, func(h *harness) {
 		h.want(h.do("OPTIONS", "/v1/items/7", map[string]string{"Origin": "https://app.test", "Access-Control-Request-Method": "GET"}, ""), 405, msgMethodNotAllowed("/v1/items/{id}"))
 	})
 	add("routing", "undeclared path: 404 before authentication", routes, func(h *harness) {
@@ -867,6 +884,45 @@ paths:
 	})
 	add("cors", "a preflight needs no token even if one is bad", "docs oasv2-extensions allowCors; "+sanitize, func(h *harness) {
 		h.reached(h.do("OPTIONS", "/v1/hello", map[string]string{"Origin": "https://app.test", "Access-Control-Request-Method": "GET", "Authorization": "Bearer garbage"}, ""))
+	})
+
+	const proxyCORS = "esp-v2 src/go/configinfo/service_info.go processHttpRule (OPTIONS added to every path under allowCors); src/go/configgenerator/routegen/proxy_cors.go (proxied to the path's backend, no requirement)"
+	allowCors := func(d *spec.Document) { d.CORS = true }
+	add("cors", "allowCors: a preflight to a path without an OPTIONS operation reaches its backend", proxyCORS, func(h *harness) {
+		h.rebuild(allowCors)
+		s := h.reached(h.do("OPTIONS", "/v1/items/7", map[string]string{"Origin": "https://app.test", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}, ""))
+		if s.method != "OPTIONS" || s.rawPath != "/base/v1/items/7" || s.header.Get("Origin") != "https://app.test" {
+			h.t.Errorf("backend got %s %s, Origin %q", s.method, s.rawPath, s.header.Get("Origin"))
+		}
+	})
+	add("cors", "allowCors: the preflight follows the operation's backend and path translation", proxyCORS+"; "+translate, func(h *harness) {
+		h.rebuild(allowCors)
+		if s := h.reached(h.do("OPTIONS", "/v1/fixed/42", map[string]string{"Origin": "https://app.test"}, "")); s.rawPath != "/const" || s.rawQuery != "id=42" {
+			h.t.Errorf("backend got %s?%s, want /const?id=42", s.rawPath, s.rawQuery)
+		}
+	})
+	add("cors", "allowCors: a bad token does not stop the preflight, a client's userinfo passes", proxyCORS+"; "+sanitize, func(h *harness) {
+		h.rebuild(allowCors)
+		forged := seg(`{"sub":"admin"}`)
+		s := h.reached(h.do("OPTIONS", "/v1/items", map[string]string{"Authorization": "Bearer garbage", userinfoHeader: forged}, ""))
+		if s.header.Get(userinfoHeader) != forged {
+			h.t.Errorf("userinfo %q", s.header.Get(userinfoHeader))
+		}
+	})
+	add("cors", "allowCors: a declared OPTIONS operation is used as declared", proxyCORS+" (declared routes first)", func(h *harness) {
+		h.rebuild(func(d *spec.Document) {
+			d.CORS = true
+			d.Operations = append(d.Operations, spec.Operation{ID: "cors_item", Method: "OPTIONS", Path: "/v1/items/{x}", Security: [][]string{{"firebase"}}})
+		})
+		h.want(h.do("OPTIONS", "/v1/items/7", nil, ""), 401, msgMissing)
+	})
+	add("cors", "allowCors: an undeclared path is still 404", proxyCORS+"; "+routes, func(h *harness) {
+		h.rebuild(allowCors)
+		h.want(h.do("OPTIONS", "/v1/admin", map[string]string{"Origin": "https://app.test"}, ""), 404, msgNotDefined)
+	})
+	add("cors", "allowCors: other undeclared methods are still 405", proxyCORS+"; "+routes, func(h *harness) {
+		h.rebuild(allowCors)
+		h.want(h.do("DELETE", "/v1/items/7", nil, ""), 405, msgMethodNotAllowed("/v1/items/{id}"))
 	})
 
 	// --- emulator mode (the listed deviation, both ways) -----------------

@@ -126,6 +126,9 @@ func New(doc *spec.Document, o Options) (*Gateway, error) {
 		}
 		g.routes = append(g.routes, route{op: op, segments: strings.Split(op.Path, "/"), backend: b, target: u, standIn: standInToken(b)})
 	}
+	if doc.CORS {
+		g.routes = append(g.routes, preflightRoutes(g.routes)...)
+	}
 	for i := range g.routes {
 		g.routes[i].proxy = g.newProxy(&g.routes[i])
 	}

@@ -4,8 +4,11 @@ package gateway
 // connection manager, then matched against the operations' templates.
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/spec"
 )
 
 // normalizePath is what ESPv2's Envoy does to :path before routing
@@ -82,6 +85,46 @@ func (g *Gateway) match(method, path string) (*route, string) {
 		}
 	}
 	return nil, template
+}
+
+// preflightRoutes are the OPTIONS routes ESPv2 adds under allowCors
+// (x-google-endpoints allowCors: esp-v2 src/go/configinfo/service_info.go
+// processHttpRule, src/go/configgenerator/routegen/proxy_cors.go
+// GenRouteConfig): one for each path template that has an operation other
+// than OPTIONS and no OPTIONS operation of its own, with no JWT
+// requirement, proxied to the backend (and path translation) of the first
+// operation declared on it. Templates that match the same paths count as
+// one ("/items/{id}" and "/items/{x}"). They come after the declared
+// routes, so a declared OPTIONS operation wins.
+func preflightRoutes(declared []route) []route {
+	shape := func(segments []string) string {
+		s := make([]string, len(segments))
+		for i, seg := range segments {
+			if isVariable(seg) {
+				seg = "*"
+			}
+			s[i] = seg
+		}
+		return strings.Join(s, "/")
+	}
+	hasOptions := map[string]bool{}
+	for _, r := range declared {
+		if r.op.Method == http.MethodOptions {
+			hasOptions[shape(r.segments)] = true
+		}
+	}
+	var out []route
+	for _, r := range declared {
+		key := shape(r.segments)
+		if r.op.Method == http.MethodOptions || hasOptions[key] {
+			continue
+		}
+		hasOptions[key] = true
+		p := r
+		p.op = spec.Operation{ID: "CORS_" + r.op.ID, Method: http.MethodOptions, Path: r.op.Path}
+		out = append(out, p)
+	}
+	return out
 }
 
 func isVariable(seg string) bool {
