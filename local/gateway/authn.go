@@ -140,7 +140,7 @@ func (g *Gateway) verifyProvider(ctx context.Context, toks []string, is spec.Iss
 			payloads = append(payloads, payloadSegment(raw))
 			continue
 		}
-		j, msg := parseJWT(raw, g.opts.Emulator)
+		j, msg := parseJWT(raw, g.emulatorIssuer != "" && is.Issuer == g.emulatorIssuer)
 		if msg != "" {
 			return nil, &authFailure{msg: msg, fetched: fetchedAny}, fetchedAny
 		}

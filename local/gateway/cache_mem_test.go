@@ -43,7 +43,7 @@ func TestTokenCacheMemory(t *testing.T) {
 		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
 	})
 	before := heapAlloc() // the cache's map is sized when the gateway is made
-	g, err := New(doc, Options{Emulator: true, Transport: ok, Now: func() time.Time { return time.Unix(conformNow, 0) }})
+	g, err := New(doc, Options{EmulatorProject: fbAudience, Transport: ok, Now: func() time.Time { return time.Unix(conformNow, 0) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -927,13 +927,27 @@ paths:
 
 	// --- emulator mode (the listed deviation, both ways) -----------------
 	emu := func(name string, emulator bool, run func(h *harness)) {
-		cs = append(cs, conformanceCase{group: "emulator", name: name, source: "Deviations: unsigned emulator tokens", opts: Options{Emulator: emulator}, run: run})
+		o := Options{}
+		if emulator {
+			o.EmulatorProject = fbAudience // the project of fbIssuer
+		}
+		cs = append(cs, conformanceCase{group: "emulator", name: name, source: "Deviations: unsigned emulator tokens", opts: o, run: run})
 	}
 	unsigned := seg(`{"alg":"none","typ":"JWT"}`) + "." + seg(validPayload) + "."
 	emu("unsigned token accepted in emulator mode", true, func(h *harness) { h.reached(h.do("GET", "/v1/hello", bearer(unsigned), "")) })
 	emu("unsigned token refused otherwise", false, func(h *harness) { h.want(h.do("GET", "/v1/hello", bearer(unsigned), ""), 401, msgBadFormat) })
 	emu("emulator mode still checks claims", true, func(h *harness) {
 		h.want(h.do("GET", "/v1/hello", bearer(seg(`{"alg":"none"}`)+"."+seg(`{"iss":"`+fbIssuer+`","aud":"x"}`)+"."), ""), 403, msgAudience)
+	})
+	machineUnsigned := seg(`{"alg":"none"}`) + "." + seg(`{"iss":"`+mIssuer+`","aud":"`+mAudience+`","sub":"user-1","exp":1800003600}`) + "."
+	emu("emulator mode: another issuer's unsigned token is refused", true, func(h *harness) {
+		// /v1/me accepts firebase (the emulator's issuer) and machine: the
+		// machine provider parses it as ESPv2 does, two sections.
+		h.want(h.do("GET", "/v1/me", bearer(machineUnsigned), ""), 401, msgBadFormat)
+	})
+	emu("emulator mode: a signed token of another issuer still verifies", true, func(h *harness) {
+		tok := h.sign(jwt.SigningMethodRS256, h.kr.k1, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "sub": "m", "exp": conformNow + 60})
+		h.reached(h.do("GET", "/v1/me", bearer(tok), ""))
 	})
 	return cs
 }

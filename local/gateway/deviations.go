@@ -12,8 +12,8 @@ type Deviation struct {
 // Deviations is the one list of the local gateway's known differences.
 var Deviations = []Deviation{
 	{
-		Title:  "Unsigned emulator tokens are accepted",
-		Reason: "with the Firebase Auth emulator (make local) the gateway accepts its alg \"none\" tokens with an empty signature; the emulator cannot sign with Google's keys. Issuer, times and audience are still checked, and without the emulator such tokens are refused as ESPv2 refuses them.",
+		Title:  "Unsigned tokens are accepted for the emulator's issuer",
+		Reason: "with the Firebase Auth emulator (make local) the gateway accepts its alg \"none\" tokens with an empty signature, for the emulator project's issuer (https://securetoken.google.com/<project>) only: the emulator cannot sign with Google's keys. Issuer, times and audience are still checked. An unsigned token of any other issuer, and every unsigned token without the emulator, is refused as ESPv2 refuses it.",
 	},
 	{
 		Title:  "The backend's Authorization is an unsigned stand-in",

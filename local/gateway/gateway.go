@@ -42,10 +42,14 @@ const (
 
 // Options configure a Gateway.
 type Options struct {
-	// Emulator accepts the Firebase Auth emulator's unsigned (alg "none")
-	// tokens, still checking iss, aud and times. Never for real traffic.
-	Emulator bool
-	Logger   *slog.Logger
+	// EmulatorProject, when set, accepts the Firebase Auth emulator's
+	// unsigned (alg "none") tokens for that Firebase project's issuer,
+	// https://securetoken.google.com/<project>, and for no other: an
+	// unsigned token naming any other issuer is refused as ESPv2 refuses
+	// it. Issuer, times and audience are still checked. Never for real
+	// traffic.
+	EmulatorProject string
+	Logger          *slog.Logger
 	// KeyClient fetches JWKS; Transport carries requests to the backend.
 	KeyClient *http.Client
 	Transport http.RoundTripper
@@ -64,6 +68,9 @@ type Gateway struct {
 	cache      *tokenCache
 	extractors map[string]extractor // by securityDefinition name
 	routes     []route
+	// emulatorIssuer is the one issuer whose unsigned tokens are accepted
+	// (Options.EmulatorProject), or "".
+	emulatorIssuer string
 }
 
 type route struct {
@@ -94,6 +101,9 @@ func New(doc *spec.Document, o Options) (*Gateway, error) {
 		o.Now = time.Now
 	}
 	g := &Gateway{doc: doc, opts: o, keys: newKeySets(o.KeyClient, o.Now), cache: newTokenCache(tokenCacheSize), extractors: map[string]extractor{}}
+	if o.EmulatorProject != "" {
+		g.emulatorIssuer = "https://securetoken.google.com/" + o.EmulatorProject
+	}
 	for name := range o.JWTLocations {
 		if _, ok := doc.Issuers[name]; !ok {
 			return nil, fmt.Errorf("x-google-jwt-locations for %q, which is no issuer of the document", name)

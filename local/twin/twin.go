@@ -191,7 +191,11 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(doc, gateway.Options{Emulator: c.Emulator, Logger: c.Logger, JWTLocations: locations})
+	o := gateway.Options{Logger: c.Logger, JWTLocations: locations}
+	if c.Emulator {
+		o.EmulatorProject = c.Project // its unsigned tokens, for its issuer only
+	}
+	gw, err := gateway.New(doc, o)
 	if err != nil {
 		return nil, err
 	}
