@@ -31,4 +31,8 @@ var Deviations = []Deviation{
 		Title:  "No API keys, quotas or Service Control",
 		Reason: "gatehouse's spec uses none of them; the gateway rejects nothing on their account and reports nothing to Google.",
 	},
+	{
+		Title:  "Only loopback Host names are answered",
+		Reason: "the twin's servers (gateway and browser client) answer Host 127.0.0.1:PORT, localhost:PORT or [::1]:PORT, and any other with a JSON 421, so that no web page can reach them by rebinding its own name to 127.0.0.1; API Gateway answers its gateway's host name.",
+	},
 }
