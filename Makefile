@@ -94,7 +94,7 @@ $(WEB_DIR)/node_modules/.installed: client/web/package.json client/web/package-l
 	@npm ci --prefix $(WEB_DIR) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(WEB_DIST)/app.js: client/web/app.js client/web/index.html $(WEB_DIR)/node_modules/.installed
+$(WEB_DIST)/app.js: client/web/app.js client/web/style.css client/web/index.html $(WEB_DIR)/node_modules/.installed
 	@mkdir -p $(WEB_DIST)
 	@NODE_PATH=$(CURDIR)/$(WEB_DIR)/node_modules $(WEB_DIR)/node_modules/.bin/esbuild client/web/app.js \
 	  --bundle --format=esm --target=es2022 --minify --sourcemap --log-level=warning --outfile=$@

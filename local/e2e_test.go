@@ -26,6 +26,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse/gatehouse/local/emulator"
+	"github.com/gatehouse/gatehouse/local/gateway"
 	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/twin"
 	"github.com/gatehouse/gatehouse/spec"
@@ -294,8 +295,19 @@ func TestE2ESignedTokens(t *testing.T) {
 	if status, body := get(t, url, bearer(good)); status != 200 || !strings.Contains(body, "Hello, robot@example.com!") {
 		t.Fatalf("valid token = %d %s", status, body)
 	}
-	if status, body := get(t, url+"?access_token="+good, nil); status != 200 {
-		t.Errorf("valid token in access_token = %d %s", status, body)
+	// The twin reads tokens where the rendered document says: ESPv2's
+	// default locations (access_token among them) unless the issuer's
+	// securityDefinition has x-google-jwt-locations.
+	locations, err := gateway.JWTLocations(tw.Document)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := locations[is.spec.Name]; ok {
+		if status, body := get(t, url+"?access_token="+good, nil); status != 401 || !strings.Contains(body, "Jwt is missing") {
+			t.Errorf("valid token in access_token, which x-google-jwt-locations %+v leaves out = %d %s, want 401 Jwt is missing", locations[is.spec.Name], status, body)
+		}
+	} else if status, body := get(t, url+"?access_token="+good, nil); status != 200 {
+		t.Errorf("valid token in access_token (a default location) = %d %s", status, body)
 	}
 	if status, _ := get(t, url, bearer(is.sign(t, is.key, "key-1", claims(map[string]any{"aud": []string{"x", "other-aud"}})))); status != 200 {
 		t.Errorf("token with an allowed audience among others = %d", status)

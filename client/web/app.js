@@ -3,16 +3,65 @@
 //
 // Its settings come from config.json beside the page, generated, never
 // edited: the local twin serves one for the Auth emulator; for a deployed
-// stack, `make web-config` writes one from the stack's outputs.
+// stack, `make web-deployed` writes one from the stack's outputs.
+//
+// The ID token is a bearer credential, so the page sends it only to a
+// gateway over https (plain http only to this machine, for the local
+// twin), never follows a redirect with it, and its servers forbid inline
+// code and framing (Content-Security-Policy, local/internal/webpage).
+import "./style.css";
 import { initializeApp } from "firebase/app";
 import {
+  browserLocalPersistence,
   connectAuthEmulator,
   createUserWithEmailAndPassword,
-  getAuth,
+  indexedDBLocalPersistence,
+  initializeAuth,
   onAuthStateChanged,
   signInWithEmailAndPassword,
   signOut,
 } from "firebase/auth";
+
+// isLoopback is the one rule for "this machine" (local/internal/loopback
+// IsLoopback): localhost, 127.0.0.0/8 or ::1. URL.hostname keeps an IPv6
+// address's brackets.
+function isLoopback(hostname) {
+  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+// checkGatewayUrl is the rule the servers apply too (loopback.CheckURL):
+// https, or plain http to this machine only; no user info, query or
+// fragment, since API paths are appended to it.
+function checkGatewayUrl(raw) {
+  let u;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`gatewayUrl ${JSON.stringify(raw)} is not a URL`);
+  }
+  if (u.username || u.password || u.search || u.hash) {
+    throw new Error(`gatewayUrl ${raw} has user info, a query or a fragment`);
+  }
+  if (u.protocol === "https:" || (u.protocol === "http:" && isLoopback(u.hostname))) {
+    return raw.replace(/\/+$/, "");
+  }
+  throw new Error(`gatewayUrl ${raw} is not https: the page sends your ID token only over https (plain http only to this machine)`);
+}
+
+// checkEmulatorHost: the Auth emulator speaks plain HTTP and receives
+// passwords, so only one on this machine (host:port).
+function checkEmulatorHost(hostport) {
+  let u;
+  try {
+    u = new URL(`http://${hostport}`);
+  } catch {
+    throw new Error(`authEmulatorHost ${JSON.stringify(hostport)} is not host:port`);
+  }
+  if (u.host !== hostport || !u.port || !isLoopback(u.hostname)) {
+    throw new Error(`authEmulatorHost ${hostport} is not host:port on this machine`);
+  }
+  return hostport;
+}
 
 const $ = (id) => document.getElementById(id);
 
@@ -49,9 +98,19 @@ async function main() {
     status(`no configuration (${err.message}): serve the page with its config.json`, "error");
     return;
   }
-  $("gateway").textContent = cfg.gatewayUrl;
+  let gatewayUrl;
+  try {
+    gatewayUrl = checkGatewayUrl(cfg.gatewayUrl);
+    if (cfg.authEmulatorHost) checkEmulatorHost(cfg.authEmulatorHost);
+  } catch (err) {
+    status(`refused configuration: ${err.message}`, "error");
+    return;
+  }
+  $("gateway").textContent = gatewayUrl;
   const app = initializeApp({ apiKey: cfg.apiKey, projectId: cfg.projectId, authDomain: cfg.authDomain });
-  const auth = getAuth(app);
+  // Email and password only: no popup or redirect sign-in, so no Google
+  // script or frame is loaded (getAuth would set one up).
+  const auth = initializeAuth(app, { persistence: [indexedDBLocalPersistence, browserLocalPersistence] });
   if (cfg.authEmulatorHost) {
     connectAuthEmulator(auth, `http://${cfg.authEmulatorHost}`, { disableWarnings: true });
   }
@@ -85,7 +144,9 @@ async function main() {
     show("pending", `GET ${path} ...`);
     let res;
     try {
-      res = await fetch(cfg.gatewayUrl + path, { headers });
+      // redirect "manual": a redirect is not followed, so the token never
+      // goes anywhere but the gateway.
+      res = await fetch(gatewayUrl + path, { headers, redirect: "manual" });
     } catch {
       if (!user) {
         show("network-error", `GET ${path} without a token: the gateway refused it (401 Jwt is missing), but its ` +
@@ -94,6 +155,10 @@ async function main() {
         show("network-error", `GET ${path}: the browser blocked the call or could not reach the gateway. ` +
           `If the gateway is up, this page's origin (${location.origin}) is probably not in gatehouse:corsOrigins.`);
       }
+      return;
+    }
+    if (res.type === "opaqueredirect") {
+      show("redirect", `GET ${path}: the gateway answered with a redirect, which this page does not follow with your token.`);
       return;
     }
     const text = await res.text();

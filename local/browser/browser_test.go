@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/gatehouse/gatehouse/local/internal/syncbuf"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse/gatehouse/local/emulator"
+	"github.com/gatehouse/gatehouse/local/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/local/internal/testenv"
+	"github.com/gatehouse/gatehouse/local/internal/webpage"
 	"github.com/gatehouse/gatehouse/local/twin"
 )
 
@@ -32,6 +39,42 @@ func need(t *testing.T, ok bool, what string) {
 	}
 	t.Skip(what)
 }
+
+// header reads a response header by name, whatever its case.
+func header(h network.Headers, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			s, _ := v.(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// servePage serves the built client with config as its config.json, on an
+// origin of its own.
+func servePage(t *testing.T, dist string, config map[string]string) string {
+	t.Helper()
+	files := webpage.Files(dist)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/config.json" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(config)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+type atomicString struct {
+	mu sync.Mutex
+	s  string
+}
+
+func (a *atomicString) Store(s string) { a.mu.Lock(); a.s = s; a.mu.Unlock() }
+func (a *atomicString) Load() string   { a.mu.Lock(); defer a.mu.Unlock(); return a.s }
 
 // gatewayRequests lists "METHOD path status" of the gateway's access log
 // lines.
@@ -61,7 +104,10 @@ func contains(list []string, want string) bool {
 // TestBrowserClient signs up in a real browser, calls the API from the
 // page (cross-origin, so preflighted), reads the answers from the DOM,
 // shows that a page from an origin the gateway does not allow is blocked
-// by the browser, and that a signed-out call gets the gateway's 401.
+// by the browser, and that a signed-out call gets the gateway's 401. The
+// page works within the Content-Security-Policy its server sends (no
+// violation reported), refuses a gatewayUrl over plain http to another
+// machine, and does not follow a gateway's redirect with the token.
 func TestBrowserClient(t *testing.T) {
 	start := time.Now()
 	wd, _ := os.Getwd()
@@ -101,12 +147,21 @@ func TestBrowserClient(t *testing.T) {
 	defer cancelBrowser()
 
 	var mu sync.Mutex
-	var preflights, corsBlocked []string
+	var preflights, corsBlocked, cspViolations []string
 	requests := map[network.RequestID]string{}
+	documents := map[string]network.Headers{} // the pages' response headers, by URL
 	if err := chromedp.Listen(browser, func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch e := ev.(type) {
+		case *log.EventEntryAdded:
+			if strings.Contains(e.Entry.Text, "Content Security Policy") {
+				cspViolations = append(cspViolations, e.Entry.Text)
+			}
+		case *network.EventResponseReceived:
+			if e.Type == network.ResourceTypeDocument {
+				documents[e.Response.URL] = e.Response.Headers
+			}
 		case *network.EventRequestWillBeSent:
 			requests[e.RequestID] = e.Request.Method + " " + strings.TrimPrefix(e.Request.URL, tw.GatewayURL)
 			if e.Type == network.ResourceTypePreflight || e.Request.Method == "OPTIONS" {
@@ -119,6 +174,9 @@ func TestBrowserClient(t *testing.T) {
 		}
 	}); err != nil {
 		t.Fatalf("start Chromium: %v", err)
+	}
+	if _, err := chromedp.Call(browser, log.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("enable the browser log: %v", err)
 	}
 
 	email, password := fmt.Sprintf("browser-%d@example.com", time.Now().UnixNano()), "correct horse battery"
@@ -220,6 +278,71 @@ func TestBrowserClient(t *testing.T) {
 	if reqs := gatewayRequests(gwLog.String()); !contains(reqs, "GET /v1/hello 401") {
 		t.Errorf("the gateway gave no 401 for the signed-out call: %v", reqs)
 	}
+	// The page as its server sends it: a Content-Security-Policy that no
+	// other site may frame it under, which the page works within (no
+	// violation reported while signing up, calling and signing out).
+	mu.Lock()
+	csp := header(documents[tw.WebURL+"/"], "Content-Security-Policy")
+	violations := append([]string(nil), cspViolations...)
+	mu.Unlock()
+	for _, want := range []string{"frame-ancestors 'none'", "script-src 'self'", "connect-src 'self' " + tw.GatewayURL} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("the page's Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	if len(violations) > 0 {
+		t.Errorf("the page broke its Content-Security-Policy: %q", violations)
+	}
+
+	// A gatewayUrl over plain http to another machine: the page refuses it
+	// (it would send the ID token in clear).
+	insecure := servePage(t, dist, map[string]string{"apiKey": "emulator-any-key", "projectId": emulator.DefaultProject,
+		"gatewayUrl": "http://gateway.example:8080", "authEmulatorHost": tw.AuthHost})
+	stepCtx, cancelStep := context.WithTimeout(browser, 30*time.Second)
+	err = chromedp.Do(stepCtx, chromedp.Navigate(insecure), chromedp.WaitVisible(css(`#status[data-state="error"]`)))
+	cancelStep()
+	if err != nil {
+		shown, _ := text("#status")
+		t.Fatalf("non-https gatewayUrl: %v (the page shows status %q)", err, shown)
+	}
+	if refused, _ := text("#status"); !strings.Contains(refused, "not https") {
+		t.Errorf("non-https gatewayUrl: status %q", refused)
+	}
+
+	// A gateway that redirects: the page does not follow with the token.
+	var stolen atomicString
+	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		w.Header().Set("Access-Control-Allow-Headers", "authorization")
+		switch {
+		case r.Method == http.MethodOptions:
+			w.WriteHeader(http.StatusNoContent)
+		case r.URL.Path == "/v1/hello":
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+		default:
+			carried := "without the token"
+			if r.Header.Get("Authorization") != "" {
+				carried = "with the token in Authorization" // the value is a secret: not logged
+			}
+			stolen.Store(r.Method + " " + r.URL.Path + " " + carried)
+			_, _ = io.WriteString(w, `{"message":"followed"}`)
+		}
+	}))
+	defer trap.Close()
+	redirecting := servePage(t, dist, map[string]string{"apiKey": "emulator-any-key", "projectId": emulator.DefaultProject,
+		"gatewayUrl": trap.URL, "authEmulatorHost": tw.AuthHost})
+	stepCtx, cancelStep = context.WithTimeout(browser, 30*time.Second)
+	err = chromedp.Do(stepCtx, chromedp.Navigate(redirecting), signIn("#signin"), chromedp.Click(css("#hello")),
+		chromedp.WaitVisible(css(`#result[data-status="redirect"]`)))
+	cancelStep()
+	if s := stolen.Load(); s != "" {
+		t.Errorf("the page followed the gateway's redirect with the token: %s", s)
+	}
+	if err != nil {
+		shown, _ := text("#result")
+		t.Fatalf("redirecting gateway: %v (the page shows %q)", err, shown)
+	}
+
 	mu.Lock()
 	t.Logf("calls the browser blocked for CORS: %v", corsBlocked)
 	if len(corsBlocked) < 2 {

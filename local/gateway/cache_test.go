@@ -82,18 +82,3 @@ func TestVerifiedTokenCache(t *testing.T) {
 		t.Error("the newest entry was evicted")
 	}
 }
-
-// Oversized tokens are not kept: 300 tokens of ~930 KiB once held 275 MiB
-// in emulator mode.
-func TestTokenCacheSkipsOversized(t *testing.T) {
-	c := newTokenCache(tokenCacheSize)
-	small, big := strings.Repeat("s", 2<<10), strings.Repeat("b", maxCachedToken+1)
-	c.put("a", small, verified{payload: "p"})
-	c.put("a", big, verified{payload: "p"})
-	if _, ok := c.get("a", small); !ok {
-		t.Error("a normal-size token was not cached")
-	}
-	if _, ok := c.get("a", big); ok {
-		t.Errorf("a %d-byte token was cached", len(big))
-	}
-}

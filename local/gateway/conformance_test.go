@@ -83,6 +83,22 @@ type harness struct {
 	last     *seen
 	hits     atomic.Int64
 	extraKey atomic.Pointer[jose.JSONWebKey] // published on the JWKS when set
+	doc      *spec.Document
+	opts     Options
+}
+
+// rebuild remakes the gateway from a copy of the harness's document,
+// changed by change.
+func (h *harness) rebuild(change func(d *spec.Document)) {
+	h.t.Helper()
+	d := *h.doc
+	d.Operations = append([]spec.Operation(nil), h.doc.Operations...)
+	change(&d)
+	g, err := New(&d, h.opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.g = g
 }
 
 func (h *harness) fbKeys() jose.JSONWebKeySet {
@@ -98,9 +114,10 @@ func (h *harness) fbKeys() jose.JSONWebKeySet {
 	return set
 }
 
-// newHarness builds the gateway for doc(h); backend may be replaced by the
-// case (failure modes) through addr.
-func newHarness(t *testing.T, kr *keyring, emulator bool, addr func(h *harness) string) *harness {
+// newHarness builds the gateway for doc(h) with o (its key client and
+// clock are the harness's); backend may be replaced by the case (failure
+// modes) through addr.
+func newHarness(t *testing.T, kr *keyring, o Options, addr func(h *harness) string) *harness {
 	h := &harness{t: t, kr: kr, now: time.Unix(conformNow, 0)}
 	h.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -151,9 +168,12 @@ func newHarness(t *testing.T, kr *keyring, emulator bool, addr func(h *harness) 
 			{ID: "own", Method: "GET", Path: "/v1/own", Security: secured,
 				Backend: &spec.Backend{Address: address + "/own", PathTranslation: spec.AppendPathToAddress, DisableAuth: true}},
 			{ID: "broken", Method: "GET", Path: "/v1/broken", Security: [][]string{{"broken"}}},
+			{ID: "them", Method: "GET", Path: "/v1/them", Security: [][]string{{"machine"}, {"firebase"}}},
 		},
 	}
-	g, err := New(doc, Options{Emulator: emulator, KeyClient: h.jwks.Client(), Now: func() time.Time { return h.now }})
+	o.KeyClient, o.Now = h.jwks.Client(), func() time.Time { return h.now }
+	h.doc, h.opts = doc, o
+	g, err := New(doc, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +280,7 @@ func (h *harness) lastSeen() *seen {
 
 type conformanceCase struct {
 	group, name, source string
-	emulator            bool
+	opts                Options                 // the gateway's (Emulator, JWTLocations)
 	backend             func(h *harness) string // the backend address, when not the recording one
 	run                 func(h *harness)
 }
@@ -282,7 +302,7 @@ func TestConformance(t *testing.T) {
 		names[c.group+"/"+c.name] = true
 		counts[c.group]++
 		t.Run(c.group+"/"+c.name, func(t *testing.T) {
-			h := newHarness(t, kr, c.emulator, c.backend)
+			h := newHarness(t, kr, c.opts, c.backend)
 			c.run(h)
 		})
 	}
@@ -302,7 +322,7 @@ func conformanceCases() []conformanceCase {
 	const (
 		extractor = "envoy extractor.cc (ExtractorImpl::extract, extractJWT); esp-v2 src/go/configgenerator/filtergen/jwt_authn.go defaultJwtLocations"
 		authn     = "envoy authenticator.cc (startVerify, doneWithStatus)"
-		parse     = "jvl jwt.cc Jwt::parseFromString; jvl status.cc"
+		parse     = "jvl jwt.cc Jwt::parseFromString (StrSplit SkipEmpty, then header, payload, signature); jvl struct_utils.cc GetUInt64; jvl status.cc"
 		times     = "jvl jwt.cc Jwt::verifyTimeConstraint (kClockSkewInSecond 60)"
 		audience  = "jvl check_audience.cc; envoy filter.cc onComplete (403 for JwtAudienceNotAllowed)"
 		verify    = "jvl verify.cc verifyJwtWithoutTimeChecking"
@@ -402,12 +422,30 @@ func conformanceCases() []conformanceCase {
 		{"aud not a string or list", raw(`{"alg":"RS256"}`, `{"aud":5}`, "c2ln"), msgAudNotString},
 		{"aud list with a number", raw(`{"alg":"RS256"}`, `{"aud":["a",5]}`, "c2ln"), msgAudNotString},
 		{"signature not base64url", raw(`{"alg":"RS256"}`, validPayload, "!!!"), msgSignatureBadBase64},
+		// Sections are split with empty ones skipped, not counted by dots.
+		{"alg none after a trailing dot: alg not implemented", raw(`{"alg":"none"}`, validPayload, "c2ln") + ".", msgHeaderAlgNotImpl},
+		{"alg none with an empty section: alg not implemented", seg(`{"alg":"none"}`) + ".." + seg(validPayload) + ".c2ln", msgHeaderAlgNotImpl},
+		{"alg none, unsigned: two sections", raw(`{"alg":"none"}`, validPayload, ""), msgBadFormat},
+		{"alg HS256 unsigned: two sections", raw(`{"alg":"HS256"}`, validPayload, ""), msgBadFormat},
+		{"four sections", raw(`{"alg":"none"}`, validPayload, "c2ln") + ".c2ln", msgBadFormat},
+		// Times are unsigned 64-bit integers (StructUtils::GetUInt64).
+		{"exp negative", raw(`{"alg":"RS256"}`, `{"iss":"`+fbIssuer+`","exp":-1}`, "c2ln"), msgExpOutOfRange},
+		{"nbf of 2^64", raw(`{"alg":"RS256"}`, `{"nbf":18446744073709551616}`, "c2ln"), msgNbfOutOfRange},
+		{"iat negative, before nbf and exp", raw(`{"alg":"RS256"}`, `{"iat":-5,"exp":"x"}`, "c2ln"), msgIatOutOfRange},
+		{"exp a string is the wrong type, not out of range", raw(`{"alg":"RS256"}`, `{"exp":"-1"}`, "c2ln"), msgExpNotInteger},
 	}
 	for _, m := range malformed {
 		add("parse", m.name, parse, func(h *harness) {
 			h.want(h.do("GET", "/v1/hello", bearer(m.token), ""), 401, m.msg)
 		})
 	}
+	add("parse", "a good token with a trailing dot verifies", parse+"; jvl verify.cc (signs header.payload as parsed)", func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", bearer(h.good(nil)+"."), ""))
+	})
+	add("parse", "a good token with an empty section verifies", parse+"; jvl verify.cc", func(h *harness) {
+		p := strings.Split(h.good(nil), ".")
+		h.reached(h.do("GET", "/v1/hello", bearer(p[0]+"."+p[1]+".."+p[2]), ""))
+	})
 
 	// --- claims: issuer, times, audience, in that order ----------------
 	add("claims", "unknown issuer", authn, func(h *harness) {
@@ -458,16 +496,29 @@ func conformanceCases() []conformanceCase {
 		tok := h.sign(jwt.SigningMethodRS256, h.kr.stranger, "k1", fbClaims(map[string]any{"aud": "x"}))
 		h.want(h.do("GET", "/v1/hello", bearer(tok), ""), 403, msgAudience)
 	})
-	add("claims", "alternatives: the last failure is reported", "envoy verifier.cc AnyVerifierImpl::onComplete; "+authn, func(h *harness) {
-		// /v1/me accepts firebase or machine: the firebase check fails on
-		// the audience, then the machine check on the issuer, last.
-		h.want(h.do("GET", "/v1/me", bearer(h.good(map[string]any{"aud": "x"})), ""), 401, msgUnknownIssuer)
+	const anyVerifier = "envoy verifier.cc AnyVerifierImpl::onComplete (children ranked in listed order: other errors over JwtUnknownIssuer over JwtMissed); esp-v2 filtergen/jwt_authn.go makeJwtRequirement"
+	add("claims", "alternatives: the matching issuer's failure outranks the others' unknown issuer", anyVerifier, func(h *harness) {
+		// /v1/me accepts firebase or machine: the token is firebase's and
+		// fails there on the audience; machine does not know its issuer.
+		h.want(h.do("GET", "/v1/me", bearer(h.good(map[string]any{"aud": "x"})), ""), 403, msgAudience)
 	})
-	add("claims", "alternatives: a check that fetched keys completes last", "envoy verifier.cc AnyVerifierImpl; authenticator.cc (remote fetch completes asynchronously)", func(h *harness) {
-		// The machine check fails on the signature only after fetching
-		// its keys, so it completes after the firebase issuer failure.
+	add("claims", "alternatives: ranked by listed order, not by which completed last", anyVerifier+"; "+authn+" (remote fetch completes asynchronously)", func(h *harness) {
+		// The machine check fails on the signature after fetching keys:
+		// it completes last and is also the one that knows the issuer.
 		tok := h.sign(jwt.SigningMethodRS256, h.kr.stranger, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "exp": conformNow + 60})
 		h.want(h.do("GET", "/v1/me", bearer(tok), ""), 401, msgVerification)
+	})
+	add("claims", "alternatives: an issuer no provider knows", anyVerifier, func(h *harness) {
+		h.want(h.do("GET", "/v1/me", bearer(h.good(map[string]any{"iss": "https://evil.test"})), ""), 401, msgUnknownIssuer)
+	})
+	add("claims", "alternatives: no token for any", anyVerifier, func(h *harness) {
+		h.want(h.do("GET", "/v1/me", nil, ""), 401, msgMissing)
+	})
+	add("claims", "alternatives: the first passes", anyVerifier, func(h *harness) {
+		tok := h.good(nil)
+		if s := h.reached(h.do("GET", "/v1/me", bearer(tok), "")); s.header.Get(userinfoHeader) != h.payloadOf(tok) {
+			h.t.Errorf("userinfo %q", s.header.Get(userinfoHeader))
+		}
 	})
 	add("claims", "alternatives: the second passes", "envoy verifier.cc AnyVerifierImpl", func(h *harness) {
 		tok := h.sign(jwt.SigningMethodRS256, h.kr.k1, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "sub": "m", "exp": conformNow + 60})
@@ -530,6 +581,73 @@ func conformanceCases() []conformanceCase {
 		h.want(h.do("GET", "/v1/hello", bearer(tok), ""), 401, msgExpired)
 	})
 
+	// --- x-google-jwt-locations ---------------------------------------------
+	const jwtLocations = "esp-v2 src/go/configgenerator/filtergen/jwt_authn.go processJwtLocations; envoy extractor.cc (ExtractorImpl::addProvider, extract)"
+	addLoc := func(name, source string, locs map[string][]JWTLocation, run func(h *harness)) {
+		cs = append(cs, conformanceCase{group: "jwt-locations", name: name, source: source, opts: Options{JWTLocations: locs}, run: run})
+	}
+	bearerOnly := map[string][]JWTLocation{"firebase": {{Header: "Authorization", ValuePrefix: "Bearer "}}}
+	addLoc("Authorization only: the header is read", jwtLocations, bearerOnly, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", bearer(h.good(nil)), ""))
+	})
+	addLoc("Authorization only: access_token is not read", jwtLocations, bearerOnly, func(h *harness) {
+		h.want(h.do("GET", "/v1/hello?access_token="+h.good(nil), nil, ""), 401, msgMissing)
+	})
+	addLoc("Authorization only: a bad access_token is not checked, and stays", jwtLocations, bearerOnly, func(h *harness) {
+		if s := h.reached(h.do("GET", "/v1/hello?access_token=garbage", bearer(h.good(nil)), "")); s.rawQuery != "access_token=garbage" {
+			h.t.Errorf("backend query %q", s.rawQuery)
+		}
+	})
+	addLoc("Authorization only: X-Goog-Iap-Jwt-Assertion is not read", jwtLocations, bearerOnly, func(h *harness) {
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Goog-Iap-Jwt-Assertion": h.good(nil)}, ""), 401, msgMissing)
+	})
+	addLoc("a header without a prefix: the whole value", jwtLocations, map[string][]JWTLocation{"firebase": {{Header: "X-Token"}}}, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", map[string]string{"X-Token": h.good(nil)}, ""))
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Token": "Bearer " + h.good(nil)}, ""), 401, msgHeaderBadBase64)
+	})
+	addLoc("a custom prefix, found anywhere in the value", jwtLocations, map[string][]JWTLocation{"firebase": {{Header: "X-Token", ValuePrefix: "JWT "}}}, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", map[string]string{"X-Token": "scheme JWT " + h.good(nil)}, ""))
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Token": "Bearer " + h.good(nil)}, ""), 401, msgMissing)
+	})
+	addLoc("a prefix followed by no token character: the whole value", jwtLocations+" (extractJWT)", map[string][]JWTLocation{"firebase": {{Header: "X-Token", ValuePrefix: "JWT "}}}, func(h *harness) {
+		// "a.b.c JWT !" is taken whole: three sections, the header "a"
+		// not base64url.
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Token": "a.b.c JWT !"}, ""), 401, msgHeaderBadBase64)
+	})
+	addLoc("a query parameter", jwtLocations, map[string][]JWTLocation{"firebase": {{Query: "jwt"}}}, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello?jwt="+h.good(nil), nil, ""))
+		h.want(h.do("GET", "/v1/hello", bearer(h.good(nil)), ""), 401, msgMissing)
+	})
+	addLoc("cookie locations are skipped; with none left, Envoy's defaults", jwtLocations+" (cookie: default case, skipped)", map[string][]JWTLocation{"firebase": {{Cookie: "session"}}}, func(h *harness) {
+		h.reached(h.do("GET", "/v1/hello", bearer(h.good(nil)), ""))
+		h.reached(h.do("GET", "/v1/hello?access_token="+h.good(nil), nil, ""))
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-Goog-Iap-Jwt-Assertion": h.good(nil), "Cookie": "session=" + h.good(nil)}, ""), 401, msgMissing)
+	})
+	addLoc("headers are read in name order, the last found checked first", jwtLocations+"; "+authn, map[string][]JWTLocation{"firebase": {{Header: "X-B"}, {Header: "X-A"}}}, func(h *harness) {
+		// Both must verify; the X-B token is checked first and reported.
+		h.want(h.do("GET", "/v1/hello", map[string]string{"X-A": h.good(map[string]any{"aud": "x"}), "X-B": h.good(map[string]any{"exp": conformNow - 3600})}, ""), 401, msgExpired)
+	})
+	split := map[string][]JWTLocation{"firebase": {{Header: "Authorization", ValuePrefix: "Bearer "}}, "machine": {{Header: "X-Machine-Token"}}}
+	addLoc("each provider reads its own locations", jwtLocations+"; envoy verifier.cc ProviderVerifierImpl (an extractor per provider)", split, func(h *harness) {
+		tok := h.sign(jwt.SigningMethodRS256, h.kr.k1, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "sub": "m", "exp": conformNow + 60})
+		h.reached(h.do("GET", "/v1/me", map[string]string{"X-Machine-Token": tok}, ""))
+		h.want(h.do("GET", "/v1/me", bearer(tok), ""), 401, msgUnknownIssuer)
+	})
+	addLoc("alternatives: unknown issuer outranks missing, whatever the order", anyVerifier, split, func(h *harness) {
+		// firebase finds a machine token (not its issuer), machine finds
+		// none; machine is listed last.
+		tok := h.sign(jwt.SigningMethodRS256, h.kr.k1, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "exp": conformNow + 60})
+		h.want(h.do("GET", "/v1/me", bearer(tok), ""), 401, msgUnknownIssuer)
+	})
+	addLoc("alternatives: the last listed failure, though another completes later", anyVerifier+"; "+authn+" (remote fetch)", split, func(h *harness) {
+		// /v1/them lists machine, then firebase. machine fails on the
+		// signature after a key fetch (completing last); firebase's
+		// expired token is listed last and is reported.
+		bad := h.sign(jwt.SigningMethodRS256, h.kr.stranger, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "exp": conformNow + 60})
+		h.want(h.do("GET", "/v1/them", map[string]string{"X-Machine-Token": bad, "Authorization": "Bearer " + h.good(map[string]any{"exp": conformNow - 3600})}, ""), 401, msgExpired)
+		h.want(h.do("GET", "/v1/me", map[string]string{"X-Machine-Token": bad, "Authorization": "Bearer " + h.good(map[string]any{"exp": conformNow - 3600})}, ""), 401, msgVerification)
+	})
+
 	// --- routing --------------------------------------------------------
 	add("routing", "undeclared method: 405 naming the template", routes, func(h *harness) {
 		h.want(h.do("POST", "/v1/hello", bearer(h.good(nil)), ""), 405, msgMethodNotAllowed("/v1/hello"))
@@ -540,7 +658,7 @@ func conformanceCases() []conformanceCase {
 	add("routing", "HEAD is not GET", routes, func(h *harness) {
 		h.want(h.do("HEAD", "/v1/hello", bearer(h.good(nil)), ""), 405, msgMethodNotAllowed("/v1/hello"))
 	})
-	add("routing", "OPTIONS without a declared CORS operation", routes, func(h *harness) {
+	add("routing", "OPTIONS without a declared CORS operation, without allowCors", routes, func(h *harness) {
 		h.want(h.do("OPTIONS", "/v1/items/7", map[string]string{"Origin": "https://app.test", "Access-Control-Request-Method": "GET"}, ""), 405, msgMethodNotAllowed("/v1/items/{id}"))
 	})
 	add("routing", "undeclared path: 404 before authentication", routes, func(h *harness) {
@@ -768,15 +886,68 @@ paths:
 		h.reached(h.do("OPTIONS", "/v1/hello", map[string]string{"Origin": "https://app.test", "Access-Control-Request-Method": "GET", "Authorization": "Bearer garbage"}, ""))
 	})
 
+	const proxyCORS = "esp-v2 src/go/configinfo/service_info.go processHttpRule (OPTIONS added to every path under allowCors); src/go/configgenerator/routegen/proxy_cors.go (proxied to the path's backend, no requirement)"
+	allowCors := func(d *spec.Document) { d.CORS = true }
+	add("cors", "allowCors: a preflight to a path without an OPTIONS operation reaches its backend", proxyCORS, func(h *harness) {
+		h.rebuild(allowCors)
+		s := h.reached(h.do("OPTIONS", "/v1/items/7", map[string]string{"Origin": "https://app.test", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}, ""))
+		if s.method != "OPTIONS" || s.rawPath != "/base/v1/items/7" || s.header.Get("Origin") != "https://app.test" {
+			h.t.Errorf("backend got %s %s, Origin %q", s.method, s.rawPath, s.header.Get("Origin"))
+		}
+	})
+	add("cors", "allowCors: the preflight follows the operation's backend and path translation", proxyCORS+"; "+translate, func(h *harness) {
+		h.rebuild(allowCors)
+		if s := h.reached(h.do("OPTIONS", "/v1/fixed/42", map[string]string{"Origin": "https://app.test"}, "")); s.rawPath != "/const" || s.rawQuery != "id=42" {
+			h.t.Errorf("backend got %s?%s, want /const?id=42", s.rawPath, s.rawQuery)
+		}
+	})
+	add("cors", "allowCors: a bad token does not stop the preflight, a client's userinfo passes", proxyCORS+"; "+sanitize, func(h *harness) {
+		h.rebuild(allowCors)
+		forged := seg(`{"sub":"admin"}`)
+		s := h.reached(h.do("OPTIONS", "/v1/items", map[string]string{"Authorization": "Bearer garbage", userinfoHeader: forged}, ""))
+		if s.header.Get(userinfoHeader) != forged {
+			h.t.Errorf("userinfo %q", s.header.Get(userinfoHeader))
+		}
+	})
+	add("cors", "allowCors: a declared OPTIONS operation is used as declared", proxyCORS+" (declared routes first)", func(h *harness) {
+		h.rebuild(func(d *spec.Document) {
+			d.CORS = true
+			d.Operations = append(d.Operations, spec.Operation{ID: "cors_item", Method: "OPTIONS", Path: "/v1/items/{x}", Security: [][]string{{"firebase"}}})
+		})
+		h.want(h.do("OPTIONS", "/v1/items/7", nil, ""), 401, msgMissing)
+	})
+	add("cors", "allowCors: an undeclared path is still 404", proxyCORS+"; "+routes, func(h *harness) {
+		h.rebuild(allowCors)
+		h.want(h.do("OPTIONS", "/v1/admin", map[string]string{"Origin": "https://app.test"}, ""), 404, msgNotDefined)
+	})
+	add("cors", "allowCors: other undeclared methods are still 405", proxyCORS+"; "+routes, func(h *harness) {
+		h.rebuild(allowCors)
+		h.want(h.do("DELETE", "/v1/items/7", nil, ""), 405, msgMethodNotAllowed("/v1/items/{id}"))
+	})
+
 	// --- emulator mode (the listed deviation, both ways) -----------------
 	emu := func(name string, emulator bool, run func(h *harness)) {
-		cs = append(cs, conformanceCase{group: "emulator", name: name, source: "Deviations: unsigned emulator tokens", emulator: emulator, run: run})
+		o := Options{}
+		if emulator {
+			o.EmulatorProject = fbAudience // the project of fbIssuer
+		}
+		cs = append(cs, conformanceCase{group: "emulator", name: name, source: "Deviations: unsigned emulator tokens", opts: o, run: run})
 	}
 	unsigned := seg(`{"alg":"none","typ":"JWT"}`) + "." + seg(validPayload) + "."
 	emu("unsigned token accepted in emulator mode", true, func(h *harness) { h.reached(h.do("GET", "/v1/hello", bearer(unsigned), "")) })
 	emu("unsigned token refused otherwise", false, func(h *harness) { h.want(h.do("GET", "/v1/hello", bearer(unsigned), ""), 401, msgBadFormat) })
 	emu("emulator mode still checks claims", true, func(h *harness) {
 		h.want(h.do("GET", "/v1/hello", bearer(seg(`{"alg":"none"}`)+"."+seg(`{"iss":"`+fbIssuer+`","aud":"x"}`)+"."), ""), 403, msgAudience)
+	})
+	machineUnsigned := seg(`{"alg":"none"}`) + "." + seg(`{"iss":"`+mIssuer+`","aud":"`+mAudience+`","sub":"user-1","exp":1800003600}`) + "."
+	emu("emulator mode: another issuer's unsigned token is refused", true, func(h *harness) {
+		// /v1/me accepts firebase (the emulator's issuer) and machine: the
+		// machine provider parses it as ESPv2 does, two sections.
+		h.want(h.do("GET", "/v1/me", bearer(machineUnsigned), ""), 401, msgBadFormat)
+	})
+	emu("emulator mode: a signed token of another issuer still verifies", true, func(h *harness) {
+		tok := h.sign(jwt.SigningMethodRS256, h.kr.k1, "m1", jwt.MapClaims{"iss": mIssuer, "aud": mAudience, "sub": "m", "exp": conformNow + 60})
+		h.reached(h.do("GET", "/v1/me", bearer(tok), ""))
 	})
 	return cs
 }

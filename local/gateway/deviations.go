@@ -12,8 +12,8 @@ type Deviation struct {
 // Deviations is the one list of the local gateway's known differences.
 var Deviations = []Deviation{
 	{
-		Title:  "Unsigned emulator tokens are accepted",
-		Reason: "with the Firebase Auth emulator (make local) the gateway accepts its alg \"none\" tokens with an empty signature; the emulator cannot sign with Google's keys. Issuer, times and audience are still checked, and without the emulator such tokens are refused as ESPv2 refuses them.",
+		Title:  "Unsigned tokens are accepted for the emulator's issuer",
+		Reason: "with the Firebase Auth emulator (make local) the gateway accepts its alg \"none\" tokens with an empty signature, for the emulator project's issuer (https://securetoken.google.com/<project>) only: the emulator cannot sign with Google's keys. Issuer, times and audience are still checked. An unsigned token of any other issuer, and every unsigned token without the emulator, is refused as ESPv2 refuses it.",
 	},
 	{
 		Title:  "The backend's Authorization is an unsigned stand-in",
@@ -32,7 +32,7 @@ var Deviations = []Deviation{
 		Reason: "gatehouse's spec uses none of them; the gateway rejects nothing on their account and reports nothing to Google.",
 	},
 	{
-		Title:  "Only the default JWT locations",
-		Reason: "tokens are read from Authorization: Bearer, X-Goog-Iap-Jwt-Assertion and access_token, ESPv2's defaults; x-google-jwt-locations is not read (the rendered spec does not set it).",
+		Title:  "Only loopback Host names are answered",
+		Reason: "the twin's servers (gateway and browser client) answer Host 127.0.0.1:PORT, localhost:PORT or [::1]:PORT, and any other with a JSON 421, so that no web page can reach them by rebinding its own name to 127.0.0.1; API Gateway answers its gateway's host name.",
 	},
 }

@@ -26,8 +26,11 @@ const (
 	msgIssNotString       = "Jwt payload [iss] field is not a string"
 	msgSubNotString       = "Jwt payload [sub] field is not a string"
 	msgIatNotInteger      = "Jwt payload [iat] field is not an integer"
+	msgIatOutOfRange      = "Jwt payload [iat] field is not a positive 64 bit integer"
 	msgNbfNotInteger      = "Jwt payload [nbf] field is not an integer"
+	msgNbfOutOfRange      = "Jwt payload [nbf] field is not a positive 64 bit integer"
 	msgExpNotInteger      = "Jwt payload [exp] field is not an integer"
+	msgExpOutOfRange      = "Jwt payload [exp] field is not a positive 64 bit integer"
 	msgJtiNotString       = "Jwt payload [jti] field is not a string"
 	msgAudNotString       = "Jwt payload [aud] field is not a string or string list"
 	msgSignatureBadBase64 = "Jwt signature is an invalid Base64url encoded"
@@ -53,23 +56,29 @@ type parsedJWT struct {
 	alg, kid         string
 	iss              string
 	aud              []string
-	iat, nbf, exp    int64
+	iat, nbf, exp    uint64
 	signature        []byte
 	unsignedEmulator bool // alg "none" from the Auth emulator (Options.Emulator only)
 }
 
 // parseJWT follows jwt_verify_lib's Jwt::parseFromString step by step, so a
-// malformed token gets the message ESPv2 gives for its first defect.
+// malformed token gets the message ESPv2 gives for its first defect. The
+// token is split on dots with empty sections skipped (absl::StrSplit with
+// SkipEmpty): it needs three non-empty sections, so "h.p." is malformed
+// while "h.p.s." and "h..p.s" parse (jwt_verify_lib no longer counts the
+// dots since its 2022-10-31 change "remove a redundant checking"). Then the
+// header: base64url, JSON, alg present and a string, alg implemented, kid;
+// then the payload; the signature's base64url last.
+//
 // allowNone admits the Firebase Auth emulator's unsigned tokens (alg
-// "none", empty signature): a listed deviation, never for real traffic.
+// "none", the form "h.p." with an empty signature): a listed deviation,
+// never for real traffic, and only for the emulator's own issuer (the
+// caller decides; see Options.EmulatorProject).
 func parseJWT(raw string, allowNone bool) (*parsedJWT, string) {
-	if strings.Count(raw, ".") != 2 {
+	parts := sections(raw)
+	unsigned := allowNone && len(parts) == 2 && raw == parts[0]+"."+parts[1]+"."
+	if len(parts) != 3 && !unsigned {
 		return nil, msgBadFormat
-	}
-	parts := strings.Split(raw, ".")
-	unsigned := allowNone && parts[2] == "" && parts[0] != "" && parts[1] != ""
-	if !unsigned && (parts[0] == "" || parts[1] == "" || parts[2] == "") {
-		return nil, msgBadFormat // absl::StrSplit with SkipEmpty must give 3 parts
 	}
 	j := &parsedJWT{raw: raw, headerB64: parts[0], payloadB64: parts[1]}
 
@@ -122,14 +131,17 @@ func parseJWT(raw string, allowNone bool) (*parsedJWT, string) {
 		}
 	}
 	for _, c := range []struct {
-		name string
-		dst  *int64
-		msg  string
-	}{{"iat", &j.iat, msgIatNotInteger}, {"nbf", &j.nbf, msgNbfNotInteger}, {"exp", &j.exp, msgExpNotInteger}} {
+		name            string
+		dst             *uint64
+		msg, outOfRange string
+	}{{"iat", &j.iat, msgIatNotInteger, msgIatOutOfRange}, {"nbf", &j.nbf, msgNbfNotInteger, msgNbfOutOfRange}, {"exp", &j.exp, msgExpNotInteger, msgExpOutOfRange}} {
 		if v, present := payload[c.name]; present {
-			n, ok := integer(v)
-			if !ok {
+			n, result := unsigned64(v)
+			switch result {
+			case wrongType:
 				return nil, c.msg
+			case outOfRange:
+				return nil, c.outOfRange
 			}
 			*c.dst = n
 		}
@@ -163,6 +175,18 @@ func parseJWT(raw string, allowNone bool) (*parsedJWT, string) {
 	return j, ""
 }
 
+// sections splits a token on dots, skipping empty sections, as
+// absl::StrSplit(jwt, '.', absl::SkipEmpty()) does.
+func sections(raw string) []string {
+	return strings.FieldsFunc(raw, func(r rune) bool { return r == '.' })
+}
+
+// payloadSegment is the payload section of a token that parsed: what the
+// gateway forwards as X-Apigateway-Api-Userinfo.
+func payloadSegment(raw string) string {
+	return sections(raw)[1]
+}
+
 // b64url decodes base64url with or without padding, as absl's
 // WebSafeBase64Unescape does.
 func b64url(s string) ([]byte, bool) {
@@ -181,30 +205,37 @@ func jsonObject(b []byte) (map[string]any, bool) {
 	return m, true
 }
 
-// integer reads a JSON number as jwt_verify_lib's StructUtils::GetInt64:
-// any number (a protobuf double), truncated; anything else is the wrong type.
-func integer(v any) (int64, bool) {
+type numberResult int
+
+const (
+	numberOK numberResult = iota
+	wrongType
+	outOfRange
+)
+
+// unsigned64 reads a JSON number as jwt_verify_lib's StructUtils::GetUInt64:
+// any number (a protobuf double) truncated toward zero; a negative one, or
+// one of 2^64 or more, is out of range; anything else is the wrong type.
+func unsigned64(v any) (uint64, numberResult) {
 	n, ok := v.(json.Number)
 	if !ok {
-		return 0, false
+		return 0, wrongType
 	}
 	f, err := n.Float64()
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false
+	if err != nil && !math.IsInf(f, 0) {
+		return 0, wrongType
 	}
-	if f >= math.MaxInt64 {
-		return math.MaxInt64, true
+	if f < 0 || f >= math.MaxUint64 || math.IsNaN(f) {
+		return 0, outOfRange
 	}
-	if f <= math.MinInt64 {
-		return math.MinInt64, true
-	}
-	return int64(f), true
+	return uint64(f), numberOK
 }
 
 // timeCheck is Jwt::verifyTimeConstraint: nbf first, then exp. Both are
-// optional; iat is never checked. Times are Unix seconds.
-func timeCheck(nbf, exp, now int64) string {
-	skew := int64(clockSkew.Seconds())
+// optional; iat is never checked. Times are Unix seconds, unsigned as
+// there.
+func timeCheck(nbf, exp, now uint64) string {
+	skew := uint64(clockSkew.Seconds())
 	if now+skew < nbf {
 		return msgNotYetValid
 	}

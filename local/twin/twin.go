@@ -6,7 +6,6 @@ package twin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,7 +21,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/local/emulator"
 	"github.com/gatehouse/gatehouse/local/gateway"
+	"github.com/gatehouse/gatehouse/local/internal/loopback"
 	"github.com/gatehouse/gatehouse/local/internal/testenv"
+	"github.com/gatehouse/gatehouse/local/internal/webpage"
 	"github.com/gatehouse/gatehouse/spec"
 )
 
@@ -187,45 +188,56 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(doc, gateway.Options{Emulator: c.Emulator, Logger: c.Logger})
+	// The gateway reads tokens where the document says (x-google-jwt-locations), as ESPv2 does.
+	locations, err := gateway.JWTLocations(t.Document)
 	if err != nil {
 		return nil, err
 	}
-	t.srv.Handler = gw
+	o := gateway.Options{Logger: c.Logger, JWTLocations: locations}
+	if c.Emulator {
+		o.EmulatorProject = c.Project // its unsigned tokens, for its issuer only
+	}
+	gw, err := gateway.New(doc, o)
+	if err != nil {
+		return nil, err
+	}
+	// Only loopback Host names are answered: a page elsewhere cannot
+	// reach the twin by rebinding its own name to 127.0.0.1.
+	t.srv.Handler = loopback.OnlyHosts(gwLn.Addr().(*net.TCPAddr).Port, gw)
+	var web http.Handler
+	if c.Web != nil {
+		if web, err = t.webHandler(c); err != nil {
+			return nil, err
+		}
+	}
 	t.served = make(chan error, 1)
 	go func() { t.served <- t.srv.Serve(gwLn) }()
 	if c.Web != nil {
-		t.web = &http.Server{Handler: t.webHandler(c), ReadHeaderTimeout: 10 * time.Second}
+		t.web = &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: gateway.MaxHeaderBytes}
 		ln := t.webLn
 		go func() { _ = t.web.Serve(ln) }()
 	}
 	return t, nil
 }
 
-// webConfig is the browser client's config.json.
-type webConfig struct {
-	APIKey           string `json:"apiKey"`
-	ProjectID        string `json:"projectId"`
-	AuthDomain       string `json:"authDomain"`
-	GatewayURL       string `json:"gatewayUrl"`
-	AuthEmulatorHost string `json:"authEmulatorHost,omitempty"`
-}
-
-// webHandler serves the built client and its config.json for this twin:
-// the Auth emulator (which takes any API key) and the local gateway.
-func (t *Twin) webHandler(c Config) http.Handler {
-	files := http.FileServer(http.Dir(c.Web.Dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if r.URL.Path == "/config.json" {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			_ = json.NewEncoder(w).Encode(webConfig{APIKey: "emulator-any-key", ProjectID: c.Project,
-				AuthDomain: c.Project + ".firebaseapp.com", GatewayURL: t.GatewayURL, AuthEmulatorHost: t.AuthHost})
+// webHandler serves the built client and its config.json for this twin
+// (the Auth emulator, which takes any API key, and the local gateway), only
+// to loopback Host names, with the page's Content-Security-Policy.
+func (t *Twin) webHandler(c Config) (http.Handler, error) {
+	cfg := webpage.Config{APIKey: "emulator-any-key", ProjectID: c.Project, AuthDomain: c.Project + ".firebaseapp.com",
+		GatewayURL: t.GatewayURL, AuthEmulatorHost: t.AuthHost}
+	csp, err := cfg.CSP()
+	if err != nil {
+		return nil, fmt.Errorf("browser client: %w", err)
+	}
+	files, config := webpage.Files(c.Web.Dir), webpage.ServeConfig(cfg)
+	return loopback.OnlyHosts(t.webLn.Addr().(*net.TCPAddr).Port, webpage.Secure(csp, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/config.json" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			config.ServeHTTP(w, r)
 			return
 		}
 		files.ServeHTTP(w, r)
-	})
+	}))), nil
 }
 
 func listen(port int, what string) (net.Listener, error) {

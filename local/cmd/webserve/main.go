@@ -18,6 +18,9 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/local/internal/loopback"
+	"github.com/gatehouse/gatehouse/local/internal/webpage"
 )
 
 func main() {
@@ -42,16 +45,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s has no %s: run make web-deployed (or make web)", *dir, f)
 		}
 	}
+	cfg, err := webpage.ReadConfig(*dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *dir, err)
+	}
+	csp, err := cfg.CSP()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
 	if err != nil {
 		return fmt.Errorf("port %d: %w", *port, err)
 	}
-	files := http.FileServer(http.Dir(*dir))
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Cache-Control", "no-store")
-		files.ServeHTTP(w, r)
-	})}
+	// Only the built files, with the page's CSP, and only to loopback Host
+	// names (no DNS rebinding).
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second,
+		Handler: loopback.OnlyHosts(ln.Addr().(*net.TCPAddr).Port, webpage.Secure(csp, webpage.Files(*dir)))}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
