@@ -1,6 +1,6 @@
 // Package notes is gatehouse's second example backend: a tiny per-user
 // notes API under /v2, on its own Cloud Run service behind the same
-// gateway. It is built on api.NewServer, so it checks the caller identity
+// gateway. It is built on backend.NewServer, so it checks the caller identity
 // exactly as the /v1 backend does, and its routes are declared in its own
 // spec fragment (openapi.yaml, next to this file) that the renderer merges.
 //
@@ -20,7 +20,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/gatehouse/gatehouse/service/api"
+	"github.com/gatehouse/gatehouse/service/backend"
 )
 
 // Fragment is this backend's Swagger 2.0 fragment: its operations, merged
@@ -106,26 +106,26 @@ func (s *store) add(uid, text string) Note {
 
 type handlers struct{ store *store }
 
-func routeTable(h *handlers, revision string) []api.Handler {
-	return []api.Handler{
-		{Route: api.Route{Method: http.MethodGet, Path: "/v2/notes", Public: true, Identity: true}, Func: h.list},
-		{Route: api.Route{Method: http.MethodPost, Path: "/v2/notes", Public: true, Identity: true}, Func: h.create},
-		{Route: api.Route{Method: http.MethodGet, Path: "/healthz"}, Func: api.Healthz(revision)},
+func routeTable(h *handlers, revision string) []backend.Handler {
+	return []backend.Handler{
+		{Route: backend.Route{Method: http.MethodGet, Path: "/v2/notes", Public: true, Identity: true}, Func: h.list},
+		{Route: backend.Route{Method: http.MethodPost, Path: "/v2/notes", Public: true, Identity: true}, Func: h.create},
+		{Route: backend.Route{Method: http.MethodGet, Path: "/healthz"}, Func: backend.Healthz(revision)},
 	}
 }
 
 // Routes lists every route New registers (the spec drift guard compares
 // the public ones with Fragment).
-func Routes() []api.Route { return api.RoutesOf(routeTable(&handlers{}, "")) }
+func Routes() []backend.Route { return backend.RoutesOf(routeTable(&handlers{}, "")) }
 
 // New returns the notes backend.
-func New(o api.Options) *echo.Echo {
+func New(o backend.Options) *echo.Echo {
 	h := &handlers{store: newStore(time.Now)}
-	return api.NewServer(o, routeTable(h, o.Revision))
+	return backend.NewServer(o, routeTable(h, o.Revision))
 }
 
 func (h *handlers) list(c echo.Context) error {
-	id, err := api.CallerIdentity(c)
+	id, err := backend.CallerIdentity(c)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (h *handlers) list(c echo.Context) error {
 }
 
 func (h *handlers) create(c echo.Context) error {
-	id, err := api.CallerIdentity(c)
+	id, err := backend.CallerIdentity(c)
 	if err != nil {
 		return err
 	}

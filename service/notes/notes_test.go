@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/service/api"
+	"github.com/gatehouse/gatehouse/service/backend"
 	"github.com/gatehouse/gatehouse/service/internal/identity"
 )
 
@@ -32,7 +32,7 @@ func do(h http.Handler, method, path string, headers map[string]string, body str
 }
 
 func TestNotesPerUser(t *testing.T) {
-	e := New(api.Options{})
+	e := New(backend.Options{})
 	if rec := do(e, "POST", "/v2/notes", caller("ada"), `{"text":"  buy milk "}`); rec.Code != 201 || !strings.Contains(rec.Body.String(), `"text":"buy milk"`) {
 		t.Fatalf("create = %d %s", rec.Code, rec.Body.String())
 	}
@@ -51,7 +51,7 @@ func TestNotesPerUser(t *testing.T) {
 }
 
 func TestNotesBadInput(t *testing.T) {
-	e := New(api.Options{})
+	e := New(backend.Options{})
 	tests := []struct{ name, body, want string }{
 		{"not JSON", `text=hi`, "body must be JSON"},
 		{"empty", `{"text":"  "}`, "text is required"},
