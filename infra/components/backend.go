@@ -17,9 +17,10 @@ import (
 // How the backend image is built. `make image-test` builds the same
 // Dockerfile for the same platform; a test keeps the two in step.
 const (
-	ImagePlatform   = "linux/amd64" // Cloud Run runs amd64
-	ImageContext    = "../service"  // relative to infra/, where Pulumi runs the program
-	ImageDockerfile = "Dockerfile"  // inside ImageContext
+	ImagePlatform   = "linux/amd64"          // Cloud Run runs amd64
+	ImageContext    = "../service"           // relative to infra/, where Pulumi runs the program
+	ImageDockerfile = "cmd/hello/Dockerfile" // inside ImageContext: the /v1 backend's
+	ImageCommand    = "./cmd/hello"          // its build argument CMD
 	ContainerPort   = 8080
 	HealthPath      = "/healthz"
 )
@@ -50,7 +51,8 @@ type SecureBackendArgs struct {
 	// Repository, when set, is the image repository to push to (one for
 	// all the stack's backends); otherwise the backend creates it.
 	Repository *artifactregistry.Repository
-	// Build says how the image is built: nil builds service/ as before.
+	// Build says how the image is built: nil builds the /v1 backend
+	// (ImageDockerfile with CMD=ImageCommand).
 	Build *ImageBuild
 	// ImageRef runs an existing image instead of building one.
 	ImageRef string
@@ -200,7 +202,7 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 	}
 	build := args.Build
 	if build == nil {
-		build = &ImageBuild{Context: ImageContext, Dockerfile: filepath.Join(ImageContext, ImageDockerfile)}
+		build = &ImageBuild{Context: ImageContext, Dockerfile: filepath.Join(ImageContext, ImageDockerfile), Args: map[string]string{"CMD": ImageCommand}}
 	}
 	buildArgs := pulumi.StringMap{}
 	for k, v := range build.Args {
