@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/local/gateway"
-	"github.com/gatehouse/gatehouse/service/api"
+	"github.com/gatehouse/gatehouse/service/backend"
+	"github.com/gatehouse/gatehouse/service/hello"
 	"github.com/gatehouse/gatehouse/service/loadgen"
 	"github.com/gatehouse/gatehouse/spec"
 )
@@ -28,7 +29,7 @@ const (
 // round. Run with -benchtime=20000x or more.
 func BenchmarkGateway(b *testing.B) {
 	total := max(b.N, benchClients*benchRounds)
-	backend := httptest.NewServer(api.New(api.Options{}))
+	backend := httptest.NewServer(hello.New(backend.Options{}))
 	defer backend.Close()
 	is := newIssuer(b)
 	doc, err := spec.Render(spec.Params{BackendURL: backend.URL, Issuers: []spec.Issuer{is.spec}, Local: true})

@@ -142,7 +142,7 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 
 	t.BackendURL = c.BackendURL
 	if t.BackendURL == "" {
-		if t.backend, err = t.startBackend(ctx, c, "backend", ".", c.BackendPort); err != nil {
+		if t.backend, err = t.startBackend(ctx, c, "backend", "./cmd/hello", c.BackendPort); err != nil {
 			return nil, err
 		}
 		t.BackendURL = t.backend.url
