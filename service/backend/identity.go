@@ -30,7 +30,18 @@ func gatewayIdentity(cache *identity.Cache) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			id, err := cache.Decode(req.Header.Get(identity.Header))
+			values := req.Header.Values(identity.Header)
+			if len(values) > 1 {
+				// The gateway sets one value; which of several it set cannot
+				// be told, so none is trusted.
+				return echo.NewHTTPError(http.StatusUnauthorized, "invalid gateway identity: several identities in one request").
+					WithInternal(errSeveralIdentities)
+			}
+			var header string
+			if len(values) == 1 {
+				header = values[0]
+			}
+			id, err := cache.Decode(header)
 			if err != nil {
 				// The message comes from a fixed set of errors and never quotes the header.
 				return echo.NewHTTPError(http.StatusUnauthorized, unauthorizedMessage(err)).WithInternal(err)
@@ -40,6 +51,8 @@ func gatewayIdentity(cache *identity.Cache) echo.MiddlewareFunc {
 		}
 	}
 }
+
+var errSeveralIdentities = errors.New("several X-Apigateway-Api-Userinfo values")
 
 func unauthorizedMessage(err error) string {
 	switch {
