@@ -4,6 +4,12 @@
 // exactly as the /v1 backend does, and its routes are declared in its own
 // spec fragment (openapi.yaml, next to this file) that the renderer merges.
 //
+// Notes belong to the caller's issuer and subject together (backend.User),
+// never to the subject alone: sub is unique only within an issuer, and a
+// machine client's issuer signs its own tokens, so it could mint a token
+// whose sub is a Firebase user's uid. Key anything you store per user the
+// same way.
+//
 // Notes live in the instance's memory, bounded: this is an example to copy,
 // not a database (a real service would keep them in Firestore or Cloud SQL).
 package notes
@@ -44,8 +50,9 @@ type Note struct {
 }
 
 type noteList struct {
-	Owner string `json:"owner"`
-	Notes []Note `json:"notes"`
+	Owner  string `json:"owner"`  // the caller's subject
+	Issuer string `json:"issuer"` // and its issuer: the notes are theirs together
+	Notes  []Note `json:"notes"`
 }
 
 type newNote struct {
@@ -56,49 +63,49 @@ type newNote struct {
 // user when full (a list in write order, so every operation is O(1)).
 type store struct {
 	mu     sync.Mutex
-	byUser map[string]*list.Element // of *userNotes, in order
-	order  *list.List               // least recently written first
+	byUser map[backend.User]*list.Element // of *userNotes, in order
+	order  *list.List                     // least recently written first
 	seq    int
 	now    func() time.Time
 }
 
 type userNotes struct {
-	uid   string
+	user  backend.User
 	notes []Note
 }
 
 func newStore(now func() time.Time) *store {
-	return &store{byUser: map[string]*list.Element{}, order: list.New(), now: now}
+	return &store{byUser: map[backend.User]*list.Element{}, order: list.New(), now: now}
 }
 
-func (s *store) list(uid string) []Note {
+func (s *store) list(u backend.User) []Note {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e, ok := s.byUser[uid]; ok {
+	if e, ok := s.byUser[u]; ok {
 		return append([]Note{}, e.Value.(*userNotes).notes...)
 	}
 	return []Note{}
 }
 
-func (s *store) add(uid, text string) Note {
+func (s *store) add(u backend.User, text string) Note {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
 	n := Note{ID: strconv.Itoa(s.seq), Text: text, Created: s.now().UTC()}
-	e, ok := s.byUser[uid]
+	e, ok := s.byUser[u]
 	if !ok {
 		if len(s.byUser) >= MaxUsers {
 			oldest := s.order.Front()
-			delete(s.byUser, oldest.Value.(*userNotes).uid)
+			delete(s.byUser, oldest.Value.(*userNotes).user)
 			s.order.Remove(oldest)
 		}
-		e = s.order.PushBack(&userNotes{uid: uid})
-		s.byUser[uid] = e
+		e = s.order.PushBack(&userNotes{user: u})
+		s.byUser[u] = e
 	}
-	u := e.Value.(*userNotes)
-	u.notes = append(u.notes, n)
-	if len(u.notes) > MaxNotesPerUser {
-		u.notes = u.notes[len(u.notes)-MaxNotesPerUser:]
+	un := e.Value.(*userNotes)
+	un.notes = append(un.notes, n)
+	if len(un.notes) > MaxNotesPerUser {
+		un.notes = un.notes[len(un.notes)-MaxNotesPerUser:]
 	}
 	s.order.MoveToBack(e)
 	return n
@@ -129,7 +136,7 @@ func (h *handlers) list(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, noteList{Owner: id.UID, Notes: h.store.list(id.UID)})
+	return c.JSON(http.StatusOK, noteList{Owner: id.UID, Issuer: id.Issuer, Notes: h.store.list(backend.UserOf(id))})
 }
 
 func (h *handlers) create(c echo.Context) error {
@@ -150,5 +157,5 @@ func (h *handlers) create(c echo.Context) error {
 	case !utf8.ValidString(text):
 		return echo.NewHTTPError(http.StatusBadRequest, "text is not UTF-8")
 	}
-	return c.JSON(http.StatusCreated, h.store.add(id.UID, text))
+	return c.JSON(http.StatusCreated, h.store.add(backend.UserOf(id), text))
 }

@@ -13,8 +13,14 @@ import (
 	"github.com/gatehouse/gatehouse/service/internal/identity"
 )
 
-func caller(uid string) map[string]string {
-	p, _ := json.Marshal(map[string]any{"sub": uid, "iss": "https://securetoken.google.com/p", "aud": "p", "iat": 1, "exp": 2})
+const firebaseIssuer = "https://securetoken.google.com/p"
+
+func caller(uid string) map[string]string { return callerOf(firebaseIssuer, uid) }
+
+// callerOf is the gateway's forwarded identity of a token from issuer iss
+// with subject sub.
+func callerOf(iss, sub string) map[string]string {
+	p, _ := json.Marshal(map[string]any{"sub": sub, "iss": iss, "aud": "p", "iat": 1, "exp": 2})
 	return map[string]string{identity.Header: base64.RawURLEncoding.EncodeToString(p)}
 }
 
@@ -50,6 +56,40 @@ func TestNotesPerUser(t *testing.T) {
 	}
 }
 
+// TestNotesOwnedByIssuerAndSubject: sub is unique only within an issuer.
+// A machine client's issuer (gatehouse:serviceAccountIssuers) signs its own
+// tokens and can put a Firebase user's uid in sub; it must not reach that
+// user's notes, nor they its (#28 item 1). It once read and wrote them.
+func TestNotesOwnedByIssuerAndSubject(t *testing.T) {
+	e := New(backend.Options{})
+	user := callerOf(firebaseIssuer, "uid-ada")
+	machine := callerOf("robot@p.iam.gserviceaccount.com", "uid-ada")
+	if rec := do(e, "POST", "/v2/notes", user, `{"text":"ada's own"}`); rec.Code != 201 {
+		t.Fatalf("create = %d %s", rec.Code, rec.Body.String())
+	}
+	if rec := do(e, "POST", "/v2/notes", machine, `{"text":"the machine's"}`); rec.Code != 201 {
+		t.Fatalf("create = %d %s", rec.Code, rec.Body.String())
+	}
+	for _, tt := range []struct {
+		name      string
+		who       map[string]string
+		own, not  string
+		wantOwner string
+	}{
+		{"the user", user, "ada's own", "the machine's", firebaseIssuer},
+		{"the machine with the user's uid as sub", machine, "the machine's", "ada's own", "robot@p.iam.gserviceaccount.com"},
+	} {
+		rec := do(e, "GET", "/v2/notes", tt.who, "")
+		var got noteList
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
+			t.Fatalf("%s: list = %d %s", tt.name, rec.Code, rec.Body.String())
+		}
+		if len(got.Notes) != 1 || got.Notes[0].Text != tt.own || got.Owner != "uid-ada" || got.Issuer != tt.wantOwner {
+			t.Errorf("%s sees %s, want only %q (not %q), owner uid-ada of %s", tt.name, rec.Body.String(), tt.own, tt.not, tt.wantOwner)
+		}
+	}
+}
+
 func TestNotesBadInput(t *testing.T) {
 	e := New(backend.Options{})
 	tests := []struct{ name, body, want string }{
@@ -77,19 +117,20 @@ func TestNotesBadInput(t *testing.T) {
 
 func TestStoreBounds(t *testing.T) {
 	s := newStore(time.Now)
+	ada := backend.User{Issuer: firebaseIssuer, Subject: "ada"}
 	for i := range MaxNotesPerUser + 5 {
-		s.add("ada", "n"+string(rune('a'+i%26)))
+		s.add(ada, "n"+string(rune('a'+i%26)))
 	}
-	if n := len(s.list("ada")); n != MaxNotesPerUser {
+	if n := len(s.list(ada)); n != MaxNotesPerUser {
 		t.Errorf("%d notes kept, want at most %d", n, MaxNotesPerUser)
 	}
 	for i := range MaxUsers + 3 {
-		s.add("u"+time.Duration(i).String(), "x")
+		s.add(backend.User{Issuer: firebaseIssuer, Subject: "u" + time.Duration(i).String()}, "x")
 	}
 	if len(s.byUser) != MaxUsers || s.order.Len() != MaxUsers {
 		t.Errorf("%d users (%d in order), want at most %d", len(s.byUser), s.order.Len(), MaxUsers)
 	}
-	if _, ok := s.byUser["ada"]; ok {
+	if _, ok := s.byUser[ada]; ok {
 		t.Error("the least recently written user was not the one evicted")
 	}
 }
