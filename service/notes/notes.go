@@ -17,6 +17,7 @@ package notes
 import (
 	"container/list"
 	_ "embed"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -145,8 +146,12 @@ func (h *handlers) create(c echo.Context) error {
 		return err
 	}
 	var in newNote
-	if err := c.Bind(&in); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, `body must be JSON {"text":"..."}`)
+	if err := backend.BindJSON(c, &in); err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code == http.StatusBadRequest {
+			return echo.NewHTTPError(http.StatusBadRequest, `body must be JSON {"text":"..."}`).WithInternal(err)
+		}
+		return err // 415 (not JSON), 413 (too large)
 	}
 	text := strings.TrimSpace(in.Text)
 	switch {

@@ -134,3 +134,40 @@ func TestStoreBounds(t *testing.T) {
 		t.Error("the least recently written user was not the one evicted")
 	}
 }
+
+// TestNotesNeedJSON: POST /v2/notes takes JSON only. A body of another
+// type (curl -d sends a form) answers 415 naming the header to send; it
+// once answered a misleading 400 "text is required" (#27 item 10).
+func TestNotesNeedJSON(t *testing.T) {
+	e := New(backend.Options{})
+	for _, tt := range []struct {
+		contentType string
+		want        int
+	}{
+		{"application/x-www-form-urlencoded", 415}, // curl -d
+		{"text/plain", 415},
+		{"", 415},
+		{"application/jsonx", 415},
+		{"application/json", 201},
+		{"application/json; charset=utf-8", 201},
+		{"Application/JSON", 201},
+	} {
+		h := caller("ada")
+		if tt.contentType != "" {
+			h["Content-Type"] = tt.contentType
+		}
+		req := httptest.NewRequest("POST", "/v2/notes", strings.NewReader(`{"text":"hi"}`))
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("Content-Type %q: %d %s, want %d", tt.contentType, rec.Code, strings.TrimSpace(rec.Body.String()), tt.want)
+			continue
+		}
+		if tt.want == 415 && (!strings.HasPrefix(rec.Body.String(), `{"code":415,`) || !strings.Contains(rec.Body.String(), "Content-Type: application/json")) {
+			t.Errorf("Content-Type %q: %s, want a JSON 415 naming Content-Type: application/json", tt.contentType, rec.Body.String())
+		}
+	}
+}
