@@ -26,6 +26,9 @@ type config struct {
 	corsOrigins []string
 	accessLog   bool          // ACCESS_LOG=all: log every request (local debugging)
 	slowRequest time.Duration // SLOW_REQUEST: successes this slow are logged
+	// REQUIRE_EMAIL_VERIFIED=true: identity routes refuse (403) a caller
+	// whose token lacks email_verified: true.
+	requireEmailVerified bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -66,6 +69,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return config{}, fmt.Errorf("invalid SLOW_REQUEST %q: want a positive duration such as 1s", v)
 		}
 		c.slowRequest = d
+	}
+	switch v := getenv("REQUIRE_EMAIL_VERIFIED"); v {
+	case "", "false":
+	case "true":
+		c.requireEmailVerified = true
+	default:
+		return config{}, fmt.Errorf("invalid REQUIRE_EMAIL_VERIFIED %q: want true (callers need a verified email) or false (the default)", v)
 	}
 	for _, o := range strings.Split(getenv("CORS_ALLOW_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {

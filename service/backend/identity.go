@@ -24,9 +24,14 @@ func CallerIdentity(c echo.Context) (identity.Identity, error) {
 // identities (~1 KiB each), a small part of the smallest instance's memory.
 const identityCacheBytes = 4 << 20
 
+// EmailNotVerified is the message of the 403 a caller without a verified
+// email gets when Options.RequireEmailVerified is set.
+const EmailNotVerified = "a verified email address is required: verify your email, then sign in again for a fresh token"
+
 // gatewayIdentity requires the identity API Gateway forwards and puts it in
-// the request context. See package identity for why the header is trusted.
-func gatewayIdentity(cache *identity.Cache) echo.MiddlewareFunc {
+// the request context; with verifiedEmail, also a verified email. See
+// package identity for why the header is trusted.
+func gatewayIdentity(cache *identity.Cache, verifiedEmail bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -45,6 +50,9 @@ func gatewayIdentity(cache *identity.Cache) echo.MiddlewareFunc {
 			if err != nil {
 				// The message comes from a fixed set of errors and never quotes the header.
 				return echo.NewHTTPError(http.StatusUnauthorized, unauthorizedMessage(err)).WithInternal(err)
+			}
+			if verifiedEmail && !(id.EmailVerified && id.Email != "") {
+				return echo.NewHTTPError(http.StatusForbidden, EmailNotVerified)
 			}
 			c.SetRequest(req.WithContext(identity.NewContext(req.Context(), id)))
 			return next(c)

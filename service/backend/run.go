@@ -73,6 +73,8 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, newS
 			CORSAllowOrigins: cfg.corsOrigins,
 			AccessLog:        cfg.accessLog,
 			SlowRequest:      cfg.slowRequest,
+
+			RequireEmailVerified: cfg.requireEmailVerified,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

@@ -46,6 +46,11 @@ type Options struct {
 	// SlowRequest is the latency from which a successful request is logged
 	// anyway; DefaultSlowRequest if zero.
 	SlowRequest time.Duration
+	// RequireEmailVerified refuses (403) callers whose token does not say
+	// email_verified: true, on every route that reads the identity
+	// (REQUIRE_EMAIL_VERIFIED=true). Sign-up is open by default, so without
+	// it anyone who signs up with any address can call those routes.
+	RequireEmailVerified bool
 }
 
 // Route is one method and path a backend serves.
@@ -135,7 +140,7 @@ func NewServer(o Options, routes []Handler) *echo.Echo {
 		}))
 	}
 
-	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheBytes))
+	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheBytes), o.RequireEmailVerified)
 	// Route-level rather than group middleware: an echo group with middleware
 	// claims every method under its prefix, which would turn 405s into 404s.
 	for _, r := range routes {
