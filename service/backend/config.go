@@ -17,15 +17,16 @@ type config struct {
 	// host is the address to listen on: empty means every interface, as
 	// Cloud Run needs; the local twin sets LISTEN_HOST=127.0.0.1 so nothing
 	// but the local gateway on this machine can reach the backend.
-	host        string
-	port        int
-	logLevel    slog.Level
-	service     string
-	revision    string
-	projectID   string
-	corsOrigins []string
-	accessLog   bool          // ACCESS_LOG=all: log every request (local debugging)
-	slowRequest time.Duration // SLOW_REQUEST: successes this slow are logged
+	host           string
+	port           int
+	logLevel       slog.Level
+	service        string
+	revision       string
+	projectID      string
+	corsOrigins    []string
+	accessLog      bool          // ACCESS_LOG=all: log every request (local debugging)
+	slowRequest    time.Duration // SLOW_REQUEST: successes this slow are logged
+	gatewayAccount string        // GATEWAY_SERVICE_ACCOUNT, see invoker.go
 	// REQUIRE_EMAIL_VERIFIED=true: identity routes refuse (403) a caller
 	// whose token lacks email_verified: true.
 	requireEmailVerified bool
@@ -37,6 +38,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		service:   getenv("K_SERVICE"),
 		revision:  getenv("K_REVISION"),
 		projectID: getenv("GOOGLE_CLOUD_PROJECT"),
+	}
+	// Required by backends with identity routes (NewServer says so); a
+	// value given is checked here, whatever the backend.
+	if v := getenv(GatewayAccountEnv); v != "" {
+		if err := checkGatewayAccount(v); err != nil {
+			return config{}, err
+		}
+		c.gatewayAccount = v
 	}
 	if h := getenv("LISTEN_HOST"); h != "" {
 		if ip := net.ParseIP(h); ip == nil {

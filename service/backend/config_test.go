@@ -16,9 +16,11 @@ func TestLoadConfig(t *testing.T) {
 	got, err := loadConfig(env(map[string]string{
 		"LISTEN_HOST": "127.0.0.1", "PORT": "9090", "LOG_LEVEL": "debug", "ACCESS_LOG": "all", "SLOW_REQUEST": "250ms", "K_SERVICE": "svc", "K_REVISION": "svc-001", "GOOGLE_CLOUD_PROJECT": "p1",
 		"CORS_ALLOW_ORIGINS": "https://app.example.com/, http://localhost:3000", "REQUIRE_EMAIL_VERIFIED": "true",
+		"GATEWAY_SERVICE_ACCOUNT": "gatehouse-gateway@p1.iam.gserviceaccount.com",
 	}))
 	want := config{host: "127.0.0.1", port: 9090, accessLog: true, slowRequest: 250 * time.Millisecond, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1",
-		corsOrigins: []string{"https://app.example.com", "http://localhost:3000"}, requireEmailVerified: true}
+		corsOrigins: []string{"https://app.example.com", "http://localhost:3000"}, requireEmailVerified: true,
+		gatewayAccount: "gatehouse-gateway@p1.iam.gserviceaccount.com"}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig = %+v, %v, want %+v", got, err, want)
 	}
@@ -42,6 +44,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"CORS_ALLOW_ORIGINS", "app.example.com", "invalid CORS_ALLOW_ORIGINS"},
 		{"CORS_ALLOW_ORIGINS", "https://app.example.com/path", "invalid CORS_ALLOW_ORIGINS"},
 		{"REQUIRE_EMAIL_VERIFIED", "yes", "invalid REQUIRE_EMAIL_VERIFIED"},
+		{"GATEWAY_SERVICE_ACCOUNT", "gateway", "invalid GATEWAY_SERVICE_ACCOUNT"},
 		{"REQUIRE_EMAIL_VERIFIED", "1", "invalid REQUIRE_EMAIL_VERIFIED"},
 	} {
 		_, err := loadConfig(env(map[string]string{tt.key: tt.val}))

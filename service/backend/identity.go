@@ -28,13 +28,17 @@ const identityCacheBytes = 4 << 20
 // email gets when Options.RequireEmailVerified is set.
 const EmailNotVerified = "a verified email address is required: verify your email, then sign in again for a fresh token"
 
-// gatewayIdentity requires the identity API Gateway forwards and puts it in
-// the request context; with verifiedEmail, also a verified email. See
-// package identity for why the header is trusted.
-func gatewayIdentity(cache *identity.Cache, verifiedEmail bool) echo.MiddlewareFunc {
+// gatewayIdentity requires a request the gateway invoked (invoker) and the
+// identity API Gateway forwards, and puts the identity in the request
+// context; with verifiedEmail, it also requires a verified email. See
+// package identity and invoker.go for why the header is trusted.
+func gatewayIdentity(invoker *invokerCheck, cache *identity.Cache, verifiedEmail bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
+			if err := invoker.check(req.Header); err != nil {
+				return err
+			}
 			values := req.Header.Values(identity.Header)
 			if len(values) > 1 {
 				// The gateway sets one value; which of several it set cannot

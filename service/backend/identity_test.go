@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/service/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/service/internal/identity"
 )
 
@@ -26,6 +27,7 @@ func TestSeveralIdentities(t *testing.T) {
 		{"a valid one and an empty one", []string{userinfo(`{"sub":"ada"}`), ""}, http.StatusUnauthorized},
 	} {
 		req := httptest.NewRequest(http.MethodGet, "/whoami", nil)
+		req.Header.Set("Authorization", gatewaytest.InvokerToken(gatewaytest.Account))
 		for _, v := range tt.values {
 			req.Header.Add(identity.Header, v)
 		}

@@ -15,7 +15,7 @@ func TestBindJSON(t *testing.T) {
 		Text string `json:"text"`
 		N    int    `json:"n"`
 	}
-	e := NewServer(Options{BodyLimit: "1K"}, []Handler{{Route: Route{Method: http.MethodPost, Path: "/echo", Public: true},
+	e := mustServer(t, Options{BodyLimit: "1K"}, []Handler{{Route: Route{Method: http.MethodPost, Path: "/echo", Public: true},
 		Func: func(c echo.Context) error {
 			var v in
 			if err := BindJSON(c, &v); err != nil {

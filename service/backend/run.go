@@ -42,7 +42,7 @@ const (
 // or a SIGINT or SIGTERM arrives; then it drains in-flight requests for at
 // most ShutdownGrace (Cloud Run kills the container 10 s after SIGTERM).
 // Every backend's main calls it with its own constructor.
-func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, newServer func(Options) *echo.Echo) error {
+func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, newServer func(Options) (*echo.Echo, error)) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -64,18 +64,22 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, newS
 		logger = logger.With(slog.String("service", cfg.service), slog.String("revision", cfg.revision))
 	}
 
+	e, err := newServer(Options{
+		GatewayServiceAccount: cfg.gatewayAccount,
+		Logger:                logger,
+		ProjectID:             cfg.projectID,
+		Service:               cfg.service,
+		Revision:              cfg.revision,
+		CORSAllowOrigins:      cfg.corsOrigins,
+		AccessLog:             cfg.accessLog,
+		SlowRequest:           cfg.slowRequest,
+		RequireEmailVerified:  cfg.requireEmailVerified,
+	})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler: newServer(Options{
-			Logger:           logger,
-			ProjectID:        cfg.projectID,
-			Service:          cfg.service,
-			Revision:         cfg.revision,
-			CORSAllowOrigins: cfg.corsOrigins,
-			AccessLog:        cfg.accessLog,
-			SlowRequest:      cfg.slowRequest,
-
-			RequireEmailVerified: cfg.requireEmailVerified,
-		}),
+		Handler:           e,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

@@ -7,6 +7,7 @@
 package backend
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -27,6 +28,12 @@ const (
 
 // Options configures NewServer.
 type Options struct {
+	// GatewayServiceAccount is the email of the service account the gateway
+	// invokes backends as (GATEWAY_SERVICE_ACCOUNT). Identity routes serve
+	// only requests invoked as it (see invoker.go); a server with identity
+	// routes is not built without it.
+	GatewayServiceAccount string
+
 	Logger         *slog.Logger
 	ProjectID      string        // for trace links in logs; may be empty
 	Service        string        // K_SERVICE, reported by /healthz
@@ -85,8 +92,17 @@ func RoutesOf(hs []Handler) []Route {
 // NewServer returns an echo instance with gatehouse's middleware stack
 // (request ids, JSON logs, recovery, body limit, deadline, CORS when
 // configured, JSON errors) serving routes. Every gatehouse backend is built
-// on it, so they share one identity check.
-func NewServer(o Options, routes []Handler) *echo.Echo {
+// on it, so they share one identity check. Routes that read the identity
+// need o.GatewayServiceAccount; without it NewServer fails.
+func NewServer(o Options, routes []Handler) (*echo.Echo, error) {
+	for _, r := range routes {
+		if r.Identity {
+			if err := checkGatewayAccount(o.GatewayServiceAccount); err != nil {
+				return nil, fmt.Errorf("%s %s reads the caller's identity: %w", r.Method, r.Path, err)
+			}
+			break
+		}
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -140,7 +156,7 @@ func NewServer(o Options, routes []Handler) *echo.Echo {
 		}))
 	}
 
-	requireIdentity := gatewayIdentity(identity.NewCache(identityCacheBytes), o.RequireEmailVerified)
+	requireIdentity := gatewayIdentity(newInvokerCheck(o.GatewayServiceAccount), identity.NewCache(identityCacheBytes), o.RequireEmailVerified)
 	// Route-level rather than group middleware: an echo group with middleware
 	// claims every method under its prefix, which would turn 405s into 404s.
 	for _, r := range routes {
@@ -150,7 +166,7 @@ func NewServer(o Options, routes []Handler) *echo.Echo {
 		}
 		e.Add(r.Method, r.Path, r.Func, mw...)
 	}
-	return e
+	return e, nil
 }
 
 // Healthz answers the health check with the revision, when known.

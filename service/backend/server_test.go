@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/service/internal/cloudlog"
+	"github.com/gatehouse/gatehouse/service/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/service/internal/identity"
 )
 
@@ -63,19 +64,37 @@ func newTestServer(t *testing.T) (*echo.Echo, *syncBuffer) {
 	return newTestServerWith(t, Options{})
 }
 
-// newTestServerWith is newTestServer with options (logger, project and body limit
-// are set here).
+// newTestServerWith is newTestServer with options (logger, project and body
+// limit are set here, and the gateway's account unless o names one).
 func newTestServerWith(t *testing.T, o Options) (*echo.Echo, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	o.Logger, o.ProjectID, o.BodyLimit = slog.New(cloudlog.NewHandler(logs, slog.LevelDebug)), "demo-p", "1K"
-	return NewServer(o, testRoutes()), logs
+	if o.GatewayServiceAccount == "" {
+		o.GatewayServiceAccount = gatewaytest.Account
+	}
+	return mustServer(t, o, testRoutes()), logs
 }
 
+func mustServer(t *testing.T, o Options, routes []Handler) *echo.Echo {
+	t.Helper()
+	e, err := NewServer(o, routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// do sends a request as the gateway would: invoked as the gateway's
+// account, unless headers set Authorization ("" for none).
 func do(e *echo.Echo, method, target string, headers map[string]string, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.Header.Set("Authorization", gatewaytest.InvokerToken(gatewaytest.Account))
 	for k, v := range headers {
 		req.Header.Set(k, v)
+		if v == "" {
+			req.Header.Del(k)
+		}
 	}
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, req)
@@ -196,8 +215,8 @@ func TestRequestLog(t *testing.T) {
 	e, logs := newTestServerWith(t, Options{AccessLog: true})
 	const (
 		clientToken = "Bearer client.jwt.secret"
-		gwToken     = "Bearer gateway.jwt.secret"
 	)
+	gwToken := gatewaytest.InvokerToken(gatewaytest.Account)
 	info := userinfo(payload)
 	rec := do(e, http.MethodGet, "/whoami?access_token=query.jwt.secret", map[string]string{
 		identity.Header:             info,
@@ -213,7 +232,7 @@ func TestRequestLog(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("got %d log lines, want 1: %q", len(lines), logs.String())
 	}
-	for _, secret := range []string{"client.jwt.secret", "gateway.jwt.secret", "query.jwt.secret", info} {
+	for _, secret := range []string{"client.jwt.secret", strings.TrimPrefix(gwToken, "Bearer "), "query.jwt.secret", info} {
 		if strings.Contains(lines[0], secret) {
 			t.Errorf("log line contains secret %q: %s", secret, lines[0])
 		}
@@ -252,7 +271,7 @@ func TestRequestLog(t *testing.T) {
 func TestCORS(t *testing.T) {
 	preflight := map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET",
 		"Access-Control-Request-Headers": "authorization"}
-	on := NewServer(Options{CORSAllowOrigins: []string{"https://app.example.com"}}, testRoutes())
+	on := mustServer(t, Options{GatewayServiceAccount: gatewaytest.Account, CORSAllowOrigins: []string{"https://app.example.com"}}, testRoutes())
 	rec := do(on, http.MethodOptions, "/whoami", preflight, "")
 	if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
 		!strings.Contains(strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers")), "authorization") {
@@ -266,7 +285,7 @@ func TestCORS(t *testing.T) {
 	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("preflight from another origin got Access-Control-Allow-Origin %q", got)
 	}
-	off := NewServer(Options{}, testRoutes())
+	off := mustServer(t, Options{GatewayServiceAccount: gatewaytest.Account}, testRoutes())
 	rec = do(off, http.MethodGet, "/whoami", map[string]string{"Origin": "https://app.example.com", identity.Header: userinfo(payload)}, "")
 	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("CORS off still sends Access-Control-Allow-Origin %q", got)

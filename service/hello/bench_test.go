@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/service/backend"
 	"github.com/gatehouse/gatehouse/service/internal/cloudlog"
+	"github.com/gatehouse/gatehouse/service/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/service/internal/identity"
 	"github.com/gatehouse/gatehouse/service/loadgen"
 )
@@ -42,10 +43,14 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 func BenchmarkHello(b *testing.B) {
 	total := max(b.N, benchClients)
 	info := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`))
-	header := http.Header{identity.Header: {info}}
+	header := http.Header{identity.Header: {info}, "Authorization": {gatewaytest.InvokerToken(gatewaytest.Account)}}
 
 	logs := &countingWriter{}
-	full := httptest.NewServer(New(backend.Options{Logger: slog.New(cloudlog.NewHandler(logs, slog.LevelInfo)), ProjectID: "p"}))
+	hello, err := New(backend.Options{GatewayServiceAccount: gatewaytest.Account, Logger: slog.New(cloudlog.NewHandler(logs, slog.LevelInfo)), ProjectID: "p"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	full := httptest.NewServer(hello)
 	defer full.Close()
 	body := []byte(`{"message":"Hello, ada@example.com!"}` + "\n")
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

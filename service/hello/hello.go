@@ -32,7 +32,7 @@ func routeTable(h *handlers) []backend.Handler {
 func Routes() []backend.Route { return backend.RoutesOf(routeTable(&handlers{})) }
 
 // New returns the /v1 backend: its routes on the kit's server.
-func New(o backend.Options) *echo.Echo {
+func New(o backend.Options) (*echo.Echo, error) {
 	return backend.NewServer(o, routeTable(&handlers{revision: o.Revision}))
 }
 

@@ -1,7 +1,6 @@
 package hello
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,12 +10,20 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/service/backend"
-	"github.com/gatehouse/gatehouse/service/internal/identity"
+	"github.com/gatehouse/gatehouse/service/internal/gatewaytest"
 )
 
 const payload = `{"iss":"https://securetoken.google.com/demo-p","aud":"demo-p","sub":"u1","user_id":"u1","email":"ada@example.com","email_verified":true,"iat":1700000000,"exp":1700003600,"firebase":{"sign_in_provider":"password"}}`
 
-func userinfo(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+// newHello is the /v1 backend as Run builds it, with the test gateway account.
+func newHello(t *testing.T) *echo.Echo {
+	t.Helper()
+	e, err := New(backend.Options{GatewayServiceAccount: gatewaytest.Account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
 
 func do(e *echo.Echo, method, target string, headers map[string]string, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
@@ -39,7 +46,7 @@ func decodeJSON(t *testing.T, rec *httptest.ResponseRecorder, v any) {
 }
 
 func TestHello(t *testing.T) {
-	e := New(backend.Options{})
+	e := newHello(t)
 	tests := []struct {
 		payload, want string
 	}{
@@ -47,7 +54,7 @@ func TestHello(t *testing.T) {
 		{`{"sub":"machine-1"}`, "Hello, machine-1!"},
 	}
 	for _, tt := range tests {
-		rec := do(e, http.MethodGet, "/v1/hello", map[string]string{identity.Header: userinfo(tt.payload)}, "")
+		rec := do(e, http.MethodGet, "/v1/hello", gatewaytest.Headers(tt.payload), "")
 		var got map[string]string
 		decodeJSON(t, rec, &got)
 		if rec.Code != http.StatusOK || got["message"] != tt.want {
@@ -57,8 +64,8 @@ func TestHello(t *testing.T) {
 }
 
 func TestMe(t *testing.T) {
-	e := New(backend.Options{})
-	rec := do(e, http.MethodGet, "/v1/me", map[string]string{identity.Header: userinfo(payload)}, "")
+	e := newHello(t)
+	rec := do(e, http.MethodGet, "/v1/me", gatewaytest.Headers(payload), "")
 	var got map[string]any
 	decodeJSON(t, rec, &got)
 	want := map[string]any{
@@ -79,7 +86,7 @@ func TestMe(t *testing.T) {
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestRoutesMatchRouter(t *testing.T) {
-	e := New(backend.Options{})
+	e := newHello(t)
 	registered := map[string]bool{}
 	for _, r := range e.Routes() {
 		registered[r.Method+" "+r.Path] = true
@@ -99,11 +106,11 @@ func TestRoutesMatchRouter(t *testing.T) {
 // when Routes() says so (the flag the spec drift guard checks against the
 // spec's security), and a forged identity changes nothing elsewhere.
 func TestIdentityOnlyWhereDeclared(t *testing.T) {
-	e := New(backend.Options{})
-	forged := userinfo(`{"sub":"admin","email":"admin@example.com"}`)
+	e := newHello(t)
+	forged := gatewaytest.Headers(`{"sub":"admin","email":"admin@example.com"}`)
 	for _, r := range Routes() {
 		without := do(e, r.Method, r.Path, nil, "")
-		with := do(e, r.Method, r.Path, map[string]string{identity.Header: forged}, "")
+		with := do(e, r.Method, r.Path, forged, "")
 		if r.Identity {
 			if without.Code != http.StatusUnauthorized || with.Code != http.StatusOK {
 				t.Errorf("%s %s (Identity): %d without, %d with an identity; want 401 and 200", r.Method, r.Path, without.Code, with.Code)

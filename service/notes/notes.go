@@ -127,7 +127,7 @@ func routeTable(h *handlers, revision string) []backend.Handler {
 func Routes() []backend.Route { return backend.RoutesOf(routeTable(&handlers{}, "")) }
 
 // New returns the notes backend.
-func New(o backend.Options) *echo.Echo {
+func New(o backend.Options) (*echo.Echo, error) {
 	h := &handlers{store: newStore(time.Now)}
 	return backend.NewServer(o, routeTable(h, o.Revision))
 }

@@ -1,7 +1,6 @@
 package notes
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/gatehouse/gatehouse/service/backend"
-	"github.com/gatehouse/gatehouse/service/internal/identity"
+	"github.com/gatehouse/gatehouse/service/internal/gatewaytest"
 )
 
 const firebaseIssuer = "https://securetoken.google.com/p"
@@ -21,7 +22,18 @@ func caller(uid string) map[string]string { return callerOf(firebaseIssuer, uid)
 // with subject sub.
 func callerOf(iss, sub string) map[string]string {
 	p, _ := json.Marshal(map[string]any{"sub": sub, "iss": iss, "aud": "p", "iat": 1, "exp": 2})
-	return map[string]string{identity.Header: base64.RawURLEncoding.EncodeToString(p)}
+	return gatewaytest.Headers(string(p))
+}
+
+// newNotes is the notes backend as Run builds it, with the test gateway
+// account.
+func newNotes(t *testing.T) *echo.Echo {
+	t.Helper()
+	e, err := New(backend.Options{GatewayServiceAccount: gatewaytest.Account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func do(h http.Handler, method, path string, headers map[string]string, body string) *httptest.ResponseRecorder {
@@ -38,7 +50,7 @@ func do(h http.Handler, method, path string, headers map[string]string, body str
 }
 
 func TestNotesPerUser(t *testing.T) {
-	e := New(backend.Options{})
+	e := newNotes(t)
 	if rec := do(e, "POST", "/v2/notes", caller("ada"), `{"text":"  buy milk "}`); rec.Code != 201 || !strings.Contains(rec.Body.String(), `"text":"buy milk"`) {
 		t.Fatalf("create = %d %s", rec.Code, rec.Body.String())
 	}
@@ -61,7 +73,7 @@ func TestNotesPerUser(t *testing.T) {
 // tokens and can put a Firebase user's uid in sub; it must not reach that
 // user's notes, nor they its (#28 item 1). It once read and wrote them.
 func TestNotesOwnedByIssuerAndSubject(t *testing.T) {
-	e := New(backend.Options{})
+	e := newNotes(t)
 	user := callerOf(firebaseIssuer, "uid-ada")
 	machine := callerOf("robot@p.iam.gserviceaccount.com", "uid-ada")
 	if rec := do(e, "POST", "/v2/notes", user, `{"text":"ada's own"}`); rec.Code != 201 {
@@ -91,7 +103,7 @@ func TestNotesOwnedByIssuerAndSubject(t *testing.T) {
 }
 
 func TestNotesBadInput(t *testing.T) {
-	e := New(backend.Options{})
+	e := newNotes(t)
 	tests := []struct{ name, body, want string }{
 		{"not JSON", `text=hi`, "body must be JSON"},
 		{"empty", `{"text":"  "}`, "text is required"},
@@ -139,7 +151,7 @@ func TestStoreBounds(t *testing.T) {
 // type (curl -d sends a form) answers 415 naming the header to send; it
 // once answered a misleading 400 "text is required" (#27 item 10).
 func TestNotesNeedJSON(t *testing.T) {
-	e := New(backend.Options{})
+	e := newNotes(t)
 	for _, tt := range []struct {
 		contentType string
 		want        int

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/service/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/service/internal/identity"
 	"github.com/gatehouse/gatehouse/service/internal/testproc"
 )
@@ -30,7 +31,7 @@ func BenchmarkStartup(b *testing.B) {
 	for b.Loop() {
 		port := testproc.FreePort(b)
 		cmd := exec.Command(bin)
-		cmd.Env = []string{"PORT=" + strconv.Itoa(port)}
+		cmd.Env = []string{"PORT=" + strconv.Itoa(port), "GATEWAY_SERVICE_ACCOUNT=" + gatewaytest.Account}
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
@@ -63,11 +64,12 @@ func BenchmarkIdentityFlood(b *testing.B) {
 		aud = append(aud, fmt.Sprintf("%0600d", i))
 	}
 	audJSON := `["` + strings.Join(aud, `","`) + `"]`
+	invoker := gatewaytest.InvokerToken(gatewaytest.Account)
 	var peakKB int
 	for b.Loop() {
 		port := testproc.FreePort(b)
 		cmd := exec.Command(bin)
-		cmd.Env = []string{"PORT=" + strconv.Itoa(port), "LISTEN_HOST=127.0.0.1", "GOMEMLIMIT=460MiB", "LOG_LEVEL=error"}
+		cmd.Env = []string{"PORT=" + strconv.Itoa(port), "LISTEN_HOST=127.0.0.1", "GOMEMLIMIT=460MiB", "LOG_LEVEL=error", "GATEWAY_SERVICE_ACCOUNT=" + gatewaytest.Account}
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
@@ -82,6 +84,7 @@ func BenchmarkIdentityFlood(b *testing.B) {
 					req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/hello", nil)
 					info := fmt.Sprintf(`{"sub":"u%d","aud":%s}`, i, audJSON)
 					req.Header.Set(identity.Header, base64.RawURLEncoding.EncodeToString([]byte(info)))
+					req.Header.Set("Authorization", invoker)
 					res, err := client.Do(req)
 					if err != nil {
 						errs <- err

@@ -16,11 +16,24 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/service/backend"
+	"github.com/gatehouse/gatehouse/service/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/service/internal/testproc"
 )
 
+// env is a getenv over m, with the gateway's account set (every backend
+// with identity routes needs it).
 func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+	return func(k string) string {
+		if k == "GATEWAY_SERVICE_ACCOUNT" {
+			return gatewaytest.Account
+		}
+		return m[k]
+	}
+}
+
+// gatewayEnv is a process environment with the gateway's account.
+func gatewayEnv(kv ...string) []string {
+	return append([]string{"GATEWAY_SERVICE_ACCOUNT=" + gatewaytest.Account}, kv...)
 }
 
 func TestRunStopsOnCancel(t *testing.T) {
@@ -65,7 +78,7 @@ func TestProcessGracefulShutdown(t *testing.T) {
 	port := testproc.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"PORT=" + strconv.Itoa(port)}
+	cmd.Env = gatewayEnv("PORT=" + strconv.Itoa(port))
 	var out testproc.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -87,6 +100,7 @@ func TestProcessGracefulShutdown(t *testing.T) {
 	// connection, so the server must wait for this client to get its 200.
 	info := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`))
 	if _, err := io.WriteString(conn, "GET /v1/hello HTTP/1.1\r\nHost: "+addr+
+		"\r\nAuthorization: "+gatewaytest.InvokerToken(gatewaytest.Account)+
 		"\r\nX-Apigateway-Api-Userinfo: "+info+"\r\nContent-Length: 10\r\n\r\nhello"); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +162,7 @@ func TestProcessGracefulShutdown(t *testing.T) {
 func TestProcessBadPort(t *testing.T) {
 	bin := testproc.BuildBinary(t)
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"PORT=eighty"}
+	cmd.Env = gatewayEnv("PORT=eighty")
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit = %v, want exit status 1", err)
@@ -183,5 +197,31 @@ func TestRunListenHost(t *testing.T) {
 				t.Errorf("listening log lacks %s: %s", want, out.String())
 			}
 		})
+	}
+}
+
+// TestProcessNeedsGatewayAccount: the /v1 backend reads the caller's
+// identity, so it does not start without the gateway's account, nor with
+// a value that is not one: it exits 1 with one line naming the variable,
+// before it listens (#28 item 3). It once started and trusted any invoker.
+func TestProcessNeedsGatewayAccount(t *testing.T) {
+	bin := testproc.BuildBinary(t)
+	for _, tt := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "hello: GET /v1/hello reads the caller's identity: GATEWAY_SERVICE_ACCOUNT is not set: "},
+		{[]string{"GATEWAY_SERVICE_ACCOUNT=off"}, `hello: invalid GATEWAY_SERVICE_ACCOUNT "off": want the gateway's service-account email`},
+	} {
+		port := testproc.FreePort(t)
+		cmd := exec.Command(bin)
+		cmd.Env = append(tt.env, "PORT="+strconv.Itoa(port))
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("env %v: exit = %v, want exit status 1\n%s", tt.env, err, out)
+		}
+		if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, tt.want) || strings.Contains(got, "\n") {
+			t.Errorf("env %v: output %q, want one line starting %q", tt.env, got, tt.want)
+		}
 	}
 }
