@@ -111,6 +111,12 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 		&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("GOOGLE_CLOUD_PROJECT"), Value: pulumi.String(args.Project)},
 		&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("LOG_LEVEL"), Value: pulumi.String(args.LogLevel)},
 	}
+	// The backend serves the caller identity only on requests invoked as the
+	// gateway's service account (service/backend, invoker.go): the one
+	// member granted roles/run.invoker below, so both come from one input.
+	envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
+		Name: pulumi.String("GATEWAY_SERVICE_ACCOUNT"), Value: invokerAccount(args.InvokerMember),
+	})
 	if len(args.CORSOrigins) > 0 {
 		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
 			Name: pulumi.String("CORS_ALLOW_ORIGINS"), Value: pulumi.String(strings.Join(args.CORSOrigins, ",")),
@@ -191,6 +197,18 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 		return nil, err
 	}
 	return c, nil
+}
+
+// invokerAccount is the email of an IAM member "serviceAccount:<email>":
+// the account the backend expects its requests to be invoked as.
+func invokerAccount(member pulumi.StringInput) pulumi.StringOutput {
+	return member.ToStringOutput().ApplyT(func(m string) (string, error) {
+		email, ok := strings.CutPrefix(m, "serviceAccount:")
+		if !ok || email == "" {
+			return "", fmt.Errorf("invoker %q is not a service account: the backend checks that requests were invoked as the gateway's service account", m)
+		}
+		return email, nil
+	}).(pulumi.StringOutput)
 }
 
 // image builds and pushes the backend's image and returns the reference
