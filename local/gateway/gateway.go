@@ -71,6 +71,11 @@ type Options struct {
 	KeyClient *http.Client
 	Transport http.RoundTripper
 	Now       func() time.Time
+	// ServiceAccount is the gateway's service-account email, the email of
+	// the stand-in token it sends backends (as API Gateway's ID token of
+	// its account carries it): the backends serve identity routes only to
+	// requests invoked as GATEWAY_SERVICE_ACCOUNT.
+	ServiceAccount string
 }
 
 // Gateway is an http.Handler enforcing one rendered document.
@@ -126,7 +131,7 @@ func New(doc *spec.Document, o Options) (*Gateway, error) {
 				}
 			}
 		}
-		g.routes = append(g.routes, route{op: op, segments: strings.Split(op.Path, "/"), backend: b, target: u, standIn: standInToken(b)})
+		g.routes = append(g.routes, route{op: op, segments: strings.Split(op.Path, "/"), backend: b, target: u, standIn: standInToken(b, o.ServiceAccount)})
 	}
 	for i := range g.routes {
 		g.routes[i].proxy = g.newProxy(&g.routes[i])
@@ -136,9 +141,11 @@ func New(doc *spec.Document, o Options) (*Gateway, error) {
 
 // standInToken is what the twin puts in the backend's Authorization where
 // API Gateway puts a Google-signed ID token of the gateway's service
-// account (audience jwt_audience, else the backend address). It is
-// unsigned and says what it is, so nothing can mistake it for the real one.
-func standInToken(b spec.Backend) string {
+// account (audience jwt_audience, else the backend address; email the
+// account's). It is unsigned and says what it is, so nothing can mistake
+// it for the real one; the backend decodes it as it decodes the token
+// Cloud Run verified, whose signature Cloud Run removes.
+func standInToken(b spec.Backend, email string) string {
 	aud := b.JWTAudience
 	if aud == "" {
 		if u, err := url.Parse(b.Address); err == nil {
@@ -146,12 +153,16 @@ func standInToken(b spec.Backend) string {
 		}
 	}
 	header, _ := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
-	payload, _ := json.Marshal(map[string]string{
+	claims := map[string]string{
 		"iss":  "gatehouse-local-twin",
 		"sub":  "local-gateway",
 		"aud":  aud,
 		"note": "stand-in: API Gateway sends a Google-signed ID token of its service account here",
-	})
+	}
+	if email != "" {
+		claims["email"] = email
+	}
+	payload, _ := json.Marshal(claims)
 	return "Bearer " + base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
 }
 

@@ -60,9 +60,21 @@ type Config struct {
 	// AuthDataDir, when set, keeps the emulator's accounts across restarts.
 	AuthDataDir string
 
+	// GatewayServiceAccount is the twin's gateway account: the email of the
+	// gateway's stand-in backend token and every backend's
+	// GATEWAY_SERVICE_ACCOUNT, as a deployment pairs them. Default
+	// DefaultGatewayAccount(Project).
+	GatewayServiceAccount string
+
 	Log      io.Writer    // child processes' output
 	Progress io.Writer    // one-time install progress (firebase-tools); Log when nil
 	Logger   *slog.Logger // the gateway's access log
+}
+
+// DefaultGatewayAccount is the gateway account a stack named gatehouse
+// has in project: <serviceName>-gateway@<project>.iam.gserviceaccount.com.
+func DefaultGatewayAccount(project string) string {
+	return "gatehouse-gateway@" + project + ".iam.gserviceaccount.com"
 }
 
 // Web is where the built browser client is and the port to serve it on
@@ -103,6 +115,9 @@ type Twin struct {
 func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	if c.Project == "" {
 		c.Project = emulator.DefaultProject
+	}
+	if c.GatewayServiceAccount == "" {
+		c.GatewayServiceAccount = DefaultGatewayAccount(c.Project)
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -186,7 +201,7 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(doc, gateway.Options{Emulator: c.Emulator, Logger: c.Logger})
+	gw, err := gateway.New(doc, gateway.Options{Emulator: c.Emulator, Logger: c.Logger, ServiceAccount: c.GatewayServiceAccount})
 	if err != nil {
 		return nil, err
 	}
@@ -271,10 +286,13 @@ func (t *Twin) startBackend(ctx context.Context, c Config, name, pkg string, por
 		return nil, err
 	}
 	cmd := exec.Command(bin)
-	// Loopback only: the backend trusts X-Apigateway-Api-Userinfo, so only
-	// the local gateway on this machine may reach it (on Cloud Run, IAM is
-	// that lock). It dies with the twin, however the twin ends.
-	cmd.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info", "ACCESS_LOG=all", "K_SERVICE=" + name} // every request logged: local debugging
+	// Loopback only: the backend trusts X-Apigateway-Api-Userinfo on
+	// requests whose token names the gateway's account, which the twin's
+	// gateway sends unsigned, so only the local gateway on this machine may
+	// reach it (on Cloud Run, IAM verifies that token). It dies with the
+	// twin, however the twin ends.
+	cmd.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info", "ACCESS_LOG=all", "K_SERVICE=" + name, // every request logged: local debugging
+		"GATEWAY_SERVICE_ACCOUNT=" + c.GatewayServiceAccount} // the stand-in token's email
 	if len(c.CORSOrigins) > 0 {
 		cmd.Env = append(cmd.Env, "CORS_ALLOW_ORIGINS="+strings.Join(c.CORSOrigins, ","))
 	}
