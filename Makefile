@@ -66,6 +66,7 @@ bench: ## Run the benchmarks and print the measured ratios
 	cd service && go test -run '^$$' -bench 'Hello' -benchtime=270000x ./hello/
 	cd service && go test -run '^$$' -bench 'Startup' -benchtime=20x ./cmd/hello/
 	cd service && go test -run '^$$' -bench 'IdentityFlood' -benchtime=1x ./cmd/hello/
+	cd service && go test -run '^$$' -bench 'NotesFlood' -benchtime=1x ./cmd/notes/
 	cd local && go test -run '^$$' -bench 'Gateway' -benchtime=21000x .
 	local/image/docker.sh run bash -c "cd local && $(IMAGE_TEST_ENV) go test -run '^$$' -bench 'ImageStart' -benchtime=10x ./image/"
 

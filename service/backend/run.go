@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +61,10 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, newS
 			logger.Info("memory limit", slog.String("container", fmt.Sprintf("%dMiB", limit>>20)), slog.String("goSoftLimit", fmt.Sprintf("%dMiB", (limit/10*9)>>20)))
 		}
 	}
+	memoryLimit := debug.SetMemoryLimit(-1) // reads it: GOMEMLIMIT's, or the one just set
+	if memoryLimit == math.MaxInt64 {
+		memoryLimit = 0 // none
+	}
 	if cfg.service != "" {
 		logger = logger.With(slog.String("service", cfg.service), slog.String("revision", cfg.revision))
 	}
@@ -74,6 +79,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, newS
 		AccessLog:             cfg.accessLog,
 		SlowRequest:           cfg.slowRequest,
 		RequireEmailVerified:  cfg.requireEmailVerified,
+		MemoryLimit:           memoryLimit,
 	})
 	if err != nil {
 		return err

@@ -53,6 +53,10 @@ type Options struct {
 	// SlowRequest is the latency from which a successful request is logged
 	// anyway; DefaultSlowRequest if zero.
 	SlowRequest time.Duration
+	// MemoryLimit is the Go soft memory limit Run set (GOMEMLIMIT, or 90%
+	// of the container's memory), 0 if none: what a backend sizes its
+	// in-memory state by. NewServer does not use it.
+	MemoryLimit int64
 	// RequireEmailVerified refuses (403) callers whose token does not say
 	// email_verified: true, on every route that reads the identity
 	// (REQUIRE_EMAIL_VERIFIED=true). Sign-up is open by default, so without

@@ -10,18 +10,17 @@
 // whose sub is a Firebase user's uid. Key anything you store per user the
 // same way.
 //
-// Notes live in the instance's memory, bounded: this is an example to copy,
-// not a database (a real service would keep them in Firestore or Cloud SQL).
+// Notes live in the instance's memory, bounded by bytes derived from the
+// instance's memory (see store): this is an example to copy, not a
+// database (a real service would keep them in Firestore or Cloud SQL).
 package notes
 
 import (
-	"container/list"
 	_ "embed"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -36,11 +35,10 @@ import (
 //go:embed openapi.yaml
 var Fragment []byte
 
-// Limits that keep the in-memory store bounded.
+// Limits of one note and of one caller's notes (their quota).
 const (
-	MaxTextLen      = 1000  // bytes of one note
-	MaxNotesPerUser = 100   // the oldest goes when a user adds one more
-	MaxUsers        = 10000 // the least recently written user goes first
+	MaxTextLen      = 1000 // bytes of one note
+	MaxNotesPerUser = 100  // the caller's oldest note goes when they add one more
 )
 
 // Note is one note.
@@ -60,58 +58,6 @@ type newNote struct {
 	Text string `json:"text"`
 }
 
-// store holds each user's notes, and evicts the least recently written
-// user when full (a list in write order, so every operation is O(1)).
-type store struct {
-	mu     sync.Mutex
-	byUser map[backend.User]*list.Element // of *userNotes, in order
-	order  *list.List                     // least recently written first
-	seq    int
-	now    func() time.Time
-}
-
-type userNotes struct {
-	user  backend.User
-	notes []Note
-}
-
-func newStore(now func() time.Time) *store {
-	return &store{byUser: map[backend.User]*list.Element{}, order: list.New(), now: now}
-}
-
-func (s *store) list(u backend.User) []Note {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.byUser[u]; ok {
-		return append([]Note{}, e.Value.(*userNotes).notes...)
-	}
-	return []Note{}
-}
-
-func (s *store) add(u backend.User, text string) Note {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	n := Note{ID: strconv.Itoa(s.seq), Text: text, Created: s.now().UTC()}
-	e, ok := s.byUser[u]
-	if !ok {
-		if len(s.byUser) >= MaxUsers {
-			oldest := s.order.Front()
-			delete(s.byUser, oldest.Value.(*userNotes).user)
-			s.order.Remove(oldest)
-		}
-		e = s.order.PushBack(&userNotes{user: u})
-		s.byUser[u] = e
-	}
-	un := e.Value.(*userNotes)
-	un.notes = append(un.notes, n)
-	if len(un.notes) > MaxNotesPerUser {
-		un.notes = un.notes[len(un.notes)-MaxNotesPerUser:]
-	}
-	s.order.MoveToBack(e)
-	return n
-}
-
 type handlers struct{ store *store }
 
 func routeTable(h *handlers, revision string) []backend.Handler {
@@ -126,9 +72,9 @@ func routeTable(h *handlers, revision string) []backend.Handler {
 // the public ones with Fragment).
 func Routes() []backend.Route { return backend.RoutesOf(routeTable(&handlers{}, "")) }
 
-// New returns the notes backend.
+// New returns the notes backend, its store sized from o.MemoryLimit.
 func New(o backend.Options) (*echo.Echo, error) {
-	h := &handlers{store: newStore(time.Now)}
+	h := &handlers{store: newStore(StoreBytes(o.MemoryLimit), time.Now)}
 	return backend.NewServer(o, routeTable(h, o.Revision))
 }
 
@@ -162,5 +108,11 @@ func (h *handlers) create(c echo.Context) error {
 	case !utf8.ValidString(text):
 		return echo.NewHTTPError(http.StatusBadRequest, "text is not UTF-8")
 	}
-	return c.JSON(http.StatusCreated, h.store.add(backend.UserOf(id), text))
+	n, err := h.store.add(backend.UserOf(id), text)
+	if err != nil {
+		// Nothing was evicted to make room: the caller's note is refused
+		// instead (507), and everyone's notes stay.
+		return echo.NewHTTPError(http.StatusInsufficientStorage).WithInternal(err)
+	}
+	return c.JSON(http.StatusCreated, n)
 }

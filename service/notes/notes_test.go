@@ -2,8 +2,11 @@ package notes
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,23 +130,130 @@ func TestNotesBadInput(t *testing.T) {
 	}
 }
 
-func TestStoreBounds(t *testing.T) {
-	s := newStore(time.Now)
+// TestStoreQuotaPerCaller: a caller holds at most MaxNotesPerUser notes;
+// adding one more replaces their own oldest, whose bytes the store counts
+// no more.
+func TestStoreQuotaPerCaller(t *testing.T) {
+	s := newStore(DefaultStoreBytes, time.Now)
 	ada := backend.User{Issuer: firebaseIssuer, Subject: "ada"}
-	for i := range MaxNotesPerUser + 5 {
-		s.add(ada, "n"+string(rune('a'+i%26)))
+	for i := range MaxNotesPerUser {
+		if _, err := s.add(ada, fmt.Sprintf("note %03d", i)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n := len(s.list(ada)); n != MaxNotesPerUser {
-		t.Errorf("%d notes kept, want at most %d", n, MaxNotesPerUser)
+	for i := range 5 {
+		if _, err := s.add(ada, fmt.Sprintf("more %03d", i)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for i := range MaxUsers + 3 {
-		s.add(backend.User{Issuer: firebaseIssuer, Subject: "u" + time.Duration(i).String()}, "x")
+	got := s.list(ada)
+	if len(got) != MaxNotesPerUser || got[0].Text != "note 005" || got[len(got)-1].Text != "more 004" {
+		t.Errorf("%d notes from %q to %q, want %d from \"note 005\" to \"more 004\"", len(got), got[0].Text, got[len(got)-1].Text, MaxNotesPerUser)
 	}
-	if len(s.byUser) != MaxUsers || s.order.Len() != MaxUsers {
-		t.Errorf("%d users (%d in order), want at most %d", len(s.byUser), s.order.Len(), MaxUsers)
+	want := userCost(ada)
+	for _, n := range got {
+		want += noteCost(n)
 	}
-	if _, ok := s.byUser[ada]; ok {
-		t.Error("the least recently written user was not the one evicted")
+	if s.Bytes() != want {
+		t.Errorf("store counts %d bytes, want %d: the replaced notes' bytes are returned", s.Bytes(), want)
+	}
+}
+
+// TestStoreFullRefusesNotEvicts: the store is bounded by bytes; when a
+// flood of callers fills it, their next notes are refused (ErrFull) and
+// nobody's notes are evicted (#28 item 2). It once evicted the least
+// recently written caller, so 10,000 new accounts pushed everyone out.
+func TestStoreFullRefusesNotEvicts(t *testing.T) {
+	const max = 256 << 10
+	s := newStore(max, time.Now)
+	victim := backend.User{Issuer: firebaseIssuer, Subject: "victim"}
+	for i := range 3 {
+		if _, err := s.add(victim, fmt.Sprintf("keep %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := strings.Repeat("x", MaxTextLen)
+	refused := 0
+	for i := 0; refused < 10 && i < 10000; i++ {
+		flooder := backend.User{Issuer: firebaseIssuer, Subject: fmt.Sprintf("flood-%d", i)}
+		for range 10 {
+			if _, err := s.add(flooder, text); errors.Is(err, ErrFull) {
+				refused++
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s.Bytes() > max {
+			t.Fatalf("store holds %d bytes, over its %d", s.Bytes(), max)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the flood was never refused: the bound is not reached")
+	}
+	if got := s.list(victim); len(got) != 3 || got[0].Text != "keep 0" {
+		t.Errorf("the victim's notes after the flood: %v, want all 3 kept", got)
+	}
+	// At their quota, a caller can still replace their own oldest note
+	// with one no larger, even in a full store.
+	pinned := backend.User{Issuer: firebaseIssuer, Subject: "flood-0"}
+	if _, err := s.add(pinned, text); err != nil && len(s.list(pinned)) == MaxNotesPerUser {
+		t.Errorf("replacing one's own note in a full store: %v", err)
+	}
+}
+
+// TestStoreBytes: the bound is a quarter of the Go memory limit the kit
+// sets (GOMEMLIMIT, or 90% of the container's), DefaultStoreBytes without
+// one.
+func TestStoreBytes(t *testing.T) {
+	for _, tt := range []struct{ limit, want int64 }{
+		{230 << 20, 230 << 20 / 4}, // a 256 MiB instance
+		{0, DefaultStoreBytes},
+		{-1, DefaultStoreBytes},
+	} {
+		if got := StoreBytes(tt.limit); got != tt.want {
+			t.Errorf("StoreBytes(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestNotesFloodOfAccounts: through the API, 10,001 new accounts writing a
+// note each leave an earlier caller's notes in place (they once evicted
+// them: the store kept 10,000 callers), and a store sized for a small
+// instance answers 507 once full, as JSON, keeping everyone's notes.
+func TestNotesFloodOfAccounts(t *testing.T) {
+	e := newNotes(t)
+	do(e, "POST", "/v2/notes", caller("victim"), `{"text":"keep me"}`)
+	for i := range 10001 {
+		if rec := do(e, "POST", "/v2/notes", caller("flood-"+strconv.Itoa(i)), `{"text":"x"}`); rec.Code != 201 {
+			t.Fatalf("flood note %d: %d %s", i, rec.Code, rec.Body.String())
+		}
+	}
+	if rec := do(e, "GET", "/v2/notes", caller("victim"), ""); !strings.Contains(rec.Body.String(), "keep me") {
+		t.Errorf("after a flood of 10,001 accounts the victim's notes are gone: %s", rec.Body.String())
+	}
+
+	small, err := New(backend.Options{GatewayServiceAccount: gatewaytest.Account, MemoryLimit: 4 * (512 << 10)}) // a 512 KiB store
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(small, "POST", "/v2/notes", caller("victim"), `{"text":"keep me"}`)
+	body := `{"text":"` + strings.Repeat("y", MaxTextLen) + `"}`
+	var full *httptest.ResponseRecorder
+	for i := 0; i < 10000 && full == nil; i++ {
+		if rec := do(small, "POST", "/v2/notes", caller("flood-"+strconv.Itoa(i/10)), body); rec.Code == http.StatusInsufficientStorage {
+			full = rec
+		} else if rec.Code != 201 {
+			t.Fatalf("flood note %d: %d %s", i, rec.Code, rec.Body.String())
+		}
+	}
+	if full == nil {
+		t.Fatal("a 512 KiB store took 10,000 notes of 1,000 bytes")
+	}
+	if got := strings.TrimSpace(full.Body.String()); got != `{"code":507,"message":"Insufficient Storage"}` {
+		t.Errorf("full store answers %s", got)
+	}
+	if rec := do(small, "GET", "/v2/notes", caller("victim"), ""); !strings.Contains(rec.Body.String(), "keep me") {
+		t.Errorf("the victim's notes in the full store: %s", rec.Body.String())
 	}
 }
 
