@@ -51,6 +51,17 @@ func mustDocker(t testing.TB, args ...string) string {
 
 const tag = "gatehouse-hello:image-test"
 
+// gatewayAccount is the gateway's service account the containers run with
+// (GATEWAY_SERVICE_ACCOUNT); requests carry its invoker token.
+const gatewayAccount = "gatehouse-gateway@demo-gatehouse.iam.gserviceaccount.com"
+
+// invokerToken is the Authorization Cloud Run passes the container for a
+// request email invoked: the verified ID token, its signature removed.
+func invokerToken(email string) string {
+	return "Bearer " + base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://accounts.google.com","email":"`+email+`"}`)) + "."
+}
+
 // buildImage builds the /v1 backend's image from the Dockerfile infra's
 // docker.Image builds by default (the Makefile's IMAGE_DOCKERFILE, which
 // infra's tests compare with theirs).
@@ -116,7 +127,7 @@ func runImage(t testing.TB, tag string, within time.Duration) (string, int, time
 	t.Helper()
 	port := freePort(t)
 	start := time.Now()
-	id := mustDocker(t, "run", "-d", "--network", "host", "-e", "PORT="+strconv.Itoa(port), tag)
+	id := mustDocker(t, "run", "-d", "--network", "host", "-e", "PORT="+strconv.Itoa(port), "-e", "GATEWAY_SERVICE_ACCOUNT="+gatewayAccount, tag)
 	client := &http.Client{Timeout: 500 * time.Millisecond}
 	for time.Since(start) < within {
 		if res, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port)); err == nil {
@@ -161,6 +172,7 @@ func TestImage(t *testing.T) {
 	// Serves the API with a gateway identity.
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1/hello", port), nil)
 	req.Header.Set("X-Apigateway-Api-Userinfo", base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`)))
+	req.Header.Set("Authorization", invokerToken(gatewayAccount))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +180,16 @@ func TestImage(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("GET /v1/hello = %d, want 200", res.StatusCode)
+	}
+	// Another invoker (a project Editor's default compute account) with
+	// the same forged identity: refused.
+	req.Header.Set("Authorization", invokerToken("123456789-compute@developer.gserviceaccount.com"))
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("GET /v1/hello invoked by another account = %d, want 403", res.StatusCode)
 	}
 
 	// docker stop sends SIGTERM: a clean exit 0, well before the 10 s kill.
@@ -220,6 +242,7 @@ func TestNotesImage(t *testing.T) {
 	}{{"POST", `{"text":"from the image"}`, 201}, {"GET", "", 200}} {
 		req, _ := http.NewRequest(c.method, fmt.Sprintf("http://127.0.0.1:%d/v2/notes", port), strings.NewReader(c.body))
 		req.Header.Set("X-Apigateway-Api-Userinfo", identity)
+		req.Header.Set("Authorization", invokerToken(gatewayAccount))
 		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
