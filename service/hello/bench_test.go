@@ -34,7 +34,8 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 
 // BenchmarkHello compares GET /v1/hello through the full middleware stack
 // (request id, logging policy with a real Cloud Logging JSON handler,
-// recover, body limit, context timeout, identity decoding) with a bare
+// recover, body limit, context timeout, the invoker check, identity
+// decoding) with a bare
 // net/http handler returning the same body, on loopback with concurrent
 // keep-alive clients, in one run. On two shared cores a single round swings
 // by +-0.1x, so rounds alternate (bare, full, bare, full, ...) and the
