@@ -89,7 +89,7 @@ func checkGatewayAccount(v string) error {
 type invokerCheck struct {
 	account string
 
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	accepted map[string]struct{}
 }
 
@@ -118,9 +118,9 @@ func (v *invokerCheck) check(h http.Header) error {
 		}
 		return echo.NewHTTPError(http.StatusUnauthorized, msg).WithInternal(err)
 	}
-	v.mu.Lock()
+	v.mu.RLock()
 	_, ok := v.accepted[token]
-	v.mu.Unlock()
+	v.mu.RUnlock()
 	if ok {
 		return nil
 	}
