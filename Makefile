@@ -22,11 +22,13 @@ test: build-alone emulator web chromium ## Run every test: unit, process, e2e, b
 # infra fails if they drift apart.
 IMAGE_PLATFORM := linux/amd64
 IMAGE_CONTEXT := service
-IMAGE_DOCKERFILE := service/Dockerfile
+IMAGE_DOCKERFILE := service/cmd/hello/Dockerfile
 IMAGE_TEST_ENV = GATEHOUSE_IMAGE_TEST=1 IMAGE_PLATFORM=$(IMAGE_PLATFORM) IMAGE_CONTEXT=$(IMAGE_CONTEXT) IMAGE_DOCKERFILE=$(IMAGE_DOCKERFILE)
 
-# image-test builds the real service/Dockerfile with a real Docker daemon and
-# runs the container, offline. local/image/docker.sh installs Debian's
+# image-test builds every backend's image from the real Dockerfile
+# (service/cmd/<name>/Dockerfile, one content) with a real Docker daemon and
+# runs the containers, offline; each context is packed from the backend's
+# own ignore file, as pulumi-docker packs it. local/image/docker.sh installs Debian's
 # docker.io (and busybox-static for a stand-in) when missing, starts a daemon
 # of this checkout and run (no iptables, no bridge: containers use --network
 # host) and stops it, on every exit path. Because base images
@@ -36,7 +38,7 @@ IMAGE_TEST_ENV = GATEHOUSE_IMAGE_TEST=1 IMAGE_PLATFORM=$(IMAGE_PLATFORM) IMAGE_C
 # only for this offline test: real builds (pulumi up) pull the real images.
 .PHONY: image-test
 image-test: ## Build and run the real backend images (/v1 and notes) with Docker, offline
-	@local/image/docker.sh run bash -c "set -eo pipefail; cd local && $(IMAGE_TEST_ENV) go test -count=1 -v -run 'TestImage$$|TestNotesImage|TestDockerScript' ./image/ | grep -v '^=== RUN'"
+	@local/image/docker.sh run bash -c "set -eo pipefail; cd local && $(IMAGE_TEST_ENV) go test -count=1 -v -run 'TestImage$$|TestNotesImage|TestImageNeedsCMD|TestDockerScript' ./image/ | grep -v '^=== RUN'"
 
 .PHONY: build-alone
 build-alone: same-versions ## Check each module builds on its own (GOWORK=off), as Pulumi's Go host needs
@@ -59,9 +61,10 @@ same-versions: ## Check workspace and GOWORK=off builds resolve every dependency
 
 .PHONY: bench
 bench: ## Run the benchmarks and print the measured ratios
-	cd service && go test -run '^$$' -bench 'Hello' -benchtime=270000x .
-	cd service && go test -run '^$$' -bench 'Startup' -benchtime=20x .
-	cd service && go test -run '^$$' -bench 'IdentityFlood' -benchtime=1x .
+	cd service && go test -run '^$$' -bench 'Hello' -benchtime=270000x ./hello/
+	cd service && go test -run '^$$' -bench 'Startup' -benchtime=20x ./cmd/hello/
+	cd service && go test -run '^$$' -bench 'IdentityFlood' -benchtime=1x ./cmd/hello/
+	cd service && go test -run '^$$' -bench 'NotesFlood' -benchtime=1x ./cmd/notes/
 	cd local && go test -run '^$$' -bench 'Gateway' -benchtime=21000x .
 	local/image/docker.sh run bash -c "cd local && $(IMAGE_TEST_ENV) go test -run '^$$' -bench 'ImageStart' -benchtime=10x ./image/"
 
@@ -134,9 +137,9 @@ emulator: ## Install the Firebase Auth emulator (firebase-tools, pinned in local
 	@cd local && go run ./cmd/emulator install
 
 .PHONY: build
-build: ## Build the gatehouse CLI and the backend into bin/
+build: ## Build the gatehouse CLI and the backends (bin/hello, bin/notes, ...) into bin/
 	cd client && go build -buildvcs=true -o ../bin/gatehouse ./cmd/gatehouse
-	cd service && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o ../bin/service .
+	cd service && for c in cmd/*/; do CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o ../bin/ ./$$c; done
 
 # Linters, pinned and installed from the Go module proxy into .cache/bin.
 STATICCHECK_VERSION := v0.8.2

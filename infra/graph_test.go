@@ -51,8 +51,8 @@ func TestDevStackGraph(t *testing.T) {
 	img := m.one(t, "docker:index/image:Image")
 	wantImage := region + "-docker.pkg.dev/" + project + "/gatehouse/gatehouse:main"
 	if img.str("imageName") != wantImage || img.str("build.platform") != components.ImagePlatform ||
-		img.str("build.context") != "../service" || img.str("build.dockerfile") != "../service/Dockerfile" {
-		t.Errorf("image = %v, want %s built from ../service/Dockerfile for %s", img.Inputs, wantImage, components.ImagePlatform)
+		img.str("build.context") != "../service" || img.str("build.dockerfile") != "../service/cmd/hello/Dockerfile" || img.str("build.args.CMD") != "./cmd/hello" {
+		t.Errorf("image = %v, want %s built from ../service/cmd/hello/Dockerfile with CMD=./cmd/hello for %s", img.Inputs, wantImage, components.ImagePlatform)
 	}
 	if img.str("registry.username") != "oauth2accesstoken" || img.str("registry.server") != region+"-docker.pkg.dev" {
 		t.Errorf("registry = %v", img.input("registry"))

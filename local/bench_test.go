@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/local/gateway"
-	"github.com/gatehouse/gatehouse/service/api"
+	"github.com/gatehouse/gatehouse/service/backend"
+	"github.com/gatehouse/gatehouse/service/hello"
 	"github.com/gatehouse/gatehouse/service/loadgen"
 	"github.com/gatehouse/gatehouse/spec"
 )
@@ -28,7 +29,12 @@ const (
 // round. Run with -benchtime=20000x or more.
 func BenchmarkGateway(b *testing.B) {
 	total := max(b.N, benchClients*benchRounds)
-	backend := httptest.NewServer(api.New(api.Options{}))
+	const gatewayAccount = "gatehouse-gateway@demo-gatehouse.iam.gserviceaccount.com"
+	v1, err := hello.New(backend.Options{GatewayServiceAccount: gatewayAccount})
+	if err != nil {
+		b.Fatal(err)
+	}
+	backend := httptest.NewServer(v1)
 	defer backend.Close()
 	is := newIssuer(b)
 	doc, err := spec.Render(spec.Params{BackendURL: backend.URL, Issuers: []spec.Issuer{is.spec}, Local: true})
@@ -39,7 +45,7 @@ func BenchmarkGateway(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := gateway.New(parsed, gateway.Options{})
+	g, err := gateway.New(parsed, gateway.Options{ServiceAccount: gatewayAccount})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,7 +55,11 @@ func BenchmarkGateway(b *testing.B) {
 	tok := is.sign(b, is.key, "key-1", claims(nil))
 	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"machine-7","email":"robot@example.com"}`))
 	viaGateway := http.Header{"Authorization": {"Bearer " + tok}}
-	direct := http.Header{"X-Apigateway-Api-Userinfo": {payload}}
+	// Direct calls carry what the gateway adds: the identity and its
+	// invoker token (unsigned, as Cloud Run passes it on).
+	invoker := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(`{"email":"`+gatewayAccount+`"}`)) + "."
+	direct := http.Header{"X-Apigateway-Api-Userinfo": {payload}, "Authorization": {"Bearer " + invoker}}
 
 	for _, s := range []struct {
 		url string

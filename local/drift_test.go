@@ -4,7 +4,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/service/api"
+	"github.com/gatehouse/gatehouse/service/backend"
+	"github.com/gatehouse/gatehouse/service/hello"
 	"github.com/gatehouse/gatehouse/service/notes"
 	"github.com/gatehouse/gatehouse/spec"
 )
@@ -27,7 +28,7 @@ func TestSpecMatchesServiceRoutes(t *testing.T) {
 	for _, op := range d.Operations {
 		inSpec = append(inSpec, op.Method+" "+op.Path)
 	}
-	for _, r := range api.Routes() {
+	for _, r := range hello.Routes() {
 		if r.Public {
 			inService = append(inService, r.Method+" "+r.Path)
 		}
@@ -35,7 +36,7 @@ func TestSpecMatchesServiceRoutes(t *testing.T) {
 	if missing, extra := diff(inService, inSpec), diff(inSpec, inService); len(missing)+len(extra) > 0 {
 		t.Errorf("spec and service disagree:\n  served but not in spec/openapi.yaml: %v\n  in the spec but not served: %v", missing, extra)
 	}
-	if bad := unsecuredIdentityRoutes(api.Routes(), d); len(bad) > 0 {
+	if bad := unsecuredIdentityRoutes(hello.Routes(), d); len(bad) > 0 {
 		t.Errorf("routes that read the gateway identity on operations the spec does not secure (a client could forge it there): %v", bad)
 	}
 }
@@ -43,7 +44,7 @@ func TestSpecMatchesServiceRoutes(t *testing.T) {
 // unsecuredIdentityRoutes lists the routes that read the caller identity
 // but whose operation has no security requirement: API Gateway removes a
 // client-sent X-Apigateway-Api-Userinfo only where a JWT requirement runs.
-func unsecuredIdentityRoutes(routes []api.Route, d *spec.Document) []string {
+func unsecuredIdentityRoutes(routes []backend.Route, d *spec.Document) []string {
 	secured := map[string]bool{}
 	for _, op := range d.Operations {
 		secured[op.Method+" "+op.Path] = len(op.Security) > 0
@@ -60,7 +61,7 @@ func unsecuredIdentityRoutes(routes []api.Route, d *spec.Document) []string {
 // TestUnsecuredIdentityRoutes shows the guard fails when a route reading
 // the identity is left unsecured, or not declared at all.
 func TestUnsecuredIdentityRoutes(t *testing.T) {
-	routes := []api.Route{{Method: "GET", Path: "/v1/me", Public: true, Identity: true}, {Method: "GET", Path: "/v1/open", Public: true}}
+	routes := []backend.Route{{Method: "GET", Path: "/v1/me", Public: true, Identity: true}, {Method: "GET", Path: "/v1/open", Public: true}}
 	ok := &spec.Document{Operations: []spec.Operation{{Method: "GET", Path: "/v1/me", Security: [][]string{{"firebase"}}}, {Method: "GET", Path: "/v1/open"}}}
 	if bad := unsecuredIdentityRoutes(routes, ok); len(bad) != 0 {
 		t.Errorf("secured identity route reported: %v", bad)

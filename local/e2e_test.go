@@ -385,11 +385,21 @@ func TestE2ESignedTokens(t *testing.T) {
 	if status, body := get(t, tw.GatewayURL+"/v1/me", map[string]string{"X-Apigateway-Api-Userinfo": forged}); status != 401 || !strings.Contains(body, "Jwt is missing") {
 		t.Errorf("forged userinfo alone = %d %s, want 401", status, body)
 	}
-	// ...which is exactly what the backend would accept without the gateway:
-	// the backend trusts the header, so IAM (only the gateway may invoke it)
-	// is what keeps forgers out in the cloud.
-	if status, body := get(t, tw.BackendURL+"/v1/me", map[string]string{"X-Apigateway-Api-Userinfo": forged}); status != 200 || !strings.Contains(body, "admin") {
-		t.Errorf("forged header straight to the backend = %d %s (the check above would prove nothing)", status, body)
+	// ...which is exactly what the backend would accept from a request
+	// invoked as the gateway's account: the backend trusts the header on
+	// such requests only, and in the cloud only the gateway holds a token
+	// of that account that Cloud Run verifies.
+	invokedAs := func(email string) string {
+		return "Bearer " + base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." +
+			base64.RawURLEncoding.EncodeToString([]byte(`{"email":"`+email+`"}`)) + "."
+	}
+	if status, body := get(t, tw.BackendURL+"/v1/me", map[string]string{"Authorization": invokedAs(twin.DefaultGatewayAccount(emulator.DefaultProject)), "X-Apigateway-Api-Userinfo": forged}); status != 200 || !strings.Contains(body, "admin") {
+		t.Errorf("forged header straight to the backend as the gateway = %d %s (the check above would prove nothing)", status, body)
+	}
+	// Another invoker (IAM lets project Editors and Cloud Run Admins call
+	// the service too) with the same forged identity is refused.
+	if status, body := get(t, tw.BackendURL+"/v1/me", map[string]string{"Authorization": invokedAs("123456789-compute@developer.gserviceaccount.com"), "X-Apigateway-Api-Userinfo": forged}); status != 403 || strings.Contains(body, "admin") {
+		t.Errorf("forged header straight to the backend as another invoker = %d %s, want 403", status, body)
 	}
 
 	// X-HTTP-Method-Override is applied before routing and authentication,

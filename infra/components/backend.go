@@ -17,9 +17,10 @@ import (
 // How the backend image is built. `make image-test` builds the same
 // Dockerfile for the same platform; a test keeps the two in step.
 const (
-	ImagePlatform   = "linux/amd64" // Cloud Run runs amd64
-	ImageContext    = "../service"  // relative to infra/, where Pulumi runs the program
-	ImageDockerfile = "Dockerfile"  // inside ImageContext
+	ImagePlatform   = "linux/amd64"          // Cloud Run runs amd64
+	ImageContext    = "../service"           // relative to infra/, where Pulumi runs the program
+	ImageDockerfile = "cmd/hello/Dockerfile" // inside ImageContext: the /v1 backend's
+	ImageCommand    = "./cmd/hello"          // its build argument CMD
 	ContainerPort   = 8080
 	HealthPath      = "/healthz"
 )
@@ -50,7 +51,8 @@ type SecureBackendArgs struct {
 	// Repository, when set, is the image repository to push to (one for
 	// all the stack's backends); otherwise the backend creates it.
 	Repository *artifactregistry.Repository
-	// Build says how the image is built: nil builds service/ as before.
+	// Build says how the image is built: nil builds the /v1 backend
+	// (ImageDockerfile with CMD=ImageCommand).
 	Build *ImageBuild
 	// ImageRef runs an existing image instead of building one.
 	ImageRef string
@@ -109,6 +111,12 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 		&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("GOOGLE_CLOUD_PROJECT"), Value: pulumi.String(args.Project)},
 		&cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String("LOG_LEVEL"), Value: pulumi.String(args.LogLevel)},
 	}
+	// The backend serves the caller identity only on requests invoked as the
+	// gateway's service account (service/backend, invoker.go): the one
+	// member granted roles/run.invoker below, so both come from one input.
+	envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
+		Name: pulumi.String("GATEWAY_SERVICE_ACCOUNT"), Value: invokerAccount(args.InvokerMember),
+	})
 	if len(args.CORSOrigins) > 0 {
 		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
 			Name: pulumi.String("CORS_ALLOW_ORIGINS"), Value: pulumi.String(strings.Join(args.CORSOrigins, ",")),
@@ -191,6 +199,18 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 	return c, nil
 }
 
+// invokerAccount is the email of an IAM member "serviceAccount:<email>":
+// the account the backend expects its requests to be invoked as.
+func invokerAccount(member pulumi.StringInput) pulumi.StringOutput {
+	return member.ToStringOutput().ApplyT(func(m string) (string, error) {
+		email, ok := strings.CutPrefix(m, "serviceAccount:")
+		if !ok || email == "" {
+			return "", fmt.Errorf("invoker %q is not a service account: the backend checks that requests were invoked as the gateway's service account", m)
+		}
+		return email, nil
+	}).(pulumi.StringOutput)
+}
+
 // image builds and pushes the backend's image and returns the reference
 // Cloud Run runs, or returns ImageRef as it is.
 func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBackendArgs) (pulumi.StringOutput, error) {
@@ -200,7 +220,7 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 	}
 	build := args.Build
 	if build == nil {
-		build = &ImageBuild{Context: ImageContext, Dockerfile: filepath.Join(ImageContext, ImageDockerfile)}
+		build = &ImageBuild{Context: ImageContext, Dockerfile: filepath.Join(ImageContext, ImageDockerfile), Args: map[string]string{"CMD": ImageCommand}}
 	}
 	buildArgs := pulumi.StringMap{}
 	for k, v := range build.Args {

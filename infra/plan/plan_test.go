@@ -308,7 +308,7 @@ func standIns(typ string, in map[string]any) map[string]any {
 		// The docker provider diffs against the inputs it checkpointed
 		// under __inputs (pulumi-docker provider.go, Diff).
 		out = map[string]any{"repoDigest": name[:strings.LastIndex(name, ":")] + "@sha256:" + strings.Repeat("a", 64), "baseImageName": name,
-			"registryServer": "europe-west1-docker.pkg.dev", "dockerfile": "../service/Dockerfile", "context": "../service", "__inputs": in}
+			"registryServer": "europe-west1-docker.pkg.dev", "dockerfile": "../service/cmd/hello/Dockerfile", "context": "../service", "__inputs": in}
 	case "gcp:apigateway/api:Api":
 		out = map[string]any{"managedService": str("apiId") + "-0a1b2c3d4e5f6.apigateway." + str("project") + ".cloud.goog", "name": "projects/" + str("project") + "/locations/global/apis/" + str("apiId")}
 	case "gcp:apigateway/gateway:Gateway":
@@ -472,7 +472,7 @@ func TestRealPlanCodeChangeTouchesOnlyImageAndService(t *testing.T) {
 	state, first := settledState(t, dst, conf)
 
 	// A code-only change to the backend.
-	got := planAfterChange(t, dst, state, conf, filepath.Join("service", "main.go"))
+	got := planAfterChange(t, dst, state, conf, filepath.Join("service", "hello", "hello.go"))
 	want := []string{
 		"update docker:index/image:Image backend-image [build]", // its contextDigest: the provider hashes the build context
 		"update gcp:cloudrunv2/service:Service backend-service [template.containers[0].image]",
@@ -501,7 +501,7 @@ func TestRealPlanCodeChangeToOneOfTwoBackends(t *testing.T) {
 			"update docker:index/image:Image backend-notes-image [build]",
 			"update gcp:cloudrunv2/service:Service backend-notes-service [template.containers[0].image]",
 		}},
-		{filepath.Join("service", "main.go"), []string{
+		{filepath.Join("service", "hello", "hello.go"), []string{
 			"update docker:index/image:Image backend-image [build]",
 			"update gcp:cloudrunv2/service:Service backend-service [template.containers[0].image]",
 		}},
@@ -514,12 +514,12 @@ func TestRealPlanCodeChangeToOneOfTwoBackends(t *testing.T) {
 	}
 	// The negative: without /v1's own ignore file its context is the shared
 	// one, which holds notes' code, so a notes change would redeploy /v1.
-	if err := os.Remove(filepath.Join(dst, "service", "Dockerfile.dockerignore")); err != nil {
+	if err := os.Remove(filepath.Join(dst, "service", "cmd", "hello", "Dockerfile.dockerignore")); err != nil {
 		t.Fatal(err)
 	}
 	got := planAfterChange(t, dst, state, conf, filepath.Join("service", "notes", "notes.go"))
 	if !slices.Contains(got, "update docker:index/image:Image backend-image [build]") {
-		t.Errorf("without service/Dockerfile.dockerignore a notes change still leaves /v1's image alone (%v): the check above proves nothing", got)
+		t.Errorf("without service/cmd/hello/Dockerfile.dockerignore a notes change still leaves /v1's image alone (%v): the check above proves nothing", got)
 	}
 }
 

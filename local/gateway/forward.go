@@ -131,9 +131,11 @@ func (g *Gateway) newProxy(rt *route) *httputil.ReverseProxy {
 
 // standInToken is what the twin puts in the backend's Authorization where
 // API Gateway puts a Google-signed ID token of the gateway's service
-// account (audience jwt_audience, else the backend address). It is
-// unsigned and says what it is, so nothing can mistake it for the real one.
-func standInToken(b spec.Backend) string {
+// account (audience jwt_audience, else the backend address; email the
+// account's). It is unsigned and says what it is, so nothing can mistake
+// it for the real one; the backend decodes it as it decodes the token
+// Cloud Run verified, whose signature Cloud Run removes.
+func standInToken(b spec.Backend, email string) string {
 	aud := b.JWTAudience
 	if aud == "" {
 		if u, err := url.Parse(b.Address); err == nil {
@@ -141,12 +143,16 @@ func standInToken(b spec.Backend) string {
 		}
 	}
 	header, _ := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
-	payload, _ := json.Marshal(map[string]string{
+	claims := map[string]string{
 		"iss":  "gatehouse-local-twin",
 		"sub":  "local-gateway",
 		"aud":  aud,
 		"note": "stand-in: API Gateway sends a Google-signed ID token of its service account here",
-	})
+	}
+	if email != "" {
+		claims["email"] = email
+	}
+	payload, _ := json.Marshal(claims)
 	return "Bearer " + base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
 }
 

@@ -58,6 +58,11 @@ type Options struct {
 	// securityDefinition name (see JWTLocations); an issuer without an
 	// entry is read from ESPv2's default locations.
 	JWTLocations map[string][]JWTLocation
+	// ServiceAccount is the gateway's service-account email, the email of
+	// the stand-in token it sends backends (as API Gateway's ID token of
+	// its account carries it): the backends serve identity routes only to
+	// requests invoked as GATEWAY_SERVICE_ACCOUNT.
+	ServiceAccount string
 }
 
 // Gateway is an http.Handler enforcing one rendered document.
@@ -134,7 +139,7 @@ func New(doc *spec.Document, o Options) (*Gateway, error) {
 				}
 			}
 		}
-		g.routes = append(g.routes, route{op: op, segments: strings.Split(op.Path, "/"), backend: b, target: u, standIn: standInToken(b)})
+		g.routes = append(g.routes, route{op: op, segments: strings.Split(op.Path, "/"), backend: b, target: u, standIn: standInToken(b, o.ServiceAccount)})
 	}
 	if doc.CORS {
 		g.routes = append(g.routes, preflightRoutes(g.routes)...)

@@ -18,7 +18,7 @@
 #     run side by side with separate daemons;
 #   - we stop only the daemon whose pid we started, never one found on the machine.
 #
-# The stand-ins exist ONLY so the real service/Dockerfile can be built on a machine that cannot pull
+# The stand-ins exist ONLY so the real backend Dockerfile (service/cmd/*/Dockerfile) can be built on a machine that cannot pull
 # images. They carry the exact names of the Dockerfile's ARG defaults, so the build is the real one;
 # a real build pulls the real golang and distroless images instead.
 set -euo pipefail
@@ -142,14 +142,14 @@ start_daemon() {
   exit 1
 }
 
-# arg_default NAME: the default of `ARG NAME=...` in service/Dockerfile.
-arg_default() { sed -n "s/^ARG $1=//p" "$repo/service/Dockerfile"; }
+# arg_default NAME: the default of `ARG NAME=...` in the backends' Dockerfile (service/cmd/*/Dockerfile: one content).
+arg_default() { sed -n "s/^ARG $1=//p" "$repo/service/cmd/hello/Dockerfile"; }
 
 standins() {
   local go_image runtime_image root busybox
   go_image=$(arg_default GO_IMAGE)
   runtime_image=$(arg_default RUNTIME_IMAGE)
-  [ -n "$go_image" ] && [ -n "$runtime_image" ] || { echo "no ARG defaults in service/Dockerfile" >&2; exit 1; }
+  [ -n "$go_image" ] && [ -n "$runtime_image" ] || { echo "no ARG defaults in service/cmd/hello/Dockerfile" >&2; exit 1; }
 
   if ! docker image inspect "$go_image" >/dev/null 2>&1; then
     local goroot want

@@ -1,8 +1,11 @@
 package image
 
 import (
+	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,8 +13,9 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
-// Dockerfile is the backend's Dockerfile, relative to this package.
-const Dockerfile = "../../service/Dockerfile"
+// Dockerfile is the backends' Dockerfile (every service/cmd/<name> holds a
+// copy of it), relative to this package.
+const Dockerfile = "../../service/cmd/hello/Dockerfile"
 
 // lintDockerfile enforces the image rules: multi-stage, base images from
 // ARGs with pinned defaults (no "latest"), a non-root final user,
@@ -113,7 +117,11 @@ func isStageName(stages []instructions.Stage, name string) bool {
 }
 
 func TestDockerfileLint(t *testing.T) {
-	for _, file := range []string{Dockerfile, "../../service/cmd/notes/Dockerfile"} {
+	dockerfiles, err := filepath.Glob(filepath.Join(serviceDir, "cmd", "*", "Dockerfile"))
+	if err != nil || len(dockerfiles) < 2 {
+		t.Fatalf("backends' Dockerfiles: %v %v", dockerfiles, err)
+	}
+	for _, file := range dockerfiles {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -121,6 +129,51 @@ func TestDockerfileLint(t *testing.T) {
 		for _, p := range lintDockerfile(string(src)) {
 			t.Errorf("%s: %s", file, p)
 		}
+	}
+}
+
+// differentCopies names the Dockerfiles whose content differs from the
+// first one's.
+func differentCopies(files []string, read func(string) ([]byte, error)) ([]string, error) {
+	var first []byte
+	var differ []string
+	for i, f := range files {
+		b, err := read(f)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			first = b
+		} else if !bytes.Equal(b, first) {
+			differ = append(differ, f)
+		}
+	}
+	return differ, nil
+}
+
+// TestDockerfileCopiesIdentical: the backends share one Dockerfile source.
+// Each cmd/<name> needs a Dockerfile of its own only because builders find
+// the ignore file by the Dockerfile's path; a copy that drifted (a changed
+// base image, a default CMD) would build one backend differently. The
+// second half shows the check failing on a drifted copy.
+func TestDockerfileCopiesIdentical(t *testing.T) {
+	dockerfiles, err := filepath.Glob(filepath.Join(serviceDir, "cmd", "*", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	differ, err := differentCopies(dockerfiles, os.ReadFile)
+	if err != nil || len(differ) > 0 {
+		t.Errorf("Dockerfiles differ from %s: %v (%v); copy it over them", dockerfiles[0], differ, err)
+	}
+	drifted := func(f string) ([]byte, error) {
+		b, err := os.ReadFile(f)
+		if f == dockerfiles[len(dockerfiles)-1] {
+			b = bytes.Replace(b, []byte("ARG CMD\n"), []byte("ARG CMD=./cmd/notes\n"), 1)
+		}
+		return b, err
+	}
+	if differ, _ := differentCopies(dockerfiles, drifted); !slices.Equal(differ, dockerfiles[len(dockerfiles)-1:]) {
+		t.Errorf("a copy with a default CMD is reported as %v, want it named", differ)
 	}
 }
 

@@ -49,26 +49,62 @@ func mustDocker(t testing.TB, args ...string) string {
 	return out
 }
 
-const tag = "gatehouse-service:image-test"
+const tag = "gatehouse-hello:image-test"
 
+// gatewayAccount is the gateway's service account the containers run with
+// (GATEWAY_SERVICE_ACCOUNT); requests carry its invoker token.
+const gatewayAccount = "gatehouse-gateway@demo-gatehouse.iam.gserviceaccount.com"
+
+// invokerToken is the Authorization Cloud Run passes the container for a
+// request email invoked: the verified ID token, its signature removed.
+func invokerToken(email string) string {
+	return "Bearer " + base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://accounts.google.com","email":"`+email+`"}`)) + "."
+}
+
+// buildImage builds the /v1 backend's image from the Dockerfile infra's
+// docker.Image builds by default (the Makefile's IMAGE_DOCKERFILE, which
+// infra's tests compare with theirs).
 func buildImage(t testing.TB) {
 	t.Helper()
 	_, dockerfile, _ := imageEnv(t)
-	buildImageFrom(t, dockerfile, tag)
+	if want := "service/cmd/hello/Dockerfile"; dockerfile != want {
+		t.Fatalf("IMAGE_DOCKERFILE = %q, want %s (the /v1 backend's)", dockerfile, want)
+	}
+	if out, err := buildBackendImage(t, "hello", "./cmd/hello", tag); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
 }
 
-// buildImageFrom builds dockerfile (repository-relative) in the backends'
-// context with the platform infra's docker.Image uses.
-func buildImageFrom(t testing.TB, dockerfile, tag string) {
+// buildBackendImage builds service/cmd/NAME/Dockerfile with the build
+// argument CMD=cmd (none when empty) for the platform infra's docker.Image
+// uses. The context is packed here, as pulumi-docker packs it: only what
+// the backend's own ignore file admits (ContextFiles). Docker's legacy
+// builder, all this machine's Docker CLI has without buildx, would read
+// the context's .dockerignore instead.
+func buildBackendImage(t testing.TB, name, cmd, tag string) ([]byte, error) {
 	t.Helper()
 	platform, _, context := imageEnv(t)
-	// The same Dockerfile, context and platform that infra's docker.Image
-	// uses (infra's tests compare them with the Makefile's values).
-	out, err := exec.Command("docker", "build", "--network", "host", "--platform", platform,
-		"-f", "../../"+dockerfile, "-t", tag, "../../"+context).CombinedOutput()
+	dir := "../../" + context
+	files, err := ContextFiles(dir, dir+"/cmd/"+name+"/Dockerfile")
 	if err != nil {
-		t.Fatalf("docker build: %v\n%s", err, out)
+		t.Fatal(err)
 	}
+	var tarball bytes.Buffer
+	if err := WriteContextTar(&tarball, dir, files); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"build", "--network", "host", "--platform", platform, "-f", "cmd/" + name + "/Dockerfile", "-t", tag}
+	if cmd != "" {
+		args = append(args, "--build-arg", "CMD="+cmd)
+	}
+	build := exec.Command("docker", append(args, "-")...)
+	build.Stdin = &tarball
+	out, err := build.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("docker build of cmd/%s: %w", name, err)
+	}
+	return out, nil
 }
 
 func freePort(t testing.TB) int {
@@ -91,7 +127,7 @@ func runImage(t testing.TB, tag string, within time.Duration) (string, int, time
 	t.Helper()
 	port := freePort(t)
 	start := time.Now()
-	id := mustDocker(t, "run", "-d", "--network", "host", "-e", "PORT="+strconv.Itoa(port), tag)
+	id := mustDocker(t, "run", "-d", "--network", "host", "-e", "PORT="+strconv.Itoa(port), "-e", "GATEWAY_SERVICE_ACCOUNT="+gatewayAccount, tag)
 	client := &http.Client{Timeout: 500 * time.Millisecond}
 	for time.Since(start) < within {
 		if res, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port)); err == nil {
@@ -136,6 +172,7 @@ func TestImage(t *testing.T) {
 	// Serves the API with a gateway identity.
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1/hello", port), nil)
 	req.Header.Set("X-Apigateway-Api-Userinfo", base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`)))
+	req.Header.Set("Authorization", invokerToken(gatewayAccount))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +180,16 @@ func TestImage(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("GET /v1/hello = %d, want 200", res.StatusCode)
+	}
+	// Another invoker (a project Editor's default compute account) with
+	// the same forged identity: refused.
+	req.Header.Set("Authorization", invokerToken("123456789-compute@developer.gserviceaccount.com"))
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("GET /v1/hello invoked by another account = %d, want 403", res.StatusCode)
 	}
 
 	// docker stop sends SIGTERM: a clean exit 0, well before the 10 s kill.
@@ -175,11 +222,14 @@ func BenchmarkImageStart(b *testing.B) {
 	fmt.Printf("image: %.1f MB (target <= 20 MB), docker run to first 200: mean %v over %d runs (target <= 1s)\n", size/1e6, mean.Round(time.Millisecond), b.N)
 }
 
-// TestNotesImage builds the second backend's image (its own Dockerfile and
-// ignore file) and shows it serving its API as the nonroot user.
+// TestNotesImage builds the second backend's image (its copy of the
+// Dockerfile, its own ignore file) and shows it serving its API as the
+// nonroot user.
 func TestNotesImage(t *testing.T) {
 	const notesTag = "gatehouse-notes:image-test"
-	buildImageFrom(t, "service/cmd/notes/Dockerfile", notesTag)
+	if out, err := buildBackendImage(t, "notes", "./cmd/notes", notesTag); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
 	id, port, _ := runImage(t, notesTag, 2*time.Second)
 	t.Cleanup(func() { _, _ = docker(t, "rm", "-f", id) })
 	if user := mustDocker(t, "image", "inspect", "-f", "{{.Config.User}}", notesTag); user != "65532:65532" {
@@ -192,6 +242,7 @@ func TestNotesImage(t *testing.T) {
 	}{{"POST", `{"text":"from the image"}`, 201}, {"GET", "", 200}} {
 		req, _ := http.NewRequest(c.method, fmt.Sprintf("http://127.0.0.1:%d/v2/notes", port), strings.NewReader(c.body))
 		req.Header.Set("X-Apigateway-Api-Userinfo", identity)
+		req.Header.Set("Authorization", invokerToken(gatewayAccount))
 		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -208,5 +259,18 @@ func TestNotesImage(t *testing.T) {
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("notes image serves /v1/hello: %d", res.StatusCode)
 		}
+	}
+}
+
+// TestImageNeedsCMD: the shared Dockerfile has no default backend, so a
+// build without CMD stops with a message naming it rather than building
+// whichever backend a default named.
+func TestImageNeedsCMD(t *testing.T) {
+	out, err := buildBackendImage(t, "notes", "", "gatehouse-nocmd:image-test")
+	if err == nil {
+		t.Fatalf("a build without CMD succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "build argument CMD is required") {
+		t.Errorf("a build without CMD failed without naming it:\n%s", out)
 	}
 }

@@ -62,9 +62,21 @@ type Config struct {
 	// AuthDataDir, when set, keeps the emulator's accounts across restarts.
 	AuthDataDir string
 
+	// GatewayServiceAccount is the twin's gateway account: the email of the
+	// gateway's stand-in backend token and every backend's
+	// GATEWAY_SERVICE_ACCOUNT, as a deployment pairs them. Default
+	// DefaultGatewayAccount(Project).
+	GatewayServiceAccount string
+
 	Log      io.Writer    // child processes' output
 	Progress io.Writer    // one-time install progress (firebase-tools); Log when nil
 	Logger   *slog.Logger // the gateway's access log
+}
+
+// DefaultGatewayAccount is the gateway account a stack named gatehouse
+// has in project: <serviceName>-gateway@<project>.iam.gserviceaccount.com.
+func DefaultGatewayAccount(project string) string {
+	return "gatehouse-gateway@" + project + ".iam.gserviceaccount.com"
 }
 
 // Web is where the built browser client is and the port to serve it on
@@ -106,6 +118,9 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	if c.Project == "" {
 		c.Project = emulator.DefaultProject
 	}
+	if c.GatewayServiceAccount == "" {
+		c.GatewayServiceAccount = DefaultGatewayAccount(c.Project)
+	}
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
@@ -144,7 +159,7 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 
 	t.BackendURL = c.BackendURL
 	if t.BackendURL == "" {
-		if t.backend, err = t.startBackend(ctx, c, "backend", ".", c.BackendPort); err != nil {
+		if t.backend, err = t.startBackend(ctx, c, "backend", "./cmd/hello", c.BackendPort); err != nil {
 			return nil, err
 		}
 		t.BackendURL = t.backend.url
@@ -193,7 +208,7 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 	if err != nil {
 		return nil, err
 	}
-	o := gateway.Options{Logger: c.Logger, JWTLocations: locations}
+	o := gateway.Options{Logger: c.Logger, JWTLocations: locations, ServiceAccount: c.GatewayServiceAccount}
 	if c.Emulator {
 		o.EmulatorProject = c.Project // its unsigned tokens, for its issuer only
 	}
@@ -284,10 +299,13 @@ func (t *Twin) startBackend(ctx context.Context, c Config, name, pkg string, por
 		return nil, err
 	}
 	cmd := exec.Command(bin)
-	// Loopback only: the backend trusts X-Apigateway-Api-Userinfo, so only
-	// the local gateway on this machine may reach it (on Cloud Run, IAM is
-	// that lock). It dies with the twin, however the twin ends.
-	cmd.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info", "ACCESS_LOG=all", "K_SERVICE=" + name} // every request logged: local debugging
+	// Loopback only: the backend trusts X-Apigateway-Api-Userinfo on
+	// requests whose token names the gateway's account, which the twin's
+	// gateway sends unsigned, so only the local gateway on this machine may
+	// reach it (on Cloud Run, IAM verifies that token). It dies with the
+	// twin, however the twin ends.
+	cmd.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "LOG_LEVEL=info", "ACCESS_LOG=all", "K_SERVICE=" + name, // every request logged: local debugging
+		"GATEWAY_SERVICE_ACCOUNT=" + c.GatewayServiceAccount} // the stand-in token's email
 	if len(c.CORSOrigins) > 0 {
 		cmd.Env = append(cmd.Env, "CORS_ALLOW_ORIGINS="+strings.Join(c.CORSOrigins, ","))
 	}

@@ -1,18 +1,16 @@
 // Command notes is gatehouse's second example backend (package notes): a
-// per-user notes API under /v2, deployed as its own Cloud Run service
-// behind the same gateway. Its image is service/Dockerfile built with
-// --build-arg CMD=./cmd/notes.
+// per-user notes API under /v2 on its own Cloud Run service behind the same
+// gateway. Its image is cmd/notes/Dockerfile built with service/ as context
+// and --build-arg CMD=./cmd/notes.
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 
-	"github.com/gatehouse/gatehouse/service/api"
-	"github.com/gatehouse/gatehouse/service/internal/server"
+	"github.com/gatehouse/gatehouse/service/backend"
 	"github.com/gatehouse/gatehouse/service/notes"
 )
 
@@ -24,5 +22,5 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	return server.Run(ctx, getenv, stdout, func(o api.Options) http.Handler { return notes.New(o) })
+	return backend.Run(ctx, getenv, stdout, notes.New)
 }

@@ -8,13 +8,14 @@
 // X-Forwarded-Authorization, and Authorization carries the gateway's own
 // Google-signed identity token for Cloud Run IAM.
 //
-// The backend trusts this header because of how the stack is deployed: the
-// Cloud Run service grants roles/run.invoker to the gateway's service account
-// only, so Google's front end rejects (403) every request that does not come
-// from the gateway. Nobody else can reach this code with a forged header.
-// Decoding it strictly here is a second line of defence: a request that
-// somehow arrives without a well-formed identity is refused with 401 rather
-// than served anonymously.
+// The backend trusts this header only on a request the gateway invoked.
+// Cloud Run's IAM admits more invokers than the gateway's service account
+// (project Owners and Editors, Cloud Run Admins, project-level invokers),
+// so the backend kit (service/backend, invoker.go) first checks that the
+// ID token Cloud Run verified is the gateway account's; only then is this
+// header decoded. Decoding it strictly here is a further line of defence: a
+// request that arrives without a well-formed identity is refused with 401
+// rather than served anonymously.
 package identity
 
 import (

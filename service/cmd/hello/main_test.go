@@ -2,69 +2,54 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
-	"github.com/gatehouse/gatehouse/service/internal/server"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/service/backend"
+	"github.com/gatehouse/gatehouse/service/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/service/internal/testproc"
 )
 
+// env is a getenv over m, with the gateway's account set (every backend
+// with identity routes needs it).
 func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitHealthy(t testing.TB, base string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
+	return func(k string) string {
+		if k == "GATEWAY_SERVICE_ACCOUNT" {
+			return gatewaytest.Account
 		}
-		time.Sleep(5 * time.Millisecond)
+		return m[k]
 	}
-	t.Fatalf("%s/healthz not healthy within %v", base, within)
+}
+
+// gatewayEnv is a process environment with the gateway's account.
+func gatewayEnv(kv ...string) []string {
+	return append([]string{"GATEWAY_SERVICE_ACCOUNT=" + gatewaytest.Account}, kv...)
 }
 
 func TestRunStopsOnCancel(t *testing.T) {
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	var out syncWriter
+	var out testproc.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, env(map[string]string{"PORT": strconv.Itoa(port)}), &out) }()
-	waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d", port), 5*time.Second)
+	testproc.WaitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d", port), 5*time.Second)
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("run after cancel = %v, want nil", err)
 		}
-	case <-time.After(server.ShutdownGrace + time.Second):
+	case <-time.After(backend.ShutdownGrace + time.Second):
 		t.Fatal("run did not return after cancel")
 	}
 	if !strings.Contains(out.String(), `"message":"stopped"`) {
@@ -85,48 +70,16 @@ func TestRunPortInUse(t *testing.T) {
 	}
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// buildBinary compiles the service once per test binary run.
-func buildBinary(t testing.TB) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "service")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestProcessGracefulShutdown runs the real binary, starts a request, sends
 // SIGTERM while it is still in flight, and checks that the request completes
 // with 200, new connections are refused, and the process exits 0 in time.
 func TestProcessGracefulShutdown(t *testing.T) {
-	bin := buildBinary(t)
-	port := freePort(t)
+	bin := testproc.BuildBinary(t)
+	port := testproc.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"PORT=" + strconv.Itoa(port)}
-	var out syncWriter
+	cmd.Env = gatewayEnv("PORT=" + strconv.Itoa(port))
+	var out testproc.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -134,7 +87,7 @@ func TestProcessGracefulShutdown(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitHealthy(t, "http://"+addr, 5*time.Second)
+	testproc.WaitHealthy(t, "http://"+addr, 5*time.Second)
 
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -147,6 +100,7 @@ func TestProcessGracefulShutdown(t *testing.T) {
 	// connection, so the server must wait for this client to get its 200.
 	info := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`))
 	if _, err := io.WriteString(conn, "GET /v1/hello HTTP/1.1\r\nHost: "+addr+
+		"\r\nAuthorization: "+gatewaytest.InvokerToken(gatewaytest.Account)+
 		"\r\nX-Apigateway-Api-Userinfo: "+info+"\r\nContent-Length: 10\r\n\r\nhello"); err != nil {
 		t.Fatal(err)
 	}
@@ -206,14 +160,14 @@ func TestProcessGracefulShutdown(t *testing.T) {
 }
 
 func TestProcessBadPort(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testproc.BuildBinary(t)
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"PORT=eighty"}
+	cmd.Env = gatewayEnv("PORT=eighty")
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit = %v, want exit status 1", err)
 	}
-	if got := strings.TrimSpace(string(out)); got != `service: invalid PORT "eighty": want a number from 1 to 65535` {
+	if got := strings.TrimSpace(string(out)); got != `hello: invalid PORT "eighty": want a number from 1 to 65535` {
 		t.Errorf("output = %q, want one line naming PORT", got)
 	}
 }
@@ -227,14 +181,14 @@ func TestRunListenHost(t *testing.T) {
 		{"127.0.0.1", `"addr":"127.0.0.1:`},
 	} {
 		t.Run("host="+tt.host, func(t *testing.T) {
-			port := freePort(t)
+			port := testproc.FreePort(t)
 			ctx, cancel := context.WithCancel(t.Context())
-			var out syncWriter
+			var out testproc.Buffer
 			done := make(chan error, 1)
 			go func() {
 				done <- run(ctx, env(map[string]string{"LISTEN_HOST": tt.host, "PORT": strconv.Itoa(port)}), &out)
 			}()
-			waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d", port), 5*time.Second)
+			testproc.WaitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d", port), 5*time.Second)
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)
@@ -243,5 +197,31 @@ func TestRunListenHost(t *testing.T) {
 				t.Errorf("listening log lacks %s: %s", want, out.String())
 			}
 		})
+	}
+}
+
+// TestProcessNeedsGatewayAccount: the /v1 backend reads the caller's
+// identity, so it does not start without the gateway's account, nor with
+// a value that is not one: it exits 1 with one line naming the variable,
+// before it listens (#28 item 3). It once started and trusted any invoker.
+func TestProcessNeedsGatewayAccount(t *testing.T) {
+	bin := testproc.BuildBinary(t)
+	for _, tt := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "hello: GET /v1/hello reads the caller's identity: GATEWAY_SERVICE_ACCOUNT is not set: "},
+		{[]string{"GATEWAY_SERVICE_ACCOUNT=off"}, `hello: invalid GATEWAY_SERVICE_ACCOUNT "off": want the gateway's service-account email`},
+	} {
+		port := testproc.FreePort(t)
+		cmd := exec.Command(bin)
+		cmd.Env = append(tt.env, "PORT="+strconv.Itoa(port))
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("env %v: exit = %v, want exit status 1\n%s", tt.env, err, out)
+		}
+		if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, tt.want) || strings.Contains(got, "\n") {
+			t.Errorf("env %v: output %q, want one line starting %q", tt.env, got, tt.want)
+		}
 	}
 }

@@ -1,8 +1,7 @@
-package server
+package backend
 
 import (
 	"log/slog"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,15 +15,17 @@ func env(m map[string]string) func(string) string {
 func TestLoadConfig(t *testing.T) {
 	got, err := loadConfig(env(map[string]string{
 		"LISTEN_HOST": "127.0.0.1", "PORT": "9090", "LOG_LEVEL": "debug", "ACCESS_LOG": "all", "SLOW_REQUEST": "250ms", "K_SERVICE": "svc", "K_REVISION": "svc-001", "GOOGLE_CLOUD_PROJECT": "p1",
-		"CORS_ALLOW_ORIGINS": "https://app.example.com/, http://localhost:3000",
+		"CORS_ALLOW_ORIGINS": "https://app.example.com/, http://localhost:3000", "REQUIRE_EMAIL_VERIFIED": "true",
+		"GATEWAY_SERVICE_ACCOUNT": "gatehouse-gateway@p1.iam.gserviceaccount.com",
 	}))
 	want := config{host: "127.0.0.1", port: 9090, accessLog: true, slowRequest: 250 * time.Millisecond, logLevel: slog.LevelDebug, service: "svc", revision: "svc-001", projectID: "p1",
-		corsOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
+		corsOrigins: []string{"https://app.example.com", "http://localhost:3000"}, requireEmailVerified: true,
+		gatewayAccount: "gatehouse-gateway@p1.iam.gserviceaccount.com"}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig = %+v, %v, want %+v", got, err, want)
 	}
 	got, err = loadConfig(env(nil))
-	if err != nil || got.host != "" || got.port != 8080 || got.logLevel != slog.LevelInfo || got.corsOrigins != nil {
+	if err != nil || got.host != "" || got.port != 8080 || got.logLevel != slog.LevelInfo || got.corsOrigins != nil || got.requireEmailVerified {
 		t.Errorf("loadConfig(empty) = %+v, %v, want port 8080 level info", got, err)
 	}
 }
@@ -42,40 +43,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"SLOW_REQUEST", "soon", "invalid SLOW_REQUEST"},
 		{"CORS_ALLOW_ORIGINS", "app.example.com", "invalid CORS_ALLOW_ORIGINS"},
 		{"CORS_ALLOW_ORIGINS", "https://app.example.com/path", "invalid CORS_ALLOW_ORIGINS"},
+		{"REQUIRE_EMAIL_VERIFIED", "yes", "invalid REQUIRE_EMAIL_VERIFIED"},
+		{"GATEWAY_SERVICE_ACCOUNT", "gateway", "invalid GATEWAY_SERVICE_ACCOUNT"},
+		{"REQUIRE_EMAIL_VERIFIED", "1", "invalid REQUIRE_EMAIL_VERIFIED"},
 	} {
 		_, err := loadConfig(env(map[string]string{tt.key: tt.val}))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("loadConfig(%s=%s) error = %v, want one line containing %q", tt.key, tt.val, err, tt.want)
 		}
-	}
-}
-
-func TestContainerMemory(t *testing.T) {
-	files := func(m map[string]string) func(string) ([]byte, error) {
-		return func(p string) ([]byte, error) {
-			if v, ok := m[p]; ok {
-				return []byte(v), nil
-			}
-			return nil, os.ErrNotExist
-		}
-	}
-	for _, tt := range []struct {
-		name  string
-		files map[string]string
-		want  int64
-		ok    bool
-	}{
-		{"cgroup v2, 512Mi", map[string]string{"/sys/fs/cgroup/memory.max": "536870912\n"}, 512 << 20, true},
-		{"cgroup v2, no limit", map[string]string{"/sys/fs/cgroup/memory.max": "max\n"}, 0, false},
-		{"cgroup v1, 1Gi", map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824"}, 1 << 30, true},
-		{"cgroup v1, unlimited", map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712"}, 0, false},
-		{"no cgroup", nil, 0, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := containerMemory(files(tt.files))
-			if got != tt.want || ok != tt.ok {
-				t.Errorf("containerMemory = %d, %v, want %d, %v", got, ok, tt.want, tt.ok)
-			}
-		})
 	}
 }
