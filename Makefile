@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 # Every Go module of the repository, as listed in go.work.
-MODULES := service spec infra client local
+MODULES := service spec stack infra client local
 
 .PHONY: help
 help: ## List the targets

@@ -11,7 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/gatehouse/gatehouse/infra/components"
-	"github.com/gatehouse/gatehouse/infra/settings"
+	"github.com/gatehouse/gatehouse/stack"
 	"github.com/gatehouse/gatehouse/spec"
 )
 
@@ -38,7 +38,7 @@ func program(ctx *pulumi.Context) error { return build(ctx, ctx.Export) }
 // build reads the configuration, builds the graph and hands each stack
 // output to export. Tests run it with Pulumi's mocks.
 func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
-	cfg, err := settings.Load(config.New(ctx, "gcp"), config.New(ctx, settings.Namespace))
+	cfg, err := stack.Load(config.New(ctx, "gcp"), config.New(ctx, stack.Namespace))
 	if err != nil {
 		return err // before any resource is registered
 	}
@@ -119,7 +119,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		extra, err := components.NewSecureBackend(ctx, "backend-"+b.Name, &components.SecureBackendArgs{
 			Project:               cfg.Project,
 			Region:                cfg.Region,
-			ServiceName:           settings.BackendServiceName(cfg.ServiceName, b.Name),
+			ServiceName:           stack.BackendServiceName(cfg.ServiceName, b.Name),
 			ImageTag:              cfg.ImageTag,
 			RuntimeServiceAccount: accounts.BackendEmails[b.Name],
 			InvokerMember:         accounts.GatewayMember,
@@ -181,17 +181,17 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 // in infra/.
 func readRepoFile(path string) ([]byte, error) { return os.ReadFile(filepath.Join("..", path)) }
 
-func backendAccountIDs(cfg settings.Config) map[string]string {
+func backendAccountIDs(cfg stack.Config) map[string]string {
 	ids := map[string]string{}
 	for _, b := range cfg.Backends {
-		ids[b.Name] = settings.BackendAccountID(cfg.ServiceName, b.Name)
+		ids[b.Name] = stack.BackendAccountID(cfg.ServiceName, b.Name)
 	}
 	return ids
 }
 
 // imageBuild is a backend's Docker build (paths relative to infra/), or
 // nil for an existing image.
-func imageBuild(b settings.Backend) *components.ImageBuild {
+func imageBuild(b stack.Backend) *components.ImageBuild {
 	if b.Image != "" {
 		return nil
 	}

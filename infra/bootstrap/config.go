@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/infra/settings"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 // Namespace is this program's config namespace (its Pulumi.yaml name).
@@ -15,7 +15,7 @@ const Namespace = "gatehouse-bootstrap"
 const (
 	DefaultDeployEnvironment = "production"
 	DefaultPoolID            = "github-actions"
-	DefaultServiceName       = settings.DefaultServiceName
+	DefaultServiceName       = stack.DefaultServiceName
 	DefaultManageFirebase    = true
 	DefaultInitializeAuth    = true
 	DefaultAdoptAccounts     = false
@@ -35,7 +35,7 @@ type Config struct {
 	Backends            []string // the main stack's further backends
 	StateBucket         string   // empty: no bucket
 	StateLocation       string
-	settings.GoogleAuth // credentials for the program's Google provider
+	stack.GoogleAuth // credentials for the program's Google provider
 }
 
 var (
@@ -55,17 +55,17 @@ var (
 )
 
 // Source is where values come from: pulumi config, or a map in tests.
-type Source = settings.Source
+type Source = stack.Source
 
 // Load reads and validates the configuration; errors name the key.
 func Load(gcp, own Source) (Config, error) {
-	f := settings.NewFields(own, Namespace)
+	f := stack.NewFields(own, Namespace)
 	bad, str, boolean := f.Bad, f.Str, f.Bool
 
 	c := Config{
 		Project:           strings.TrimSpace(gcp.Get("project")),
 		Region:            strings.TrimSpace(gcp.Get("region")),
-		GoogleAuth:        settings.ReadGoogleAuth(gcp),
+		GoogleAuth:        stack.ReadGoogleAuth(gcp),
 		Repository:        str("githubRepository", ""),
 		RepositoryID:      str("githubRepositoryId", ""),
 		DeployEnvironment: str("deployEnvironment", DefaultDeployEnvironment),
@@ -77,7 +77,7 @@ func Load(gcp, own Source) (Config, error) {
 		StateBucket:       str("stateBucket", ""),
 		StateLocation:     str("stateBucketLocation", ""),
 	}
-	if !settings.ValidProjectID(c.Project) {
+	if !stack.ValidProjectID(c.Project) {
 		bad("gcp:project", "%q is not a project id: pulumi config set gcp:project <your-project-id>", c.Project)
 	}
 	switch {
@@ -95,11 +95,11 @@ func Load(gcp, own Source) (Config, error) {
 	if !poolRe.MatchString(c.PoolID) || strings.HasPrefix(c.PoolID, "gcp-") {
 		bad(Namespace+":workloadIdentityPoolId", "%q is not a pool id (4-32 lowercase letters, digits, hyphens; not gcp-...)", c.PoolID)
 	}
-	if !settings.ValidServiceName(c.ServiceName) {
+	if !stack.ValidServiceName(c.ServiceName) {
 		bad(Namespace+":serviceName", "%q must be the main stack's gatehouse:serviceName (1-22 lowercase letters, digits, hyphens)", c.ServiceName)
 	}
 	for _, name := range f.List("backends") {
-		if id := settings.BackendAccountID(c.ServiceName, name); !backendRe.MatchString(name) || len(id) > 30 {
+		if id := stack.BackendAccountID(c.ServiceName, name); !backendRe.MatchString(name) || len(id) > 30 {
 			bad(Namespace+":backends", "%q must be the name of a backend in the main stack's gatehouse:backends (its account id %s must fit in 30 characters)", name, id)
 			continue
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/gatehouse/gatehouse/infra/components"
-	"github.com/gatehouse/gatehouse/infra/settings"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 func main() { pulumi.Run(program) }
@@ -60,7 +60,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 func backendAccountIDs(cfg Config) map[string]string {
 	ids := map[string]string{}
 	for _, name := range cfg.Backends {
-		ids[name] = settings.BackendAccountID(cfg.ServiceName, name)
+		ids[name] = stack.BackendAccountID(cfg.ServiceName, name)
 	}
 	return ids
 }

@@ -1,7 +1,9 @@
-// Package settings reads gatehouse's stack configuration once into a typed,
-// validated struct, so that bad config fails before any resource is
-// registered.
-package settings
+// Package stack owns gatehouse's stack configuration: it reads a stack's
+// config once into a typed, validated struct (so that bad config fails
+// before any resource is registered), and it holds the rules and the
+// physical names every program of the repository applies. It imports no
+// Pulumi SDK: infra, infra/bootstrap and the local twin all use it.
+package stack
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package settings
+package stack
 
 import (
 	"errors"
@@ -63,7 +63,7 @@ func TestBackendsBadEntries(t *testing.T) {
 // outside the prefixes, a collision with the template and a missing file
 // fail naming the key.
 func TestReadFragments(t *testing.T) {
-	read := func(path string) ([]byte, error) { return os.ReadFile("../../" + path) }
+	read := func(path string) ([]byte, error) { return os.ReadFile("../" + path) }
 	c, err := Load(gcpOK, mapSource{"backends": "[" + notesEntry + "]"})
 	if err != nil {
 		t.Fatal(err)

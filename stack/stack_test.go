@@ -1,4 +1,4 @@
-package settings
+package stack
 
 import (
 	"fmt"
@@ -101,7 +101,7 @@ func TestLoadErrors(t *testing.T) {
 // TestPulumiYAMLMatchesDefaults keeps Pulumi.yaml's config block and the Go
 // defaults in step: same keys, same defaults, each with a description.
 func TestPulumiYAMLMatchesDefaults(t *testing.T) {
-	b, err := os.ReadFile("../../Pulumi.yaml")
+	b, err := os.ReadFile("../Pulumi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package settings
+package stack
 
 import (
 	"flag"
@@ -14,10 +14,10 @@ import (
 var updateReadme = flag.Bool("update-readme", false, "rewrite the README's configuration table from Pulumi.yaml")
 
 const (
-	readmePath  = "../../README.md"
-	tableStart  = "<!-- config-table:start (generated from Pulumi.yaml: go test ./infra/settings -update-readme) -->"
+	readmePath  = "../README.md"
+	tableStart  = "<!-- config-table:start (generated from Pulumi.yaml: go test ./stack -update-readme) -->"
 	tableEnd    = "<!-- config-table:end -->"
-	projectFile = "../../Pulumi.yaml"
+	projectFile = "../Pulumi.yaml"
 )
 
 // configTable renders Pulumi.yaml's config block as a Markdown table, in the
@@ -103,5 +103,5 @@ func TestREADMEConfigTable(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("README.md's configuration table differs from Pulumi.yaml; run: go test ./infra/settings -update-readme\ngot:\n%s\nwant:\n%s", got, want)
+	t.Errorf("README.md's configuration table differs from Pulumi.yaml; run: go test ./stack -update-readme\ngot:\n%s\nwant:\n%s", got, want)
 }
