@@ -8,10 +8,10 @@ require (
 	github.com/gatehouse/gatehouse/client v0.0.0
 	github.com/gatehouse/gatehouse/service v0.0.0
 	github.com/gatehouse/gatehouse/spec v0.0.0
+	github.com/gatehouse/gatehouse/stack v0.0.0
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/moby/buildkit v0.34.2
-	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
@@ -38,7 +38,6 @@ require (
 	github.com/go-openapi/validate v1.0.1 // indirect
 	github.com/go-viper/mapstructure/v2 v2.5.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/kr/text v0.2.0 // indirect
 	github.com/labstack/echo/v4 v4.16.0 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
@@ -59,10 +58,12 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 replace (
 	github.com/gatehouse/gatehouse/client => ../client
 	github.com/gatehouse/gatehouse/service => ../service
 	github.com/gatehouse/gatehouse/spec => ../spec
+	github.com/gatehouse/gatehouse/stack => ../stack
 )

@@ -2,8 +2,8 @@ package stack
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,17 +12,16 @@ import (
 	"github.com/gatehouse/gatehouse/spec"
 )
 
-// Backend is one more backend behind the gateway, from gatehouse:backends.
-// The template's operations (/v1) stay on the stack's own backend
-// (service/); each entry here adds a Cloud Run service with its own image,
-// runtime account and spec fragment.
+// Backend is one entry of gatehouse:backends: a backend behind the gateway
+// with its own image, runtime account, Cloud Run service and spec fragment.
+// /v1 is an entry like any other (the first of DefaultBackends).
 type Backend struct {
 	Name string `json:"name"`
 	// Where the image comes from: a build (Context, Dockerfile and the
 	// build argument CMD, all optional) or an existing Image reference.
 	Context    string `json:"context"`    // repository-relative; default service
 	Dockerfile string `json:"dockerfile"` // repository-relative; default CONTEXT/Dockerfile
-	Command    string `json:"command"`    // build argument CMD (service/Dockerfile: the Go package, e.g. ./cmd/notes)
+	Command    string `json:"command"`    // build argument CMD: the Go package, such as ./cmd/notes
 	Image      string `json:"image"`      // an existing image (by digest, ideally) instead of a build
 	// Spec is its Swagger 2.0 fragment (repository-relative); every path in
 	// it must start with one of Paths.
@@ -30,46 +29,50 @@ type Backend struct {
 	Paths []string `json:"paths"`
 
 	// Cloud Run settings; unset ones are the stack's (minInstances, ...).
-	MinInstances   *int   `json:"minInstances"`
-	MaxInstances   *int   `json:"maxInstances"`
-	CPU            string `json:"cpu"`
-	Memory         string `json:"memory"`
-	Concurrency    *int   `json:"concurrency"`
-	RequestTimeout string `json:"requestTimeout"`
+	MinInstances   *int   `json:"minInstances,omitempty"`
+	MaxInstances   *int   `json:"maxInstances,omitempty"`
+	CPU            string `json:"cpu,omitempty"`
+	Memory         string `json:"memory,omitempty"`
+	Concurrency    *int   `json:"concurrency,omitempty"`
+	RequestTimeout string `json:"requestTimeout,omitempty"`
 
 	Run      RunSettings `json:"-"` // resolved settings
-	Fragment []byte      `json:"-"` // the fragment's content (ReadFragments)
+	Fragment []byte      `json:"-"` // the fragment's content
+	// Build is the image build, its paths resolved against the repository
+	// as the loading program sees it (nil with Image).
+	Build *Build `json:"-"`
 }
 
-// RunSettings are a Cloud Run service's sizing settings.
-type RunSettings struct {
-	MinInstances, MaxInstances, Concurrency int
-	CPU, Memory                             string
-	RequestTimeout                          time.Duration
+// Build is a backend's Docker build.
+type Build struct {
+	Context, Dockerfile string            // paths as the loading program opens them
+	Args                map[string]string // build arguments (CMD)
 }
 
 // DefaultBuildContext is where a backend's image is built from by default.
 const DefaultBuildContext = "service"
 
+// DefaultBackends is gatehouse:backends when a stack sets none (Pulumi.yaml
+// gives the same default; a test keeps the two equal): the /v1 backend, so
+// that a stack file written before the key existed keeps its /v1.
+const DefaultBackends = `[{"name":"v1","dockerfile":"service/Dockerfile","spec":"service/hello/openapi.yaml","paths":["/v1/"]}]`
+
 var (
-	backendNameRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$`)
-	imageRefRe    = regexp.MustCompile(`^[a-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$`)
-	prefixRe      = regexp.MustCompile(`^/([A-Za-z0-9._~-]+/)+$`)
+	imageRefRe = regexp.MustCompile(`^[a-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$`)
+	prefixRe   = regexp.MustCompile(`^/([A-Za-z0-9._~-]+/)+$`)
+	// commandRe is a Go package path inside the build context, as `go
+	// build` takes it: never a flag (the local twin passes it to go build,
+	// where "-toolexec=..." would run a program), never outside the context.
+	commandRe = regexp.MustCompile(`^\./[A-Za-z0-9_][A-Za-z0-9._/-]*$`)
 )
 
-// BackendAccountID is the runtime account id of backend name: it must fit
-// in 30 characters with the service name.
-func BackendAccountID(serviceName, name string) string { return serviceName + "-" + name + "-rt" }
-
-// BackendServiceName is backend name's Cloud Run service.
-func BackendServiceName(serviceName, name string) string { return serviceName + "-" + name }
-
 // parseBackends reads gatehouse:backends (a YAML/JSON list of objects) and
-// checks each entry, reporting errors under the key.
-func (c *Config) parseBackends(raw string, bad func(key, format string, args ...any)) {
+// checks each entry, reporting errors under the key; fragments are read
+// from repo.
+func (c *Config) parseBackends(raw, repo string, bad func(key, format string, args ...any)) {
 	raw = strings.TrimSpace(raw)
-	if raw == "" || raw == "[]" {
-		return
+	if raw == "" {
+		raw = DefaultBackends
 	}
 	key := Namespace + ":backends"
 	dec := json.NewDecoder(strings.NewReader(raw))
@@ -79,17 +82,26 @@ func (c *Config) parseBackends(raw string, bad func(key, format string, args ...
 		bad(key, "must be a list of backends (name, spec, paths, and context/dockerfile/command or image): %v", err)
 		return
 	}
+	if len(list) == 0 {
+		bad(key, "must list at least one backend (the default is /v1's: %s)", DefaultBackends)
+		return
+	}
+	names := make([]string, len(list))
+	for i := range list {
+		names[i] = list[i].Name
+	}
+	nameProblems := c.Names().Check(names)
 	seen := map[string]bool{}
 	for i := range list {
 		b := &list[i]
 		at := fmt.Sprintf("%s[%d]", key, i)
-		if !backendNameRe.MatchString(b.Name) {
+		switch {
+		case !ValidBackendName(b.Name):
 			bad(at+".name", "%q must be 1-15 lowercase letters, digits or hyphens, starting with a letter", b.Name)
-		} else if id := BackendAccountID(c.ServiceName, b.Name); len(id) > 30 {
-			bad(at+".name", "%q is too long with serviceName %q: the runtime account id %s must fit in 30 characters", b.Name, c.ServiceName, id)
-		}
-		if seen[b.Name] {
+		case seen[b.Name]:
 			bad(at+".name", "%q is used twice", b.Name)
+		case nameProblems[i] != nil:
+			bad(at+".name", "%v", nameProblems[i])
 		}
 		seen[b.Name] = true
 		if b.Image != "" {
@@ -106,17 +118,23 @@ func (c *Config) parseBackends(raw string, bad func(key, format string, args ...
 			if b.Dockerfile == "" {
 				b.Dockerfile = b.Context + "/Dockerfile"
 			}
+			ok := true
 			for _, f := range []struct{ name, v string }{{"context", b.Context}, {"dockerfile", b.Dockerfile}} {
 				if !filepath.IsLocal(f.v) {
 					bad(at+"."+f.name, "%q must be a path inside the repository", f.v)
+					ok = false
 				}
 			}
-			if b.Command != "" && !strings.HasPrefix(b.Command, "./") {
-				bad(at+".command", "%q must be a package path such as ./cmd/notes", b.Command)
+			if b.Command != "" && (!commandRe.MatchString(b.Command) || !filepath.IsLocal(b.Command)) {
+				bad(at+".command", "%q must be a package path inside the build context such as ./cmd/notes", b.Command)
+				ok = false
 			}
-		}
-		if b.Spec == "" || !filepath.IsLocal(b.Spec) {
-			bad(at+".spec", "%q must be the path of its Swagger 2.0 fragment inside the repository", b.Spec)
+			if ok {
+				b.Build = &Build{Context: filepath.Join(repo, b.Context), Dockerfile: filepath.Join(repo, b.Dockerfile)}
+				if b.Command != "" {
+					b.Build.Args = map[string]string{"CMD": b.Command}
+				}
+			}
 		}
 		if len(b.Paths) == 0 {
 			bad(at+".paths", "must list the path prefixes it serves, such as /v2/")
@@ -126,15 +144,44 @@ func (c *Config) parseBackends(raw string, bad func(key, format string, args ...
 				bad(at+".paths", "%q must be a path prefix such as /v2/ (starting and ending with /)", p)
 			}
 		}
+		if b.Spec == "" || !filepath.IsLocal(b.Spec) {
+			bad(at+".spec", "%q must be the path of its Swagger 2.0 fragment inside the repository", b.Spec)
+		} else {
+			b.Fragment = readFragment(filepath.Join(repo, b.Spec), b, at, bad)
+		}
 		b.Run = c.runFor(b, at, bad)
 	}
 	c.Backends = list
 }
 
+// readFragment reads b's fragment and checks that its paths stay under the
+// backend's prefixes.
+func readFragment(file string, b *Backend, at string, bad func(key, format string, args ...any)) []byte {
+	frag, err := os.ReadFile(file)
+	if err != nil {
+		bad(at+".spec", "%v", err)
+		return nil
+	}
+	paths, err := spec.FragmentPaths(frag)
+	if err != nil {
+		bad(at+".spec", "%s is not a Swagger document: %v", b.Spec, err)
+		return nil
+	}
+	for _, path := range paths {
+		ok := false
+		for _, p := range b.Paths {
+			ok = ok || strings.HasPrefix(path, p)
+		}
+		if !ok {
+			bad(at+".paths", "%s declares %s, outside %s", b.Spec, path, strings.Join(b.Paths, ", "))
+		}
+	}
+	return frag
+}
+
 // runFor resolves a backend's Cloud Run settings over the stack's.
 func (c *Config) runFor(b *Backend, at string, bad func(key, format string, args ...any)) RunSettings {
-	r := RunSettings{MinInstances: c.MinInstances, MaxInstances: c.MaxInstances, Concurrency: c.Concurrency,
-		CPU: c.CPU, Memory: c.Memory, RequestTimeout: c.RequestTimeout}
+	r := c.Defaults
 	if b.MinInstances != nil {
 		r.MinInstances = *b.MinInstances
 	}
@@ -157,86 +204,45 @@ func (c *Config) runFor(b *Backend, at string, bad func(key, format string, args
 		}
 		r.RequestTimeout = d
 	}
-	checkRun(at+".", r, c.Deadline, bad)
+	// The stack-wide keys are checked as such; an entry is checked when it
+	// sets its own (its settings combine with the stack's).
+	if b.MinInstances != nil || b.MaxInstances != nil || b.Concurrency != nil || b.CPU != "" || b.Memory != "" || b.RequestTimeout != "" {
+		checkRun(at+".", r, c.Deadline, bad)
+	}
 	return r
 }
 
-// ReadFragments reads each backend's spec fragment with read (given a
-// repository-relative path), checks that its paths stay under the
-// backend's prefixes, and renders the whole document once with placeholder
-// URLs, so that a collision or a bad reference fails before any resource.
-func (c *Config) ReadFragments(read func(string) ([]byte, error)) error {
-	var errs []error
-	for i := range c.Backends {
-		b := &c.Backends[i]
-		at := fmt.Sprintf("%s:backends[%d]", Namespace, i)
-		frag, err := read(b.Spec)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.spec: %w", at, err))
-			continue
-		}
-		b.Fragment = frag
-		paths, err := spec.FragmentPaths(frag)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.spec: %s is not a Swagger document: %w", at, b.Spec, err))
-			continue
-		}
-		for _, path := range paths {
-			ok := false
-			for _, p := range b.Paths {
-				ok = ok || strings.HasPrefix(path, p)
-			}
-			if !ok {
-				errs = append(errs, fmt.Errorf("%s.paths: %s declares %s, outside %s", at, b.Spec, path, strings.Join(b.Paths, ", ")))
-			}
+// Backend returns the entry named name, or false.
+func (c Config) Backend(name string) (Backend, bool) {
+	for _, b := range c.Backends {
+		if b.Name == name {
+			return b, true
 		}
 	}
-	if len(errs) == 0 && len(c.Backends) > 0 {
-		urls := map[string]string{}
-		for _, b := range c.Backends {
-			urls[b.Name] = "https://placeholder-" + b.Name + ".a.run.app"
-		}
-		if _, err := spec.Render(c.SpecParams("https://placeholder.a.run.app", "placeholder.apigateway.p.cloud.goog", urls)); err != nil {
-			errs = append(errs, fmt.Errorf("%s:backends: %s", Namespace, strings.ReplaceAll(err.Error(), "\n", "; ")))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid stack configuration:\n%w", errors.Join(errs...))
-	}
-	return nil
+	return Backend{}, false
 }
 
-// checkRun applies Cloud Run's limits to one service's settings; keys are
-// prefix + the setting's name.
-func checkRun(prefix string, r RunSettings, deadline time.Duration, bad func(key, format string, args ...any)) {
-	if r.MinInstances < 0 {
-		bad(prefix+"minInstances", "must be 0 or more, got %d", r.MinInstances)
+// BackendNames are the backends' names, in the stack's order.
+func (c Config) BackendNames() []string {
+	out := make([]string, len(c.Backends))
+	for i, b := range c.Backends {
+		out[i] = b.Name
 	}
-	if r.MaxInstances < 1 || r.MaxInstances > 1000 {
-		bad(prefix+"maxInstances", "must be from 1 to 1000, got %d", r.MaxInstances)
+	return out
+}
+
+// Contract is the static part of the stack's document (see spec.Contract):
+// built once, from the loaded config.
+func (c Config) Contract() spec.Contract {
+	k := spec.Contract{
+		Title:             c.ServiceName,
+		FirebaseProjectID: c.FirebaseProjectID,
+		ServiceAccounts:   c.ServiceAccountIssuers,
+		CORS:              len(c.CORSOrigins) > 0,
+		Deadline:          c.Deadline,
 	}
-	if r.MinInstances > r.MaxInstances {
-		bad(prefix+"minInstances", "%d is more than maxInstances %d", r.MinInstances, r.MaxInstances)
+	for _, b := range c.Backends {
+		k.Backends = append(k.Backends, spec.Fragment{Name: b.Name, Document: b.Fragment})
 	}
-	milli, cpuErr := parseCPU(r.CPU)
-	if cpuErr != nil {
-		bad(prefix+"cpu", "%q %v", r.CPU, cpuErr)
-	}
-	mib, memErr := parseMemory(r.Memory)
-	if memErr != nil {
-		bad(prefix+"memory", "%q %v", r.Memory, memErr)
-	}
-	if r.Concurrency < 1 || r.Concurrency > 1000 {
-		bad(prefix+"concurrency", "must be from 1 to 1000, got %d", r.Concurrency)
-	}
-	if cpuErr == nil && memErr == nil {
-		for _, p := range cpuMemoryRules(milli, mib, r.Concurrency) {
-			bad(prefix+p.key, "%s", p.msg)
-		}
-	}
-	if r.RequestTimeout < time.Second || r.RequestTimeout > time.Hour {
-		bad(prefix+"requestTimeout", "must be from 1s to 1h, got %v", r.RequestTimeout)
-	} else if deadline > r.RequestTimeout {
-		bad(prefix+"requestTimeout", "must be at least backendDeadline (%v), got %v", deadline, r.RequestTimeout)
-	}
+	return k
 }

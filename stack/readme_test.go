@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -60,8 +61,13 @@ func configTable(t *testing.T) string {
 		def := fmt.Sprint(c.Default)
 		switch v := c.Default.(type) {
 		case []any:
-			if len(v) == 0 {
-				def = "[]"
+			def = "[]"
+			if len(v) > 0 {
+				js, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				def = string(js)
 			}
 		case string:
 			if v == "" {

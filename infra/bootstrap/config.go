@@ -23,19 +23,19 @@ const (
 
 // Config is the bootstrap's whole configuration.
 type Config struct {
-	Project, Region     string
-	Repository          string // OWNER/REPO
-	RepositoryID        string // numeric, optional
-	DeployEnvironment   string
-	PoolID              string
-	ServiceName         string
-	ManageFirebase      bool
-	InitializeAuth      bool
-	AdoptAccounts       bool
-	Backends            []string // the main stack's further backends
-	StateBucket         string   // empty: no bucket
-	StateLocation       string
-	stack.GoogleAuth // credentials for the program's Google provider
+	Project, Region   string
+	Repository        string // OWNER/REPO
+	RepositoryID      string // numeric, optional
+	DeployEnvironment string
+	PoolID            string
+	ServiceName       string
+	ManageFirebase    bool
+	InitializeAuth    bool
+	AdoptAccounts     bool
+	Backends          []string // the main stack's backends besides /v1 (stack.OriginalBackend)
+	StateBucket       string   // empty: no bucket
+	StateLocation     string
+	stack.GoogleAuth  // credentials for the program's Google provider
 }
 
 var (
@@ -50,8 +50,6 @@ var (
 	poolRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,30}[a-z0-9]$`)
 	// Bucket names: 3-63 lowercase letters, digits, '-', '_' and '.'.
 	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
-	// Backend names, as gatehouse:backends takes them.
-	backendRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$`)
 )
 
 // Source is where values come from: pulumi config, or a map in tests.
@@ -98,9 +96,12 @@ func Load(gcp, own Source) (Config, error) {
 	if !stack.ValidServiceName(c.ServiceName) {
 		bad(Namespace+":serviceName", "%q must be the main stack's gatehouse:serviceName (1-22 lowercase letters, digits, hyphens)", c.ServiceName)
 	}
-	for _, name := range f.List("backends") {
-		if id := stack.BackendAccountID(c.ServiceName, name); !backendRe.MatchString(name) || len(id) > 30 {
-			bad(Namespace+":backends", "%q must be the name of a backend in the main stack's gatehouse:backends (its account id %s must fit in 30 characters)", name, id)
+	names := stack.Names{Service: c.ServiceName, Project: c.Project}
+	backends := f.List("backends")
+	problems := names.Check(backends)
+	for i, name := range backends {
+		if !stack.ValidBackendName(name) || problems[i] != nil {
+			bad(Namespace+":backends", "%q must be the name of a backend in the main stack's gatehouse:backends (its account id %s must fit in 30 characters)", name, names.RuntimeAccount(name).ID)
 			continue
 		}
 		c.Backends = append(c.Backends, name)

@@ -33,17 +33,17 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	if err != nil {
 		return err
 	}
-	ci, err := components.NewCIAccess(ctx, "ci", &components.CIAccessArgs{
+	ci, err := NewCIAccess(ctx, "ci", &CIAccessArgs{
 		Project:           cfg.Project,
 		Repository:        cfg.Repository,
 		RepositoryID:      cfg.RepositoryID,
 		DeployEnvironment: cfg.DeployEnvironment,
 		PoolID:            cfg.PoolID,
-		ServiceName:       cfg.ServiceName,
+		Names:             stack.Names{Service: cfg.ServiceName, Project: cfg.Project, Region: cfg.Region},
+		Backends:          stackBackends(cfg.Backends),
 		ManageFirebase:    cfg.ManageFirebase,
 		InitializeAuth:    cfg.InitializeAuth,
 		AdoptAccounts:     cfg.AdoptAccounts,
-		BackendAccountIDs: backendAccountIDs(cfg),
 		StateBucket:       cfg.StateBucket,
 		StateLocation:     cfg.StateLocation,
 	}, pulumi.Providers(provider))
@@ -55,12 +55,4 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	export("GCP_PREVIEW_SERVICE_ACCOUNT", ci.Previewer.Email)
 	export("PULUMI_BACKEND_URL", ci.StateURL)
 	return nil
-}
-
-func backendAccountIDs(cfg Config) map[string]string {
-	ids := map[string]string{}
-	for _, name := range cfg.Backends {
-		ids[name] = stack.BackendAccountID(cfg.ServiceName, name)
-	}
-	return ids
 }

@@ -1,9 +1,16 @@
 package plan
 
 import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -57,4 +64,153 @@ func TestGenerateUpgradeFixtures(t *testing.T) {
 		}
 		t.Logf("%s: %d resources of a first deployment of %s written to %s", stack, len(first.Steps), upgradeFrom[:7], file)
 	}
+}
+
+// stepsByOp counts a plan's steps by operation, and lists the resources
+// (type and name) of each operation but "same".
+func stepsByOp(p *preview) (map[string]int, map[string][]string) {
+	counts, names := map[string]int{}, map[string][]string{}
+	for _, s := range p.Steps {
+		counts[s.Op]++
+		if s.Op != "same" {
+			names[s.Op] = append(names[s.Op], s.NewState.Type+" "+s.URN[strings.LastIndex(s.URN, "::")+2:])
+		}
+	}
+	for _, n := range names {
+		sort.Strings(n)
+	}
+	return counts, names
+}
+
+// replaced is true for the operations that create or delete a resource in
+// Google (a replacement is both).
+func replaced(op string) bool {
+	switch op {
+	case "create", "delete", "replace", "create-replacement", "delete-replaced", "discard", "import":
+		return true
+	}
+	return false
+}
+
+// TestRealPlanUpgradeInPlace: a stack deployed with the layout before one
+// list of backends (commit upgradeFrom: /v1 the stack's own backend) runs
+// today's program and the real engine plans no create, delete or
+// replacement of anything but the API config: aliases keep the Pulumi
+// names, stack.Names the Google ones, and nothing else changes but the
+// gateway's pointer to its new config. The API config is replaced because
+// the document changed (every operation routed by its own backend; tokens
+// from the Authorization header only), which is how any change of the
+// document deploys: create-before-delete.
+func TestRealPlanUpgradeInPlace(t *testing.T) {
+	needPulumi(t)
+	dst := copyProject(t)
+	for _, stack := range upgradeStacks {
+		t.Run(stack, func(t *testing.T) {
+			conf := append([]string{"-s", upgradeFixture(t, stack), "-c", filepath.Join(dst, "Pulumi."+stack+".yaml")}, firebaseOff...)
+			p, out, err := runPlan(t, dst, conf...)
+			if err != nil || p == nil {
+				t.Fatalf("plan against %s's first deployment: %v\n%s", upgradeFrom[:7], err, out)
+			}
+			counts, names := stepsByOp(p)
+			for op, n := range names {
+				for _, r := range n {
+					if replaced(op) && !strings.HasPrefix(r, "gcp:apigateway/apiConfig:ApiConfig ") {
+						t.Errorf("upgrade plans %s %s", op, r)
+					}
+				}
+			}
+			got := changed(p)
+			// The document changed, so the config is replaced and the gateway
+			// moves to it. Updates in place of a backend's image and Cloud Run
+			// service follow a change to its code since upgradeFrom, as any
+			// code change deploys; nothing else may change.
+			for _, c := range got {
+				switch {
+				case c == "replace gcp:apigateway/apiConfig:ApiConfig gateway-config [apiConfigId displayName openapiDocuments[0].document.contents]",
+					c == "update gcp:apigateway/gateway:Gateway gateway-gateway [apiConfig]",
+					strings.HasPrefix(c, "update docker:index/image:Image "),
+					strings.HasPrefix(c, "update gcp:cloudrunv2/service:Service "):
+				default:
+					t.Errorf("the upgrade plans %s", c)
+				}
+			}
+			if !slices.Contains(got, "replace gcp:apigateway/apiConfig:ApiConfig gateway-config [apiConfigId displayName openapiDocuments[0].document.contents]") {
+				t.Errorf("the new document does not replace the API config: %v", got)
+			}
+			fmt.Printf("upgrade in place (%s, state of %s's first deployment, %d resources): %v; changes: %v\n", stack, upgradeFrom[:7], len(p.Steps), counts, got)
+		})
+	}
+}
+
+// TestRealPlanRetireV1: with the state of a two-backend deployment of
+// today's program, a stack file without the /v1 entry plans the deletion
+// of /v1's service, image, invoker binding and account, a new API config
+// without /v1's operations, the gateway moved to it, and only then the old
+// config's deletion; notes, the repository and the gateway stay.
+func TestRealPlanRetireV1(t *testing.T) {
+	needPulumi(t)
+	dst := copyProject(t)
+	conf := append([]string{"-c", filepath.Join(dst, "Pulumi.v2.yaml")}, firebaseOff...)
+	state, _ := settledState(t, dst, conf)
+	v2, err := os.ReadFile(filepath.Join(dst, "Pulumi.v2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stack file without its /v1 entry.
+	retired := regexp.MustCompile(`(?s)    - name: v1\n.*?(    - name: notes)`).ReplaceAll(v2, []byte("$1"))
+	if bytes.Contains(retired, []byte("name: v1")) || !bytes.Contains(retired, []byte("name: notes")) {
+		t.Fatalf("could not remove the /v1 entry:\n%s", retired)
+	}
+	file := filepath.Join(dst, "Pulumi.retired.yaml")
+	if err := os.WriteFile(file, retired, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, out, err := runPlan(t, dst, append([]string{"-s", state, "-c", file}, firebaseOff...)...)
+	if err != nil || p == nil {
+		t.Fatalf("retire plan: %v\n%s", err, out)
+	}
+	counts, names := stepsByOp(p)
+	wantDeleted := []string{
+		"docker:index/image:Image backend-v1-image",
+		"gatehouse:components:SecureBackend backend-v1",
+		"gcp:cloudrunv2/service:Service backend-v1-service",
+		"gcp:cloudrunv2/serviceIamMember:ServiceIamMember backend-v1-invoker",
+		"gcp:serviceaccount/account:Account accounts-v1-runtime",
+	}
+	if got := names["delete"]; strings.Join(got, "\n") != strings.Join(wantDeleted, "\n") {
+		t.Errorf("retiring /v1 deletes:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(wantDeleted, "\n  "))
+	}
+	for op, n := range names {
+		for _, r := range n {
+			if op != "delete" && replaced(op) && !strings.HasPrefix(r, "gcp:apigateway/apiConfig:ApiConfig ") {
+				t.Errorf("retiring /v1 plans %s %s", op, r)
+			}
+		}
+	}
+	// The new config's document routes /v2 and no /v1.
+	var doc string
+	order := map[string]int{}
+	for i, s := range p.Steps {
+		name := s.URN[strings.LastIndex(s.URN, "::")+2:]
+		if _, seen := order[s.Op+" "+name]; !seen {
+			order[s.Op+" "+name] = i
+		}
+		if s.NewState.Type == "gcp:apigateway/apiConfig:ApiConfig" && s.Op != "delete-replaced" {
+			docs, _ := s.NewState.Inputs["openapiDocuments"].([]any)
+			if len(docs) == 1 {
+				enc, _ := docs[0].(map[string]any)["document"].(map[string]any)["contents"].(string)
+				b, _ := base64.StdEncoding.DecodeString(enc)
+				doc = string(b)
+			}
+		}
+	}
+	if !strings.Contains(doc, "/v2/notes:") || strings.Contains(doc, "/v1/") {
+		t.Errorf("the new API config's document does not route /v2 alone:\n%s", doc)
+	}
+	// The gateway moves to the new config before the old one goes.
+	create, move, drop := order["create-replacement gateway-config"], order["update gateway-gateway"], order["delete-replaced gateway-config"]
+	if !(create < move && move < drop) || drop == 0 {
+		t.Errorf("steps in order: create the new config at %d, move the gateway at %d, delete the old config at %d; want them in that order (%v)", create, move, drop, order)
+	}
+	fmt.Printf("retire /v1 (two-backend deployment, %d resources): %v; deleted: %v\n", len(p.Steps), counts, names["delete"])
 }
