@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/client/emulator"
 	"github.com/gatehouse/gatehouse/local/twin"
 	"github.com/gatehouse/gatehouse/spec"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 // End-to-end tests: real processes on loopback (the backend binary, the
@@ -179,7 +181,7 @@ func TestE2EWithEmulatorAndCLI(t *testing.T) {
 	if code, out, _ := cli(t, creds, "", "call", "/v1/admin"); code != 1 || !strings.Contains(out, "The current request is not defined by this API.") {
 		t.Errorf("undeclared path = %d %q, want 404 not defined", code, out)
 	}
-	if status, body := get(t, emuTwin.BackendURL+"/v1/hello", nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
+	if status, body := get(t, emuTwin.BackendURLs["v1"]+"/v1/hello", nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
 		t.Errorf("backend directly = %d %s, want 401 from the backend", status, body)
 	}
 
@@ -275,7 +277,16 @@ func (is *issuer) sign(t testing.TB, key *rsa.PrivateKey, kid string, c jwt.MapC
 
 func signedTwin(t *testing.T, is *issuer, backendURL string, deadline time.Duration) *twin.Twin {
 	t.Helper()
-	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, BackendURL: backendURL, Deadline: deadline, Log: &childLog})
+	c := twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Deadline: deadline, Log: &childLog}
+	if backendURL != "" {
+		// The default stack's /v1, served by a backend the test runs.
+		def, err := stack.Defaults(repoRoot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Backends = []twin.Backend{{Backend: def.Backends[0], URL: backendURL}}
+	}
+	tw, err := twin.Start(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +386,7 @@ func TestE2ESignedTokens(t *testing.T) {
 	// ...which is exactly what the backend would accept without the gateway:
 	// the backend trusts the header, so IAM (only the gateway may invoke it)
 	// is what keeps forgers out in the cloud.
-	if status, body := get(t, tw.BackendURL+"/v1/me", map[string]string{"X-Apigateway-Api-Userinfo": forged}); status != 200 || !strings.Contains(body, "admin") {
+	if status, body := get(t, tw.BackendURLs["v1"]+"/v1/me", map[string]string{"X-Apigateway-Api-Userinfo": forged}); status != 200 || !strings.Contains(body, "admin") {
 		t.Errorf("forged header straight to the backend = %d %s (the check above would prove nothing)", status, body)
 	}
 
@@ -481,7 +492,7 @@ func TestE2EBackendFailures(t *testing.T) {
 	if status, _ := get(t, tw.GatewayURL+"/v1/hello", auth); status != 200 {
 		t.Fatalf("before stopping the backend: %d", status)
 	}
-	if err := tw.StopBackend(); err != nil {
+	if err := tw.StopBackend("v1"); err != nil {
 		t.Fatal(err)
 	}
 	if status, body := get(t, tw.GatewayURL+"/v1/hello", auth); status != 503 || !strings.Contains(body, "upstream connect error or disconnect/reset before headers. retried") {
@@ -529,8 +540,15 @@ func TestTwinHeaderLimit(t *testing.T) {
 func TestE2ETwoBackends(t *testing.T) {
 	is := newIssuer(t)
 	var logs syncbuf.Buffer
-	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &logs,
-		Backends: []twin.Backend{{Name: "notes", Package: "./cmd/notes", Spec: "service/notes/openapi.yaml"}}})
+	v2, err := stack.LoadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"), repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backends []twin.Backend
+	for _, b := range v2.Backends {
+		backends = append(backends, twin.Backend{Backend: b})
+	}
+	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &logs, Backends: backends})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,9 +604,51 @@ func TestE2ETwoBackends(t *testing.T) {
 	t.Logf("access logs: %v", seen)
 
 	// Without the gateway, each backend refuses: no identity.
-	for name, url := range map[string]string{"backend": tw.BackendURL + "/v1/me", "notes": tw.BackendURLs["notes"] + "/v2/notes"} {
+	for name, url := range map[string]string{"backend": tw.BackendURLs["v1"] + "/v1/me", "notes": tw.BackendURLs["notes"] + "/v2/notes"} {
 		if status, body := get(t, url, nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
 			t.Errorf("%s called directly = %d %s, want 401", name, status, body)
 		}
+	}
+}
+
+// TestE2ERetireV1: a stack without the /v1 entry, as the twin runs it from
+// the stack file: /v1's operations are gone from the document (404, as
+// API Gateway answers a path no operation declares), the remaining
+// backend serves, and no /v1 backend runs.
+func TestE2ERetireV1(t *testing.T) {
+	is := newIssuer(t)
+	v2, err := os.ReadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	retired := regexp.MustCompile(`(?s)    - name: v1\n.*?(    - name: notes)`).ReplaceAll(v2, []byte("$1"))
+	file := filepath.Join(t.TempDir(), "Pulumi.retired.yaml")
+	if err := os.WriteFile(file, retired, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := stack.LoadFile(file, repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backends []twin.Backend
+	for _, b := range cfg.Backends {
+		backends = append(backends, twin.Backend{Backend: b})
+	}
+	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &childLog, Backends: backends})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tw.Stop)
+	if _, ok := tw.BackendURLs["v1"]; ok || len(tw.BackendURLs) != 1 {
+		t.Errorf("backends running: %v, want notes alone", tw.BackendURLs)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + is.sign(t, is.key, "key-1", claims(nil))}
+	for _, path := range []string{"/v1/hello", "/v1/me"} {
+		if status, body := get(t, tw.GatewayURL+path, auth); status != 404 || !strings.Contains(body, "The current request is not defined by this API.") {
+			t.Errorf("%s after retiring /v1 = %d %s, want 404 not defined", path, status, body)
+		}
+	}
+	if status, body := get(t, tw.GatewayURL+"/v2/notes", auth); status != 200 {
+		t.Errorf("/v2/notes = %d %s, want 200", status, body)
 	}
 }
