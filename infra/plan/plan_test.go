@@ -29,6 +29,10 @@ type preview struct {
 			Parent string         `json:"parent"`
 			Inputs map[string]any `json:"inputs"`
 		} `json:"newState"`
+		OldState struct {
+			Type   string `json:"type"`
+			Custom bool   `json:"custom"`
+		} `json:"oldState"`
 	} `json:"steps"`
 	Diagnostics []struct {
 		Message  string `json:"message"`
@@ -316,6 +320,10 @@ func standIns(typ string, in map[string]any) map[string]any {
 		out = map[string]any{"defaultHostname": str("gatewayId") + "-3x4mpl3.ew.gateway.dev"}
 	case "gcp:firebase/webApp:WebApp":
 		out = map[string]any{"appId": "1:123456789:web:abcdef", "name": "projects/" + str("project") + "/webApps/1:123456789:web:abcdef"}
+	case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+		out = map[string]any{"name": "projects/123456789012/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId")}
+	case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+		out = map[string]any{"name": "projects/123456789012/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId") + "/providers/" + str("workloadIdentityPoolProviderId")}
 	}
 	// Resources with labels record the labels the provider computed.
 	switch typ {

@@ -38,10 +38,14 @@ func upgradeFixture(t *testing.T, stack string) string {
 // first deployment (settledState). Run it only to regenerate them:
 //
 //	GATEHOUSE_PLAN_TEST=1 GATEHOUSE_UPGRADE_FIXTURES=1 go test -run TestGenerateUpgradeFixtures ./plan/
+//
+// (or GATEHOUSE_UPGRADE_FIXTURES=bootstrap for one of them).
 func TestGenerateUpgradeFixtures(t *testing.T) {
-	if os.Getenv("GATEHOUSE_UPGRADE_FIXTURES") != "1" {
+	which := os.Getenv("GATEHOUSE_UPGRADE_FIXTURES") // 1: all; else a comma-separated list (dev,v2,bootstrap)
+	if which == "" {
 		t.Skip("regenerates the upgrade fixtures from git history: set GATEHOUSE_UPGRADE_FIXTURES=1")
 	}
+	want := func(stack string) bool { return which == "1" || slices.Contains(strings.Split(which, ","), stack) }
 	needPulumi(t)
 	old := t.TempDir()
 	archive := exec.Command("bash", "-c", `git -C "$1" archive "$2" | tar -C "$3" -x`, "archive", repoRoot(t), upgradeFrom, old)
@@ -49,41 +53,62 @@ func TestGenerateUpgradeFixtures(t *testing.T) {
 		t.Fatalf("check out %s: %v\n%s", upgradeFrom, err, out)
 	}
 	for _, stack := range upgradeStacks {
-		conf := append([]string{"-c", filepath.Join(old, "Pulumi."+stack+".yaml")}, firebaseOff...)
-		state, first := settledState(t, old, conf)
-		b, err := os.ReadFile(state)
-		if err != nil {
-			t.Fatal(err)
+		if want(stack) {
+			conf := append([]string{"-c", filepath.Join(old, "Pulumi."+stack+".yaml")}, firebaseOff...)
+			writeFixture(t, stack, old, conf)
 		}
-		file := upgradeFixture(t, stack)
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%s: %d resources of a first deployment of %s written to %s", stack, len(first.Steps), upgradeFrom[:7], file)
+	}
+	// The CI bootstrap, from its example stack, with a further backend.
+	if want("bootstrap") {
+		boot := filepath.Join(old, "infra", "bootstrap")
+		writeFixture(t, "bootstrap", boot, []string{"-n", "-c", filepath.Join(boot, "Pulumi.example.yaml"), "gatehouse-bootstrap:backends[0]=notes"})
 	}
 }
 
-// stepsByOp counts a plan's steps by operation, and lists the resources
-// (type and name) of each operation but "same".
-func stepsByOp(p *preview) (map[string]int, map[string][]string) {
-	counts, names := map[string]int{}, map[string][]string{}
+// writeFixture settles the first deployment of project planned with conf
+// and writes it as the fixture of stack.
+func writeFixture(t *testing.T, stack, project string, conf []string) {
+	t.Helper()
+	state, first := settledState(t, project, conf)
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := upgradeFixture(t, stack)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d resources of a first deployment of %s written to %s", stack, len(first.Steps), upgradeFrom[:7], file)
+}
+
+// stepsByOp lists the resources (type and name) of a plan's steps by
+// operation, but "same"; custom says whether each is a cloud resource (not
+// a component, which exists in the state alone).
+func stepsByOp(p *preview) (names map[string][]string, custom map[string]bool) {
+	names, custom = map[string][]string{}, map[string]bool{}
 	for _, s := range p.Steps {
-		counts[s.Op]++
-		if s.Op != "same" {
-			names[s.Op] = append(names[s.Op], s.NewState.Type+" "+s.URN[strings.LastIndex(s.URN, "::")+2:])
+		if s.Op == "same" {
+			continue
 		}
+		typ, isCustom := s.NewState.Type, s.NewState.Custom
+		if typ == "" { // a delete has only its old state
+			typ, isCustom = s.OldState.Type, s.OldState.Custom
+		}
+		r := typ + " " + s.URN[strings.LastIndex(s.URN, "::")+2:]
+		names[s.Op] = append(names[s.Op], r)
+		custom[r] = isCustom
 	}
 	for _, n := range names {
 		sort.Strings(n)
 	}
-	return counts, names
+	return names, custom
 }
 
-// replaced is true for the operations that create or delete a resource in
-// Google (a replacement is both).
+// replaced is true for the operations that create or delete a resource
+// (a replacement is both).
 func replaced(op string) bool {
 	switch op {
 	case "create", "delete", "replace", "create-replacement", "delete-replaced", "discard", "import":
@@ -111,10 +136,12 @@ func TestRealPlanUpgradeInPlace(t *testing.T) {
 			if err != nil || p == nil {
 				t.Fatalf("plan against %s's first deployment: %v\n%s", upgradeFrom[:7], err, out)
 			}
-			counts, names := stepsByOp(p)
+			names, custom := stepsByOp(p)
 			for op, n := range names {
 				for _, r := range n {
-					if replaced(op) && !strings.HasPrefix(r, "gcp:apigateway/apiConfig:ApiConfig ") {
+					// Components are logical: a new one (the image repository's)
+					// creates nothing in Google.
+					if replaced(op) && custom[r] && !strings.HasPrefix(r, "gcp:apigateway/apiConfig:ApiConfig ") {
 						t.Errorf("upgrade plans %s %s", op, r)
 					}
 				}
@@ -128,6 +155,7 @@ func TestRealPlanUpgradeInPlace(t *testing.T) {
 				switch {
 				case c == "replace gcp:apigateway/apiConfig:ApiConfig gateway-config [apiConfigId displayName openapiDocuments[0].document.contents]",
 					c == "update gcp:apigateway/gateway:Gateway gateway-gateway [apiConfig]",
+					strings.HasPrefix(c, "create gatehouse:components:"),
 					strings.HasPrefix(c, "update docker:index/image:Image "),
 					strings.HasPrefix(c, "update gcp:cloudrunv2/service:Service "):
 				default:
@@ -137,7 +165,7 @@ func TestRealPlanUpgradeInPlace(t *testing.T) {
 			if !slices.Contains(got, "replace gcp:apigateway/apiConfig:ApiConfig gateway-config [apiConfigId displayName openapiDocuments[0].document.contents]") {
 				t.Errorf("the new document does not replace the API config: %v", got)
 			}
-			fmt.Printf("upgrade in place (%s, state of %s's first deployment, %d resources): %v; changes: %v\n", stack, upgradeFrom[:7], len(p.Steps), counts, got)
+			fmt.Printf("upgrade in place (%s, the state of %s's first deployment): %v; changes: %v\n", stack, upgradeFrom[:7], p.ChangeSummary, got)
 		})
 	}
 }
@@ -169,7 +197,7 @@ func TestRealPlanRetireV1(t *testing.T) {
 	if err != nil || p == nil {
 		t.Fatalf("retire plan: %v\n%s", err, out)
 	}
-	counts, names := stepsByOp(p)
+	names, custom := stepsByOp(p)
 	wantDeleted := []string{
 		"docker:index/image:Image backend-v1-image",
 		"gatehouse:components:SecureBackend backend-v1",
@@ -182,7 +210,7 @@ func TestRealPlanRetireV1(t *testing.T) {
 	}
 	for op, n := range names {
 		for _, r := range n {
-			if op != "delete" && replaced(op) && !strings.HasPrefix(r, "gcp:apigateway/apiConfig:ApiConfig ") {
+			if op != "delete" && replaced(op) && custom[r] && !strings.HasPrefix(r, "gcp:apigateway/apiConfig:ApiConfig ") {
 				t.Errorf("retiring /v1 plans %s %s", op, r)
 			}
 		}
@@ -204,13 +232,46 @@ func TestRealPlanRetireV1(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(doc, "/v2/notes:") || strings.Contains(doc, "/v1/") {
+	if !strings.Contains(doc, "\n  /v2/notes:") || strings.Contains(doc, "\n  /v1/") {
 		t.Errorf("the new API config's document does not route /v2 alone:\n%s", doc)
 	}
-	// The gateway moves to the new config before the old one goes.
-	create, move, drop := order["create-replacement gateway-config"], order["update gateway-gateway"], order["delete-replaced gateway-config"]
-	if !(create < move && move < drop) || drop == 0 {
-		t.Errorf("steps in order: create the new config at %d, move the gateway at %d, delete the old config at %d; want them in that order (%v)", create, move, drop, order)
+	// The gateway moves to the new config before the old one goes: the
+	// config is replaced create-before-delete (the mock tests check it is
+	// not delete-before-replace), the gateway's update follows, and every
+	// deletion comes after it.
+	replace, move := order["replace gateway-config"], order["update gateway-gateway"]
+	if replace == 0 || move == 0 || replace > move {
+		t.Errorf("steps: replace the config at %d, move the gateway at %d; want the replacement first (%v)", replace, move, order)
 	}
-	fmt.Printf("retire /v1 (two-backend deployment, %d resources): %v; deleted: %v\n", len(p.Steps), counts, names["delete"])
+	for step, i := range order {
+		if strings.HasPrefix(step, "delete ") && i < move {
+			t.Errorf("%s at %d, before the gateway moves (%d)", step, i, move)
+		}
+	}
+	fmt.Printf("retire /v1 (the state of a two-backend deployment): %v; deleted: %v\n", p.ChangeSummary, names["delete"])
+}
+
+// TestRealPlanBootstrapUpgradeInPlace: the CI bootstrap of commit
+// upgradeFrom (with a further backend), upgraded to today's program (its CI
+// code moved out of the main stack's components, its accounts from the one
+// table): the real engine plans no change at all.
+func TestRealPlanBootstrapUpgradeInPlace(t *testing.T) {
+	needPulumi(t)
+	dir := filepath.Join(repoRoot(t), "infra", "bootstrap")
+	p, out, err := runPlan(t, dir, "-s", upgradeFixture(t, "bootstrap"), "-n", "-c", filepath.Join(dir, "Pulumi.example.yaml"), "gatehouse-bootstrap:backends[0]=notes")
+	if err != nil || p == nil {
+		t.Fatalf("plan against %s's bootstrap: %v\n%s", upgradeFrom[:7], err, out)
+	}
+	names, _ := stepsByOp(p)
+	for op, n := range names {
+		for _, r := range n {
+			if replaced(op) {
+				t.Errorf("the bootstrap's upgrade plans %s %s", op, r)
+			}
+		}
+	}
+	if got := changed(p); len(got) != 0 {
+		t.Errorf("the bootstrap's upgrade plans changes: %v", got)
+	}
+	fmt.Printf("bootstrap upgrade in place (the state of %s's): %v\n", upgradeFrom[:7], p.ChangeSummary)
 }
