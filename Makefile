@@ -80,7 +80,7 @@ WEB_PORT ?= 8082
 # and HUP, or when make dies or waits on a fatal signal (local/cmd/twin). On
 # a terminal it takes the foreground, so Ctrl-C stops it and make exits 0.
 .PHONY: local
-local: emulator web ## Run the whole stack offline: backends, local gateway, Auth emulator, browser client (Ctrl-C stops; STACK=v2 adds its backends)
+local: emulator web ## Run the whole stack offline: backends, local gateway, Auth emulator, browser client (Ctrl-C stops; runs the backends of Pulumi.$(STACK).yaml: STACK=v2 for two)
 	@cd local && go build -o ../.cache/bin/twin ./cmd/twin
 	@GATEHOUSE_TWIN_FOREGROUND=1 exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT) --web-port $(WEB_PORT) --stack-file Pulumi.$(STACK).yaml
 

@@ -591,7 +591,7 @@ func TestE2ETwoBackends(t *testing.T) {
 		}
 		seen[entry.Service] = append(seen[entry.Service], entry.HTTPRequest.URL)
 	}
-	for service, prefix := range map[string]string{"backend": "/v1/", "notes": "/v2/"} {
+	for service, prefix := range map[string]string{"v1": "/v1/", "notes": "/v2/"} {
 		if len(seen[service]) == 0 {
 			t.Errorf("no request reached %s: %v", service, seen)
 		}
@@ -604,7 +604,7 @@ func TestE2ETwoBackends(t *testing.T) {
 	t.Logf("access logs: %v", seen)
 
 	// Without the gateway, each backend refuses: no identity.
-	for name, url := range map[string]string{"backend": tw.BackendURLs["v1"] + "/v1/me", "notes": tw.BackendURLs["notes"] + "/v2/notes"} {
+	for name, url := range map[string]string{"v1": tw.BackendURLs["v1"] + "/v1/me", "notes": tw.BackendURLs["notes"] + "/v2/notes"} {
 		if status, body := get(t, url, nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
 			t.Errorf("%s called directly = %d %s, want 401", name, status, body)
 		}

@@ -39,9 +39,9 @@ func ReadFile(path string) (*File, error) {
 			f.secure = append(f.secure, k)
 			continue
 		}
-		switch v.(type) {
+		switch t := v.(type) {
 		case string:
-			f.values[k] = v.(string)
+			f.values[k] = t
 		case []any, map[string]any:
 			js, err := json.Marshal(v)
 			if err != nil {

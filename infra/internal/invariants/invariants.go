@@ -201,9 +201,9 @@ func RuntimeAccount(rs []pt.Resource) error {
 		switch {
 		case sa == "" || sa == gateway || strings.HasSuffix(sa, "-compute@developer.gserviceaccount.com") ||
 			(len(created) > 0 && !created[sa]) || !strings.HasSuffix(sa, ".iam.gserviceaccount.com"):
-			return fmt.Errorf("Cloud Run %s runs as %q, want a dedicated runtime account of the stack", s.Name, sa)
+			return fmt.Errorf("the Cloud Run service %s runs as %q, want a dedicated runtime account of the stack", s.Name, sa)
 		case used[sa] != "":
-			return fmt.Errorf("Cloud Run %s and %s share the runtime account %s", used[sa], s.Name, sa)
+			return fmt.Errorf("the Cloud Run services %s and %s share the runtime account %s", used[sa], s.Name, sa)
 		}
 		used[sa] = s.Name
 	}

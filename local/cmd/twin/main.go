@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("twin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	gwPort := fs.Int("gateway-port", 8080, "local gateway port")
-	bePort := fs.Int("backend-port", 8081, "backend port")
+	bePort := fs.Int("backend-port", 8081, "the first backend's port (the others get free ones)")
 	authPort := fs.Int("auth-port", 9099, "Firebase Auth emulator port")
 	project := fs.String("project", emulator.DefaultProject, "Firebase project id of the emulator (keep the demo- prefix)")
 	verbose := fs.Bool("v", false, "show the backend's and emulator's output")
