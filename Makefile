@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 # Every Go module of the repository, as listed in go.work.
-MODULES := service spec infra client local
+MODULES := service spec stack infra client local
 
 .PHONY: help
 help: ## List the targets
@@ -48,7 +48,10 @@ build-alone: same-versions ## Check each module builds on its own (GOWORK=off), 
 # `GOWORK=off` builds, use infra/go.mod alone: both must pick the same version of every dependency,
 # so that the program Pulumi builds is the program the tests build. `go work sync` fixes a drift.
 .PHONY: same-versions
-same-versions: ## Check workspace and GOWORK=off builds resolve every dependency to the same version
+same-versions: ## Check every module has go.work's go line, and workspace and GOWORK=off builds resolve every dependency to the same version
+	@echo "== one go line in go.work and every module"
+	@w=$$(sed -n 's/^go //p' go.work); bad=0; for m in $(MODULES); do g=$$(sed -n 's/^go //p' $$m/go.mod); \
+	  [ "$$g" = "$$w" ] || { echo "$$m/go.mod says go $$g, go.work go $$w: one go line everywhere"; bad=1; }; done; [ $$bad = 0 ]
 	@echo "== same dependency versions with and without go.work"
 	@list() { go list -deps -test -f '{{with .Module}}{{.Path}}@{{.Version}}{{end}}' ./... | grep -v '^github.com/gatehouse/' | sort -u; }; bad=0; \
 	for m in $(MODULES); do \
@@ -78,7 +81,7 @@ WEB_PORT ?= 8082
 # and HUP, or when make dies or waits on a fatal signal (local/cmd/twin). On
 # a terminal it takes the foreground, so Ctrl-C stops it and make exits 0.
 .PHONY: local
-local: emulator web ## Run the whole stack offline: backends, local gateway, Auth emulator, browser client (Ctrl-C stops; STACK=v2 adds its backends)
+local: emulator web ## Run the whole stack offline: backends, local gateway, Auth emulator, browser client (Ctrl-C stops; runs the backends of Pulumi.$(STACK).yaml: STACK=v2 for two)
 	@cd local && go build -o ../.cache/bin/twin ./cmd/twin
 	@GATEHOUSE_TWIN_FOREGROUND=1 exec .cache/bin/twin --gateway-port $(GATEWAY_PORT) --backend-port $(BACKEND_PORT) --auth-port $(AUTH_PORT) --web-port $(WEB_PORT) --stack-file Pulumi.$(STACK).yaml
 
@@ -124,13 +127,12 @@ web-deployed: need-pulumi web ## Serve the browser client for STACK's deployment
 fmt: ## gofmt every module
 	gofmt -w $(MODULES)
 
-# Values for `make spec`; override on the command line.
-BACKEND_URL ?= https://gatehouse-backend-example-ew.a.run.app
-FIREBASE_PROJECT ?= demo-gatehouse
+# Deployed URLs for `make spec`, as NAME=URL (pulumi stack output backendUrls); placeholders for the rest.
+BACKEND_URLS ?=
 
 .PHONY: spec
-spec: ## Render and validate the OpenAPI document (BACKEND_URL=… FIREBASE_PROJECT=…)
-	@cd spec && go run ./cmd/render --backend-url "$(BACKEND_URL)" --firebase-project "$(FIREBASE_PROJECT)"
+spec: ## Render and validate STACK's OpenAPI document and print its config id (BACKEND_URLS="v1=https://… notes=https://…")
+	@go run ./stack/cmd/render --stack-file Pulumi.$(STACK).yaml $(foreach u,$(BACKEND_URLS),--backend-url $(u))
 
 .PHONY: emulator
 emulator: ## Install the Firebase Auth emulator (firebase-tools, pinned in local/emulator) with npm, once
@@ -166,8 +168,8 @@ PULUMI := $(shell command -v pulumi 2>/dev/null)
 # A real `pulumi preview` offline: throw-away local backend, dummy access token, outbound HTTP(S)
 # sent to a closed loopback port, a Docker daemon from local/image/docker.sh (infra/plan/plan.sh).
 .PHONY: plan
-plan: ## Preview the stack with the real Pulumi engine and providers, offline, no cloud account (needs pulumi; STACK=v2: the two-backend stack)
-	@infra/plan/plan.sh $(if $(filter-out dev,$(STACK)),-c Pulumi.$(STACK).yaml)
+plan: ## Preview STACK's stack file (Pulumi.$(STACK).yaml) with the real Pulumi engine and providers, offline, no cloud account (needs pulumi)
+	@infra/plan/plan.sh -c Pulumi.$(STACK).yaml
 	@echo "plan written to .cache/plan/plan.json and .cache/plan/plan.txt"
 
 .PHONY: plan-bootstrap
@@ -178,7 +180,7 @@ plan-bootstrap: ## Preview the CI bootstrap program (infra/bootstrap) offline fr
 .PHONY: plan-test
 plan-test: ## Test the real plans (stack and CI bootstrap): resources, providers, invariants, bad config, a planted violation
 	@echo "== real Pulumi plan (infra/plan)"
-	@cd infra && GATEHOUSE_PLAN_TEST=1 go test -count=1 -v ./plan/ | grep -v '^=== RUN'
+	@cd infra && GATEHOUSE_PLAN_TEST=1 go test -count=1 -timeout 90m -v ./plan/ | grep --line-buffered -v '^=== RUN'
 
 .PHONY: need-pulumi
 need-pulumi:

@@ -1,9 +1,10 @@
 module github.com/gatehouse/gatehouse/infra
 
-go 1.26.6
+go 1.26.8
 
 require (
 	github.com/gatehouse/gatehouse/spec v0.0.0
+	github.com/gatehouse/gatehouse/stack v0.0.0
 	github.com/pulumi/pulumi-docker/sdk/v4 v4.10.0
 	github.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0
 	github.com/pulumi/pulumi/sdk/v3 v3.274.1
@@ -144,4 +145,7 @@ require (
 	lukechampine.com/frand v1.4.2 // indirect
 )
 
-replace github.com/gatehouse/gatehouse/spec => ../spec
+replace (
+	github.com/gatehouse/gatehouse/spec => ../spec
+	github.com/gatehouse/gatehouse/stack => ../stack
+)

@@ -14,7 +14,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/gatehouse/gatehouse/infra/components"
+	"github.com/gatehouse/gatehouse/infra/internal/invariants"
+	pt "github.com/gatehouse/gatehouse/infra/internal/pulumitest"
 	"github.com/gatehouse/gatehouse/spec"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 const digestA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -22,17 +25,17 @@ const digestA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 func TestDevStackGraph(t *testing.T) {
 	cfg := devConfig(t)
 	res := run(t, cfg, digestA)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	m := res.m
+	m := res.Mocks
 	project, region := cfg["gcp:project"], cfg["gcp:region"]
 
 	apis := map[string]bool{}
-	for _, s := range m.all("gcp:projects/service:Service") {
-		apis[s.str("service")] = true
-		if s.input("disableOnDestroy") != false {
-			t.Errorf("API %s would be disabled on destroy", s.str("service"))
+	for _, s := range m.All("gcp:projects/service:Service") {
+		apis[s.Str("service")] = true
+		if s.Input("disableOnDestroy") != false {
+			t.Errorf("API %s would be disabled on destroy", s.Str("service"))
 		}
 	}
 	for _, want := range []string{"run.googleapis.com", "apigateway.googleapis.com", "servicemanagement.googleapis.com",
@@ -43,25 +46,25 @@ func TestDevStackGraph(t *testing.T) {
 		}
 	}
 
-	repo := m.one(t, "gcp:artifactregistry/repository:Repository")
-	if repo.str("format") != "DOCKER" || repo.str("location") != region || repo.str("repositoryId") != "gatehouse" {
+	repo := m.One(t, "gcp:artifactregistry/repository:Repository")
+	if repo.Str("format") != "DOCKER" || repo.Str("location") != region || repo.Str("repositoryId") != "gatehouse" {
 		t.Errorf("repository = %v", repo.Inputs)
 	}
 
-	img := m.one(t, "docker:index/image:Image")
+	img := m.One(t, "docker:index/image:Image")
 	wantImage := region + "-docker.pkg.dev/" + project + "/gatehouse/gatehouse:main"
-	if img.str("imageName") != wantImage || img.str("build.platform") != components.ImagePlatform ||
-		img.str("build.context") != "../service" || img.str("build.dockerfile") != "../service/cmd/hello/Dockerfile" || img.str("build.args.CMD") != "./cmd/hello" {
+	if img.Str("imageName") != wantImage || img.Str("build.platform") != components.ImagePlatform ||
+		img.Str("build.context") != "../service" || img.Str("build.dockerfile") != "../service/cmd/hello/Dockerfile" || img.Str("build.args.CMD") != "./cmd/hello" {
 		t.Errorf("image = %v, want %s built from ../service/cmd/hello/Dockerfile with CMD=./cmd/hello for %s", img.Inputs, wantImage, components.ImagePlatform)
 	}
-	if img.str("registry.username") != "oauth2accesstoken" || img.str("registry.server") != region+"-docker.pkg.dev" {
-		t.Errorf("registry = %v", img.input("registry"))
+	if img.Str("registry.username") != "oauth2accesstoken" || img.Str("registry.server") != region+"-docker.pkg.dev" {
+		t.Errorf("registry = %v", img.Input("registry"))
 	}
 	if pw := img.Inputs["registry"].ObjectValue()["password"]; !pw.IsSecret() {
 		t.Errorf("registry password is not secret: %v", pw)
 	}
 
-	svc := m.one(t, tRunService)
+	svc := m.One(t, tRunService)
 	digestRef := wantImage[:strings.LastIndex(wantImage, ":")] + "@sha256:" + digestA
 	checks := map[string]any{
 		"name": "gatehouse", "location": region, "ingress": "INGRESS_TRAFFIC_ALL",
@@ -79,21 +82,21 @@ func TestDevStackGraph(t *testing.T) {
 		"template.containers.0.envs.0.value":               project,
 	}
 	for path, want := range checks {
-		if got := svc.input(path); got != want {
+		if got := svc.Input(path); got != want {
 			t.Errorf("Cloud Run %s = %v, want %v", path, got, want)
 		}
 	}
 
 	for _, typ := range []string{"gcp:firebase/project:Project", "gcp:identityplatform/config:Config", "gcp:firebase/webApp:WebApp",
 		"gcp:apigateway/api:Api", "gcp:apigateway/gateway:Gateway", tRunIamMember} {
-		m.one(t, typ)
+		m.One(t, typ)
 	}
-	auth := m.one(t, "gcp:identityplatform/config:Config")
-	if auth.input("signIn.email.enabled") != true || auth.input("signIn.email.passwordRequired") != true {
-		t.Errorf("email/password sign-in not enabled: %v", auth.input("signIn"))
+	auth := m.One(t, "gcp:identityplatform/config:Config")
+	if auth.Input("signIn.email.enabled") != true || auth.Input("signIn.email.passwordRequired") != true {
+		t.Errorf("email/password sign-in not enabled: %v", auth.Input("signIn"))
 	}
-	gw := m.one(t, "gcp:apigateway/gateway:Gateway")
-	if gw.str("region") != region || gw.str("apiConfig") != "gateway-config_id" {
+	gw := m.One(t, "gcp:apigateway/gateway:Gateway")
+	if gw.Str("region") != region || gw.Str("apiConfig") != "gateway-config_id" {
 		t.Errorf("gateway = %v", gw.Inputs)
 	}
 	if gw.CustomTimeouts["create"] == "" {
@@ -101,17 +104,17 @@ func TestDevStackGraph(t *testing.T) {
 	}
 
 	// Every custom resource is parented under a gatehouse component.
-	for _, r := range m.resources {
+	for _, r := range m.Resources() {
 		if r.Custom && !strings.HasPrefix(r.Type, "pulumi:providers:") && !strings.Contains(r.Parent, "gatehouse:components:") {
 			t.Errorf("%s %s has parent %q, want a gatehouse component", r.Type, r.Name, r.Parent)
 		}
 	}
 }
 
-func apiConfigDoc(t *testing.T, m *mocks) (registered, string) {
+func apiConfigDoc(t *testing.T, m *pt.Mocks) (registered, string) {
 	t.Helper()
-	cfg := m.one(t, tApiConfig)
-	raw, err := base64.StdEncoding.DecodeString(cfg.str("openapiDocuments.0.document.contents"))
+	cfg := m.One(t, tApiConfig)
+	raw, err := base64.StdEncoding.DecodeString(cfg.Str("openapiDocuments.0.document.contents"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +124,10 @@ func apiConfigDoc(t *testing.T, m *mocks) (registered, string) {
 func TestRenderedSpecInAPIConfig(t *testing.T) {
 	cfg := devConfig(t)
 	res := run(t, cfg, digestA)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	apiCfg, doc := apiConfigDoc(t, res.m)
+	apiCfg, doc := apiConfigDoc(t, res.Mocks)
 	for _, want := range []string{
 		"address: https://gatehouse-abc123xyz-ew.a.run.app",
 		"jwt_audience: https://gatehouse-abc123xyz-ew.a.run.app",
@@ -138,15 +141,15 @@ func TestRenderedSpecInAPIConfig(t *testing.T) {
 	if err := spec.Validate([]byte(doc), spec.Options{}); err != nil {
 		t.Errorf("document in the ApiConfig is invalid: %v", err)
 	}
-	gatewaySA := res.outputs["gatewayServiceAccount"].(string)
-	if id, want := apiCfg.str("apiConfigId"), spec.ConfigID([]byte(doc), gatewaySA); id != want {
+	gatewaySA := res.Outputs["gatewayServiceAccount"].(string)
+	if id, want := apiCfg.Str("apiConfigId"), spec.ConfigID([]byte(doc), gatewaySA); id != want {
 		t.Errorf("apiConfigId = %q, want spec.ConfigID(doc, gateway account) = %q", id, want)
 	}
 	if apiCfg.DeleteBeforeReplace {
 		t.Error("ApiConfig is delete-before-replace; a new config must exist before the old one goes")
 	}
-	if res.outputs["apiConfigId"] != apiCfg.str("apiConfigId") {
-		t.Errorf("apiConfigId output = %v, want %s", res.outputs["apiConfigId"], apiCfg.str("apiConfigId"))
+	if res.Outputs["apiConfigId"] != apiCfg.Str("apiConfigId") {
+		t.Errorf("apiConfigId output = %v, want %s", res.Outputs["apiConfigId"], apiCfg.Str("apiConfigId"))
 	}
 }
 
@@ -154,16 +157,16 @@ func TestUpdateBehaviour(t *testing.T) {
 	cfg := devConfig(t)
 	a := run(t, cfg, digestA)
 	b := run(t, cfg, strings.Repeat("b", 64))
-	if a.err != nil || b.err != nil {
-		t.Fatal(a.err, b.err)
+	if a.Err != nil || b.Err != nil {
+		t.Fatal(a.Err, b.Err)
 	}
-	ca, _ := apiConfigDoc(t, a.m)
-	cb, _ := apiConfigDoc(t, b.m)
+	ca, _ := apiConfigDoc(t, a.Mocks)
+	cb, _ := apiConfigDoc(t, b.Mocks)
 	if !ca.Inputs.DeepEquals(cb.Inputs) {
 		t.Errorf("a new image digest changed the ApiConfig inputs:\n%v\n%v", ca.Inputs, cb.Inputs)
 	}
-	ia := a.m.one(t, tRunService).str("template.containers.0.image")
-	ib := b.m.one(t, tRunService).str("template.containers.0.image")
+	ia := a.Mocks.One(t, tRunService).Str("template.containers.0.image")
+	ib := b.Mocks.One(t, tRunService).Str("template.containers.0.image")
 	if ia == ib || !strings.HasSuffix(ib, strings.Repeat("b", 64)) {
 		t.Errorf("Cloud Run image %q -> %q, want the new digest", ia, ib)
 	}
@@ -174,12 +177,12 @@ func TestUpdateBehaviour(t *testing.T) {
 		{"gatehouse:serviceAccountIssuers", `["robot@my-gcp-project-id.iam.gserviceaccount.com=gatehouse"]`},
 	} {
 		c := run(t, with(cfg, kv[0], kv[1]), digestA)
-		if c.err != nil {
-			t.Fatalf("%s=%s: %v", kv[0], kv[1], c.err)
+		if c.Err != nil {
+			t.Fatalf("%s=%s: %v", kv[0], kv[1], c.Err)
 		}
-		cc, _ := apiConfigDoc(t, c.m)
-		if cc.str("apiConfigId") == ca.str("apiConfigId") {
-			t.Errorf("%s=%s left the config id at %s", kv[0], kv[1], ca.str("apiConfigId"))
+		cc, _ := apiConfigDoc(t, c.Mocks)
+		if cc.Str("apiConfigId") == ca.Str("apiConfigId") {
+			t.Errorf("%s=%s left the config id at %s", kv[0], kv[1], ca.Str("apiConfigId"))
 		}
 	}
 }
@@ -188,23 +191,23 @@ func TestFirebaseOff(t *testing.T) {
 	cfg := with(devConfig(t), "gatehouse:manageFirebase", "false", "gatehouse:firebaseProjectId", "other-firebase-proj",
 		"gatehouse:firebaseApiKey", "AIzaExisting")
 	res := run(t, cfg, digestA)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	for _, r := range res.m.resources {
+	for _, r := range res.Resources() {
 		if strings.HasPrefix(r.Type, "gcp:firebase/") || strings.HasPrefix(r.Type, "gcp:identityplatform/") {
 			t.Errorf("Firebase off still registers %s %s", r.Type, r.Name)
 		}
-		if r.Type == "gcp:projects/service:Service" && (r.str("service") == "firebase.googleapis.com" || r.str("service") == "identitytoolkit.googleapis.com") {
-			t.Errorf("Firebase off still enables %s", r.str("service"))
+		if r.Type == "gcp:projects/service:Service" && (r.Str("service") == "firebase.googleapis.com" || r.Str("service") == "identitytoolkit.googleapis.com") {
+			t.Errorf("Firebase off still enables %s", r.Str("service"))
 		}
 	}
-	_, doc := apiConfigDoc(t, res.m)
+	_, doc := apiConfigDoc(t, res.Mocks)
 	if !strings.Contains(doc, "x-google-issuer: https://securetoken.google.com/other-firebase-proj") {
 		t.Errorf("spec does not use the configured Firebase project:\n%s", doc)
 	}
-	if res.outputs["firebaseProjectId"] != "other-firebase-proj" || res.outputs["firebaseApiKey"] != "AIzaExisting" {
-		t.Errorf("outputs = %v", res.outputs)
+	if res.Outputs["firebaseProjectId"] != "other-firebase-proj" || res.Outputs["firebaseApiKey"] != "AIzaExisting" {
+		t.Errorf("outputs = %v", res.Outputs)
 	}
 }
 
@@ -227,10 +230,10 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		res := run(t, tt.cfg, digestA)
-		if res.err == nil || !strings.Contains(res.err.Error(), tt.want) {
-			t.Errorf("run = %v, want error containing %q", res.err, tt.want)
+		if res.Err == nil || !strings.Contains(res.Err.Error(), tt.want) {
+			t.Errorf("run = %v, want error containing %q", res.Err, tt.want)
 		}
-		if n := len(res.m.resources); n != 0 {
+		if n := len(res.Resources()); n != 0 {
 			t.Errorf("bad config (%s) registered %d resources, want 0", tt.want, n)
 		}
 	}
@@ -239,11 +242,11 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 func TestDeletionProtection(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		res := run(t, with(devConfig(t), "gatehouse:deletionProtection", fmt.Sprint(on)), digestA)
-		if res.err != nil {
-			t.Fatal(res.err)
+		if res.Err != nil {
+			t.Fatal(res.Err)
 		}
 		for _, typ := range []string{tRunService, tRepo, "gcp:apigateway/api:Api"} {
-			if got := res.m.one(t, typ).Protect; got != on {
+			if got := res.Mocks.One(t, typ).Protect; got != on {
 				t.Errorf("deletionProtection=%v: %s protect = %v", on, typ, got)
 			}
 		}
@@ -253,8 +256,8 @@ func TestDeletionProtection(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	cfg := devConfig(t)
 	res := run(t, cfg, digestA)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
 	project, region := cfg["gcp:project"], cfg["gcp:region"]
 	want := map[string]any{
@@ -268,21 +271,33 @@ func TestOutputs(t *testing.T) {
 		"region":                region,
 		"project":               project,
 	}
-	for k, v := range want {
-		if res.outputs[k] != v {
-			t.Errorf("output %s = %v, want %v", k, res.outputs[k], v)
+	// Every backend's, by name, whatever the stack's backends are.
+	wantMaps := map[string]string{
+		"backendUrls":            "map[v1:https://gatehouse-abc123xyz-ew.a.run.app]",
+		"runtimeServiceAccounts": "map[v1:gatehouse-runtime@" + project + ".iam.gserviceaccount.com]",
+		"images":                 "map[v1:" + region + "-docker.pkg.dev/" + project + "/gatehouse/gatehouse@sha256:" + digestA + "]",
+	}
+	for k, v := range wantMaps {
+		if got := fmt.Sprint(res.Outputs[k]); got != v {
+			t.Errorf("output %s = %s, want %s", k, got, v)
 		}
 	}
-	if id, _ := res.outputs["apiConfigId"].(string); !strings.HasPrefix(id, "cfg-") {
-		t.Errorf("output apiConfigId = %v", res.outputs["apiConfigId"])
+	for k, v := range want {
+		if res.Outputs[k] != v {
+			t.Errorf("output %s = %v, want %v", k, res.Outputs[k], v)
+		}
 	}
-	if len(res.outputs) != len(want)+1 {
-		t.Errorf("%d outputs, want %d: %v", len(res.outputs), len(want)+1, res.outputs)
+	if id, _ := res.Outputs["apiConfigId"].(string); !strings.HasPrefix(id, "cfg-") {
+		t.Errorf("output apiConfigId = %v", res.Outputs["apiConfigId"])
+	}
+	if len(res.Outputs) != len(want)+len(wantMaps)+1 {
+		t.Errorf("%d outputs, want %d: %v", len(res.Outputs), len(want)+len(wantMaps)+1, res.Outputs)
 	}
 }
 
-// TestImageBuildMatchesImageTest keeps infra's docker.Image build and
-// `make image-test` on the same Dockerfile, context and platform.
+// TestImageBuildMatchesImageTest keeps infra's docker.Image build of /v1
+// (the dev stack's first entry) and `make image-test` on the same
+// Dockerfile, context and platform.
 func TestImageBuildMatchesImageTest(t *testing.T) {
 	mk, err := os.ReadFile("../Makefile")
 	if err != nil {
@@ -297,13 +312,21 @@ func TestImageBuildMatchesImageTest(t *testing.T) {
 	if vars["IMAGE_PLATFORM"] != components.ImagePlatform {
 		t.Errorf("Makefile IMAGE_PLATFORM = %q, infra builds for %q", vars["IMAGE_PLATFORM"], components.ImagePlatform)
 	}
-	if filepath.Join("..", vars["IMAGE_CONTEXT"]) != filepath.Clean(components.ImageContext) {
-		t.Errorf("Makefile IMAGE_CONTEXT = %q, infra builds %q (relative to infra/)", vars["IMAGE_CONTEXT"], components.ImageContext)
+	cfg, err := stack.LoadFile("../Pulumi.dev.yaml", repoRoot)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if vars["IMAGE_DOCKERFILE"] != filepath.Join(vars["IMAGE_CONTEXT"], components.ImageDockerfile) {
-		t.Errorf("Makefile IMAGE_DOCKERFILE = %q, infra uses %s/%s", vars["IMAGE_DOCKERFILE"], vars["IMAGE_CONTEXT"], components.ImageDockerfile)
+	v1, ok := cfg.Backend(stack.OriginalBackend)
+	if !ok || v1.Build == nil {
+		t.Fatalf("the dev stack has no /v1 build: %+v", cfg.Backends)
 	}
-	if _, err := os.Stat(filepath.Join(components.ImageContext, components.ImageDockerfile)); err != nil {
+	if filepath.Join("..", vars["IMAGE_CONTEXT"]) != v1.Build.Context {
+		t.Errorf("Makefile IMAGE_CONTEXT = %q, infra builds %q (relative to infra/)", vars["IMAGE_CONTEXT"], v1.Build.Context)
+	}
+	if filepath.Join("..", vars["IMAGE_DOCKERFILE"]) != v1.Build.Dockerfile {
+		t.Errorf("Makefile IMAGE_DOCKERFILE = %q, infra uses %s", vars["IMAGE_DOCKERFILE"], v1.Build.Dockerfile)
+	}
+	if _, err := os.Stat(v1.Build.Dockerfile); err != nil {
 		t.Errorf("infra's Dockerfile does not exist: %v", err)
 	}
 }
@@ -311,11 +334,11 @@ func TestImageBuildMatchesImageTest(t *testing.T) {
 func TestCORSOrigins(t *testing.T) {
 	cfg := devConfig(t)
 	res := run(t, with(cfg, "gatehouse:corsOrigins", `["https://app.example.com","http://localhost:3000"]`), digestA)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
 	var env string
-	for _, e := range asSlice(res.m.one(t, tRunService).input("template.containers.0.envs")) {
+	for _, e := range asSlice(res.Mocks.One(t, tRunService).Input("template.containers.0.envs")) {
 		if m, _ := e.(map[string]any); m["name"] == "CORS_ALLOW_ORIGINS" {
 			env, _ = m["value"].(string)
 		}
@@ -323,7 +346,7 @@ func TestCORSOrigins(t *testing.T) {
 	if env != "https://app.example.com,http://localhost:3000" {
 		t.Errorf("CORS_ALLOW_ORIGINS = %q", env)
 	}
-	_, doc := apiConfigDoc(t, res.m)
+	_, doc := apiConfigDoc(t, res.Mocks)
 	for _, want := range []string{"allowCors: true", "name: gatehouse-0a1b2c3d4e5f6.apigateway." + cfg["gcp:project"] + ".cloud.goog", "operationId: cors_v1_hello"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("spec lacks %q:\n%s", want, doc)
@@ -331,10 +354,10 @@ func TestCORSOrigins(t *testing.T) {
 	}
 	// Off by default: no env, no preflight operations.
 	off := run(t, cfg, digestA)
-	if _, doc := apiConfigDoc(t, off.m); strings.Contains(doc, "allowCors") || strings.Contains(doc, "options:") {
+	if _, doc := apiConfigDoc(t, off.Mocks); strings.Contains(doc, "allowCors") || strings.Contains(doc, "options:") {
 		t.Errorf("CORS off but the spec allows it:\n%s", doc)
 	}
-	if strings.Contains(fmt.Sprint(off.m.one(t, tRunService).input("template.containers.0.envs")), "CORS_ALLOW_ORIGINS") {
+	if strings.Contains(fmt.Sprint(off.Mocks.One(t, tRunService).Input("template.containers.0.envs")), "CORS_ALLOW_ORIGINS") {
 		t.Error("CORS off but the backend gets CORS_ALLOW_ORIGINS")
 	}
 }
@@ -352,13 +375,13 @@ func TestExplicitGoogleProvider(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res := run(t, with(tt.cfg, "gcp:accessToken", "ya29.from-config"), digestA)
-			if res.err != nil {
-				t.Fatal(res.err)
+			if res.Err != nil {
+				t.Fatal(res.Err)
 			}
-			m := res.m
-			prov := m.one(t, "pulumi:providers:gcp")
+			m := res.Mocks
+			prov := m.One(t, "pulumi:providers:gcp")
 			project := tt.cfg["gcp:project"]
-			if prov.input("userProjectOverride") != true || prov.str("billingProject") != project || prov.str("project") != project {
+			if prov.Input("userProjectOverride") != true || prov.Str("billingProject") != project || prov.Str("project") != project {
 				t.Errorf("gcp provider inputs = %v, want userProjectOverride true and billingProject %s", prov.Inputs, project)
 			}
 			if tok := prov.Inputs["accessToken"]; !tok.IsSecret() || tok.SecretValue().Element.StringValue() != "ya29.from-config" {
@@ -366,7 +389,7 @@ func TestExplicitGoogleProvider(t *testing.T) {
 			}
 			ref := "urn:pulumi:dev::gatehouse::pulumi:providers:gcp::gcp::gcp_id"
 			gcpResources := 0
-			for _, r := range m.resources {
+			for _, r := range m.Resources() {
 				if !r.Custom || !strings.HasPrefix(r.Type, "gcp:") {
 					continue
 				}
@@ -378,10 +401,10 @@ func TestExplicitGoogleProvider(t *testing.T) {
 			if gcpResources < 8 {
 				t.Errorf("only %d gcp resources seen", gcpResources)
 			}
-			if len(m.calls) == 0 {
+			if len(m.Calls()) == 0 {
 				t.Error("no invokes seen")
 			}
-			for _, c := range m.calls {
+			for _, c := range m.Calls() {
 				if strings.HasPrefix(c.Token, "gcp:") && c.Provider != ref {
 					t.Errorf("invoke %s uses provider %q, want %q", c.Token, c.Provider, ref)
 				}
@@ -403,10 +426,10 @@ func TestIdentityPlatformConfig(t *testing.T) {
 	} {
 		t.Run("exists="+tt.exists, func(t *testing.T) {
 			res := run(t, with(devConfig(t), "gatehouse:identityPlatformExists", tt.exists), digestA)
-			if res.err != nil {
-				t.Fatal(res.err)
+			if res.Err != nil {
+				t.Fatal(res.Err)
 			}
-			auth := res.m.one(t, "gcp:identityplatform/config:Config")
+			auth := res.Mocks.One(t, "gcp:identityplatform/config:Config")
 			if !auth.RetainOnDelete {
 				t.Error("Identity Platform config is not retained on delete")
 			}
@@ -417,26 +440,28 @@ func TestIdentityPlatformConfig(t *testing.T) {
 	}
 }
 
-// gatewayConfigID runs the Gateway component alone and returns the config
-// id it gives the ApiConfig.
+// gatewayConfigID runs the Gateway component alone, with a literal
+// contract, and returns the config id it gives the ApiConfig.
 func gatewayConfigID(t *testing.T, serviceAccount string) string {
 	t.Helper()
-	m := &mocks{digest: digestA}
-	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-		_, err := components.NewGateway(ctx, "gateway", &components.GatewayArgs{
-			Project: "my-project-1", Region: "europe-west1", APIID: "gatehouse",
-			ServiceAccount: pulumi.String(serviceAccount),
-			BackendURL:     pulumi.String("https://gatehouse-abc123xyz-ew.a.run.app"),
-			Spec: func(backendURL, _ string, _ map[string]string) spec.Params {
-				return spec.Params{BackendURL: backendURL, FirebaseProjectID: "my-project-1"}
-			},
-		})
-		return err
-	}, pulumi.WithMocks("gatehouse", "dev", m))
+	frag, err := os.ReadFile("../service/hello/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m.one(t, tApiConfig).str("apiConfigId")
+	m := &pt.Mocks{Digest: digestA}
+	err = pt.RunComponent(t, m, func(ctx *pulumi.Context) error {
+		_, err := components.NewGateway(ctx, "gateway", &components.GatewayArgs{
+			Project: "my-project-1", Region: "europe-west1", APIID: "gatehouse",
+			ServiceAccount: pulumi.String(serviceAccount),
+			Contract:       spec.Contract{FirebaseProjectID: "my-project-1", Backends: []spec.Fragment{{Name: "v1", Document: frag}}},
+			BackendURLs:    pulumi.StringMap{"v1": pulumi.String("https://gatehouse-abc123xyz-ew.a.run.app")},
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.One(t, tApiConfig).Str("apiConfigId")
 }
 
 // gatewayConfig (the backend service account) forces the ApiConfig's
@@ -459,34 +484,32 @@ func TestConfigIDCoversGatewayServiceAccount(t *testing.T) {
 func TestExistingServiceAccounts(t *testing.T) {
 	cfg := devConfig(t)
 	res := run(t, with(cfg, "gatehouse:existingServiceAccounts", "true"), strings.Repeat("1", 64))
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	m := res.m
-	if n := len(m.all(tAccount)); n != 0 {
+	m := res.Mocks
+	if n := len(m.All(tAccount)); n != 0 {
 		t.Errorf("%d service accounts created, want none", n)
 	}
 	project := cfg["gcp:project"]
 	runtime, gateway := "gatehouse-runtime@"+project+".iam.gserviceaccount.com", "gatehouse-gateway@"+project+".iam.gserviceaccount.com"
-	if got := m.one(t, tRunService).str("template.serviceAccount"); got != runtime {
+	if got := m.One(t, tRunService).Str("template.serviceAccount"); got != runtime {
 		t.Errorf("Cloud Run runs as %q, want %s", got, runtime)
 	}
-	if got := m.one(t, tRunIamMember).str("member"); got != "serviceAccount:"+gateway {
+	if got := m.One(t, tRunIamMember).Str("member"); got != "serviceAccount:"+gateway {
 		t.Errorf("invoker %q, want the gateway account", got)
 	}
-	if got := m.one(t, tApiConfig).str("gatewayConfig.backendConfig.googleServiceAccount"); got != gateway {
+	if got := m.One(t, tApiConfig).Str("gatewayConfig.backendConfig.googleServiceAccount"); got != gateway {
 		t.Errorf("API config backend account %q, want %s", got, gateway)
 	}
-	if res.outputs["runtimeServiceAccount"] != runtime || res.outputs["gatewayServiceAccount"] != gateway {
-		t.Errorf("outputs %v / %v", res.outputs["runtimeServiceAccount"], res.outputs["gatewayServiceAccount"])
+	if res.Outputs["runtimeServiceAccount"] != runtime || res.Outputs["gatewayServiceAccount"] != gateway {
+		t.Errorf("outputs %v / %v", res.Outputs["runtimeServiceAccount"], res.Outputs["gatewayServiceAccount"])
 	}
 	// Without the setting the accounts are the stack's own.
-	if own := run(t, cfg, strings.Repeat("1", 64)); own.err != nil || len(own.m.all(tAccount)) != 2 {
-		t.Errorf("default: %d accounts (%v), want 2", len(own.m.all(tAccount)), own.err)
+	if own := run(t, cfg, strings.Repeat("1", 64)); own.Err != nil || len(own.Mocks.All(tAccount)) != 2 {
+		t.Errorf("default: %d accounts (%v), want 2", len(own.Mocks.All(tAccount)), own.Err)
 	}
 }
-
-func v2Config(t *testing.T) map[string]string { return stackConfig(t, "../Pulumi.v2.yaml") }
 
 // TestTwoBackends: the two-backend example stack deploys two Cloud Run
 // services, each with its own image and runtime account, each invokable by
@@ -494,37 +517,35 @@ func v2Config(t *testing.T) map[string]string { return stackConfig(t, "../Pulumi
 // first and /v2 to the notes service; every security invariant holds.
 func TestTwoBackends(t *testing.T) {
 	res := run(t, v2Config(t), strings.Repeat("1", 64))
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	m := res.m
+	m := res.Mocks
 	for typ, n := range map[string]int{tRunService: 2, tAccount: 3, tRunIamMember: 2, "docker:index/image:Image": 2, tRepo: 1, tApiConfig: 1} {
-		if got := len(m.all(typ)); got != n {
+		if got := len(m.All(typ)); got != n {
 			t.Errorf("%d × %s, want %d", got, typ, n)
 		}
 	}
-	for name, check := range invariants {
-		if err := check(m.resources); err != nil {
-			t.Errorf("invariant %q fails on the two-backend graph: %v", name, err)
-		}
+	if err := invariants.Run(m.Resources()); err != nil {
+		t.Errorf("invariants fail on the two-backend graph: %v", err)
 	}
 	// Planted violations on this graph: each must fail its invariant.
-	good := m.resources
+	good := m.Resources()
 	primaryRuntime := good[0]
-	for _, a := range m.all(tAccount) {
-		if a.str("accountId") == "gatehouse-runtime" {
+	for _, a := range m.All(tAccount) {
+		if a.Str("accountId") == "gatehouse-runtime" {
 			primaryRuntime = a
 		}
 	}
 	shared := append([]registered(nil), good...)
 	for i, r := range shared {
-		if r.Type == tRunService && r.str("name") == "gatehouse-notes" {
+		if r.Type == tRunService && r.Str("name") == "gatehouse-notes" {
 			in := r.Inputs.Mappable()
-			in["template"].(map[string]any)["serviceAccount"] = primaryRuntime.str("accountId") + "@" + primaryRuntime.str("project") + ".iam.gserviceaccount.com"
+			in["template"].(map[string]any)["serviceAccount"] = primaryRuntime.Str("accountId") + "@" + primaryRuntime.Str("project") + ".iam.gserviceaccount.com"
 			shared[i].Inputs = resource.NewPropertyMapFromMap(in)
 		}
 	}
-	if err := checkRuntimeAccount(shared); err == nil {
+	if err := invariants.RuntimeAccount(shared); err == nil {
 		t.Error("two services sharing a runtime account pass the runtime invariant")
 	}
 	var noInvoker []registered
@@ -533,28 +554,28 @@ func TestTwoBackends(t *testing.T) {
 			noInvoker = append(noInvoker, r)
 		}
 	}
-	if err := checkInvoker(noInvoker); err == nil {
+	if err := invariants.Invoker(noInvoker); err == nil {
 		t.Error("a service without its invoker binding passes the invoker invariant")
 	}
 
 	var notesSvc, notesImg registered
-	for _, s := range m.all(tRunService) {
-		if s.str("name") == "gatehouse-notes" {
+	for _, s := range m.All(tRunService) {
+		if s.Str("name") == "gatehouse-notes" {
 			notesSvc = s
 		}
 	}
-	for _, i := range m.all("docker:index/image:Image") {
-		if strings.Contains(i.str("imageName"), "/gatehouse-notes:") {
+	for _, i := range m.All("docker:index/image:Image") {
+		if strings.Contains(i.Str("imageName"), "/gatehouse-notes:") {
 			notesImg = i
 		}
 	}
-	if notesSvc.Name != "backend-notes-service" || notesSvc.str("template.serviceAccount") != "gatehouse-notes-rt@my-gcp-project-id.iam.gserviceaccount.com" {
-		t.Errorf("notes service %s runs as %q", notesSvc.Name, notesSvc.str("template.serviceAccount"))
+	if notesSvc.Name != "backend-notes-service" || notesSvc.Str("template.serviceAccount") != "gatehouse-notes-rt@my-gcp-project-id.iam.gserviceaccount.com" {
+		t.Errorf("notes service %s runs as %q", notesSvc.Name, notesSvc.Str("template.serviceAccount"))
 	}
-	if notesImg.str("build.args.CMD") != "./cmd/notes" || notesImg.str("build.context") != "../service" || notesImg.str("build.dockerfile") != "../service/cmd/notes/Dockerfile" {
-		t.Errorf("notes image build = %v", notesImg.input("build"))
+	if notesImg.Str("build.args.CMD") != "./cmd/notes" || notesImg.Str("build.context") != "../service" || notesImg.Str("build.dockerfile") != "../service/cmd/notes/Dockerfile" {
+		t.Errorf("notes image build = %v", notesImg.Input("build"))
 	}
-	if got := fmt.Sprint(notesSvc.input("template.scaling.maxInstanceCount")); got != "2" {
+	if got := fmt.Sprint(notesSvc.Input("template.scaling.maxInstanceCount")); got != "2" {
 		t.Errorf("notes maxInstances = %s, want 2", got)
 	}
 	_, doc := apiConfigDoc(t, m)
@@ -563,8 +584,8 @@ func TestTwoBackends(t *testing.T) {
 			t.Errorf("rendered document lacks %q", want)
 		}
 	}
-	if urls := fmt.Sprint(res.outputs["backendUrls"]); urls != "map[notes:https://gatehouse-notes-abc123xyz-ew.a.run.app]" {
-		t.Errorf("backendUrls output = %v", res.outputs["backendUrls"])
+	if urls := fmt.Sprint(res.Outputs["backendUrls"]); urls != "map[notes:https://gatehouse-notes-abc123xyz-ew.a.run.app v1:https://gatehouse-abc123xyz-ew.a.run.app]" {
+		t.Errorf("backendUrls output = %v", res.Outputs["backendUrls"])
 	}
 }
 
@@ -573,14 +594,14 @@ func TestTwoBackends(t *testing.T) {
 // backend, the accounts, the bindings and the gateway's config stay as
 // they were.
 func TestCodeChangeToOneBackend(t *testing.T) {
-	before := runWith(t, v2Config(t), &mocks{digest: strings.Repeat("1", 64)})
-	after := runWith(t, v2Config(t), &mocks{digest: strings.Repeat("1", 64), digests: map[string]string{"/gatehouse-notes:": strings.Repeat("2", 64)}})
-	if before.err != nil || after.err != nil {
-		t.Fatal(before.err, after.err)
+	before := runWith(t, v2Config(t), &pt.Mocks{Digest: strings.Repeat("1", 64)})
+	after := runWith(t, v2Config(t), &pt.Mocks{Digest: strings.Repeat("1", 64), Digests: map[string]string{"/gatehouse-notes:": strings.Repeat("2", 64)}})
+	if before.Err != nil || after.Err != nil {
+		t.Fatal(before.Err, after.Err)
 	}
-	inputs := func(r result) map[string]string {
+	inputs := func(r pt.Result) map[string]string {
 		out := map[string]string{}
-		for _, x := range r.m.resources {
+		for _, x := range r.Resources() {
 			js, _ := json.Marshal(x.Inputs.Mappable())
 			out[x.Type+" "+x.Name] = string(js)
 		}
@@ -603,15 +624,15 @@ func TestCodeChangeToOneBackend(t *testing.T) {
 // a further backend runs as the account the bootstrap made for it.
 func TestExistingServiceAccountsWithBackends(t *testing.T) {
 	res := run(t, with(v2Config(t), "gatehouse:existingServiceAccounts", "true"), strings.Repeat("1", 64))
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	if n := len(res.m.all(tAccount)); n != 0 {
+	if n := len(res.Mocks.All(tAccount)); n != 0 {
 		t.Errorf("%d accounts created, want none", n)
 	}
-	for _, s := range res.m.all(tRunService) {
-		if s.str("name") == "gatehouse-notes" && s.str("template.serviceAccount") != "gatehouse-notes-rt@my-gcp-project-id.iam.gserviceaccount.com" {
-			t.Errorf("notes runs as %q", s.str("template.serviceAccount"))
+	for _, s := range res.Mocks.All(tRunService) {
+		if s.Str("name") == "gatehouse-notes" && s.Str("template.serviceAccount") != "gatehouse-notes-rt@my-gcp-project-id.iam.gserviceaccount.com" {
+			t.Errorf("notes runs as %q", s.Str("template.serviceAccount"))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"sort"
 	"testing"
 
@@ -37,7 +38,12 @@ func BenchmarkGateway(b *testing.B) {
 	backend := httptest.NewServer(v1)
 	defer backend.Close()
 	is := newIssuer(b)
-	doc, err := spec.Render(spec.Params{BackendURL: backend.URL, Issuers: []spec.Issuer{is.spec}, Local: true})
+	hello, err := os.ReadFile("../service/hello/openapi.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc, err := spec.Render(spec.Params{Backends: []spec.BackendRoute{{Name: "v1", URL: backend.URL, Fragment: hello}},
+		Issuers: []spec.Issuer{is.spec}, Options: spec.Options{Local: true}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,43 +1,82 @@
 package local
 
 import (
+	"net/http"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/local/internal/syncbuf"
+	"github.com/gatehouse/gatehouse/local/internal/testenv"
+	"github.com/gatehouse/gatehouse/local/twin"
 
 	"github.com/gatehouse/gatehouse/service/backend"
 	"github.com/gatehouse/gatehouse/service/hello"
 	"github.com/gatehouse/gatehouse/service/notes"
 	"github.com/gatehouse/gatehouse/spec"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
-// TestSpecMatchesServiceRoutes fails when the backend serves a public route
-// that the spec lacks (the gateway would 404 it) or the spec declares an
-// operation the backend does not serve (the gateway would forward to a 404).
-// It lives here because this module imports both sides; the service module
-// does not depend on spec.
+// routesOf are the public routes of each backend the example stacks run,
+// by entry name: a new backend adds its line here.
+var routesOf = map[string]func() []backend.Route{
+	"v1":    hello.Routes,
+	"notes": notes.Routes,
+}
+
+// TestSpecMatchesServiceRoutes fails when a backend serves a public route
+// that its fragment lacks (the gateway would 404 it), its fragment declares
+// an operation it does not serve (the gateway would forward to a 404), or a
+// route that reads the caller's identity is not secured. One table over
+// every entry of every example stack, each routed to its own backend in the
+// stack's rendered document. It lives here because this module imports
+// both sides; the service module does not depend on spec.
 func TestSpecMatchesServiceRoutes(t *testing.T) {
-	doc, err := spec.Render(spec.Params{BackendURL: "https://drift-check.a.run.app", FirebaseProjectID: "demo-gatehouse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := spec.Parse(doc, spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inSpec, inService []string
-	for _, op := range d.Operations {
-		inSpec = append(inSpec, op.Method+" "+op.Path)
-	}
-	for _, r := range hello.Routes() {
-		if r.Public {
-			inService = append(inService, r.Method+" "+r.Path)
+	for _, file := range []string{"Pulumi.dev.yaml", "Pulumi.v2.yaml"} {
+		cfg, err := stack.LoadFile(filepath.Join("..", file), "..")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if missing, extra := diff(inService, inSpec), diff(inSpec, inService); len(missing)+len(extra) > 0 {
-		t.Errorf("spec and service disagree:\n  served but not in spec/openapi.yaml: %v\n  in the spec but not served: %v", missing, extra)
-	}
-	if bad := unsecuredIdentityRoutes(hello.Routes(), d); len(bad) > 0 {
-		t.Errorf("routes that read the gateway identity on operations the spec does not secure (a client could forge it there): %v", bad)
+		k := cfg.Contract()
+		urls, endpoints := k.Placeholders()
+		doc, err := k.Render(urls, endpoints)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := spec.Parse(doc, spec.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range cfg.Backends {
+			t.Run(file+"/"+b.Name, func(t *testing.T) {
+				routes, ok := routesOf[b.Name]
+				if !ok {
+					t.Fatalf("backend %s has no routes in routesOf: add its Routes()", b.Name)
+				}
+				var inSpec, inService []string
+				var ops []spec.Operation
+				for _, op := range d.Operations {
+					if op.Backend != nil && op.Backend.Address == urls[b.Name] {
+						inSpec = append(inSpec, op.Method+" "+op.Path)
+						ops = append(ops, op)
+					}
+				}
+				for _, r := range routes() {
+					if r.Public {
+						inService = append(inService, r.Method+" "+r.Path)
+					}
+				}
+				if missing, extra := diff(inService, inSpec), diff(inSpec, inService); len(missing)+len(extra) > 0 || len(inSpec) == 0 {
+					t.Errorf("%s and the backend's routes disagree:\n  served but not in the fragment: %v\n  in the fragment but not served: %v", b.Spec, missing, extra)
+				}
+				if bad := unsecuredIdentityRoutes(routes(), &spec.Document{Operations: ops}); len(bad) > 0 {
+					t.Errorf("routes that read the gateway identity on operations the spec does not secure (a client could forge it there): %v", bad)
+				}
+			})
+		}
 	}
 }
 
@@ -75,41 +114,6 @@ func TestUnsecuredIdentityRoutes(t *testing.T) {
 	}
 }
 
-// TestNotesSpecMatchesRoutes is the same guard for the notes backend: its
-// fragment, merged and routed to it, declares exactly its public routes,
-// and each route that reads the identity is secured.
-func TestNotesSpecMatchesRoutes(t *testing.T) {
-	const notesURL = "https://gatehouse-notes-drift.a.run.app"
-	doc, err := spec.Render(spec.Params{BackendURL: "https://drift-check.a.run.app", FirebaseProjectID: "demo-gatehouse",
-		Backends: []spec.BackendRoute{{Name: "notes", URL: notesURL, Fragment: notes.Fragment}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := spec.Parse(doc, spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inSpec, inService []string
-	var ops []spec.Operation
-	for _, op := range d.Operations {
-		if op.Backend != nil && op.Backend.Address == notesURL {
-			inSpec = append(inSpec, op.Method+" "+op.Path)
-			ops = append(ops, op)
-		}
-	}
-	for _, r := range notes.Routes() {
-		if r.Public {
-			inService = append(inService, r.Method+" "+r.Path)
-		}
-	}
-	if missing, extra := diff(inService, inSpec), diff(inSpec, inService); len(missing)+len(extra) > 0 || len(inSpec) == 0 {
-		t.Errorf("notes fragment and routes disagree:\n  served but not in service/notes/openapi.yaml: %v\n  in the fragment but not served: %v", missing, extra)
-	}
-	if bad := unsecuredIdentityRoutes(notes.Routes(), &spec.Document{Operations: ops}); len(bad) > 0 {
-		t.Errorf("notes routes read the identity on unsecured operations: %v", bad)
-	}
-}
-
 // TestDiff shows that the guard catches a difference either way.
 func TestDiff(t *testing.T) {
 	a := []string{"GET /v1/hello", "GET /v1/me"}
@@ -134,4 +138,59 @@ func diff(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// TestCORSOriginRulesAgree: the stack's rule for gatehouse:corsOrigins
+// (stack.CORSOrigin) and the backend's own copy for CORS_ALLOW_ORIGINS (the
+// service module depends on nothing of the stack's) agree on what matters:
+// every origin the stack accepts, the backend starts with. Run on the
+// backend binary of the default stack's /v1.
+func TestCORSOriginRulesAgree(t *testing.T) {
+	def, err := stack.Defaults("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "backend")
+	build := exec.Command("go", "build", "-o", bin, twin.Package(def.Backends[0]))
+	build.Dir = filepath.Join("..", stack.DefaultBuildContext)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the backend: %v\n%s", err, out)
+	}
+	accepted := 0
+	for _, origin := range []string{"*", "https://app.example.com", "https://app.example.com/", "http://localhost:3000",
+		"http://127.0.0.1:8082", "https://[::1]:8443", "app.example.com", "https://app.example.com/path", "ftp://x.example",
+		"https://u@app.example.com", "https://app.example.com/?q=1", "https://app.example.com#x"} {
+		value, err := stack.CORSOrigin(origin)
+		if err != nil {
+			continue // the stack refuses it: no backend ever gets it
+		}
+		accepted++
+		port, err := testenv.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"LISTEN_HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "CORS_ALLOW_ORIGINS=" + value,
+			"GATEWAY_SERVICE_ACCOUNT=" + twin.DefaultGatewayAccount("demo-gatehouse")}
+		var out syncbuf.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		healthy := false
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !healthy; time.Sleep(20 * time.Millisecond) {
+			if res, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/healthz"); err == nil {
+				res.Body.Close()
+				healthy = res.StatusCode == http.StatusOK
+			}
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if !healthy {
+			t.Errorf("the stack accepts corsOrigins %q (as %q), the backend does not start with it:\n%s", origin, value, out.String())
+		}
+	}
+	if accepted < 5 {
+		t.Errorf("the stack accepted %d origins of the table, want at least 5: the check proves little", accepted)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/twin"
 	"github.com/gatehouse/gatehouse/spec"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 // End-to-end tests: real processes on loopback (the backend binary, the
@@ -181,7 +183,7 @@ func TestE2EWithEmulatorAndCLI(t *testing.T) {
 	if code, out, _ := cli(t, creds, "", "call", "/v1/admin"); code != 1 || !strings.Contains(out, "The current request is not defined by this API.") {
 		t.Errorf("undeclared path = %d %q, want 404 not defined", code, out)
 	}
-	if status, body := get(t, emuTwin.BackendURL+"/v1/hello", nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
+	if status, body := get(t, emuTwin.BackendURLs["v1"]+"/v1/hello", nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
 		t.Errorf("backend directly = %d %s, want 401 from the backend", status, body)
 	}
 
@@ -277,7 +279,16 @@ func (is *issuer) sign(t testing.TB, key *rsa.PrivateKey, kid string, c jwt.MapC
 
 func signedTwin(t *testing.T, is *issuer, backendURL string, deadline time.Duration) *twin.Twin {
 	t.Helper()
-	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, BackendURL: backendURL, Deadline: deadline, Log: &childLog})
+	c := twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Deadline: deadline, Log: &childLog}
+	if backendURL != "" {
+		// The default stack's /v1, served by a backend the test runs.
+		def, err := stack.Defaults(repoRoot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Backends = []twin.Backend{{Backend: def.Backends[0], URL: backendURL}}
+	}
+	tw, err := twin.Start(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,12 +404,12 @@ func TestE2ESignedTokens(t *testing.T) {
 		return "Bearer " + base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." +
 			base64.RawURLEncoding.EncodeToString([]byte(`{"email":"`+email+`"}`)) + "."
 	}
-	if status, body := get(t, tw.BackendURL+"/v1/me", map[string]string{"Authorization": invokedAs(twin.DefaultGatewayAccount(emulator.DefaultProject)), "X-Apigateway-Api-Userinfo": forged}); status != 200 || !strings.Contains(body, "admin") {
+	if status, body := get(t, tw.BackendURLs["v1"]+"/v1/me", map[string]string{"Authorization": invokedAs(twin.DefaultGatewayAccount(emulator.DefaultProject)), "X-Apigateway-Api-Userinfo": forged}); status != 200 || !strings.Contains(body, "admin") {
 		t.Errorf("forged header straight to the backend as the gateway = %d %s (the check above would prove nothing)", status, body)
 	}
 	// Another invoker (IAM lets project Editors and Cloud Run Admins call
 	// the service too) with the same forged identity is refused.
-	if status, body := get(t, tw.BackendURL+"/v1/me", map[string]string{"Authorization": invokedAs("123456789-compute@developer.gserviceaccount.com"), "X-Apigateway-Api-Userinfo": forged}); status != 403 || strings.Contains(body, "admin") {
+	if status, body := get(t, tw.BackendURLs["v1"]+"/v1/me", map[string]string{"Authorization": invokedAs("123456789-compute@developer.gserviceaccount.com"), "X-Apigateway-Api-Userinfo": forged}); status != 403 || strings.Contains(body, "admin") {
 		t.Errorf("forged header straight to the backend as another invoker = %d %s, want 403", status, body)
 	}
 
@@ -504,7 +515,7 @@ func TestE2EBackendFailures(t *testing.T) {
 	if status, _ := get(t, tw.GatewayURL+"/v1/hello", auth); status != 200 {
 		t.Fatalf("before stopping the backend: %d", status)
 	}
-	if err := tw.StopBackend(); err != nil {
+	if err := tw.StopBackend("v1"); err != nil {
 		t.Fatal(err)
 	}
 	if status, body := get(t, tw.GatewayURL+"/v1/hello", auth); status != 503 || !strings.Contains(body, "upstream connect error or disconnect/reset before headers. retried") {
@@ -552,8 +563,15 @@ func TestTwinHeaderLimit(t *testing.T) {
 func TestE2ETwoBackends(t *testing.T) {
 	is := newIssuer(t)
 	var logs syncbuf.Buffer
-	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &logs,
-		Backends: []twin.Backend{{Name: "notes", Package: "./cmd/notes", Spec: "service/notes/openapi.yaml"}}})
+	v2, err := stack.LoadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"), repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backends []twin.Backend
+	for _, b := range v2.Backends {
+		backends = append(backends, twin.Backend{Backend: b})
+	}
+	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &logs, Backends: backends})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,7 +614,7 @@ func TestE2ETwoBackends(t *testing.T) {
 		}
 		seen[entry.Service] = append(seen[entry.Service], entry.HTTPRequest.URL)
 	}
-	for service, prefix := range map[string]string{"backend": "/v1/", "notes": "/v2/"} {
+	for service, prefix := range map[string]string{"v1": "/v1/", "notes": "/v2/"} {
 		if len(seen[service]) == 0 {
 			t.Errorf("no request reached %s: %v", service, seen)
 		}
@@ -609,9 +627,51 @@ func TestE2ETwoBackends(t *testing.T) {
 	t.Logf("access logs: %v", seen)
 
 	// Without the gateway, each backend refuses: no identity.
-	for name, url := range map[string]string{"backend": tw.BackendURL + "/v1/me", "notes": tw.BackendURLs["notes"] + "/v2/notes"} {
+	for name, url := range map[string]string{"v1": tw.BackendURLs["v1"] + "/v1/me", "notes": tw.BackendURLs["notes"] + "/v2/notes"} {
 		if status, body := get(t, url, nil); status != 401 || !strings.Contains(body, "missing gateway identity") {
 			t.Errorf("%s called directly = %d %s, want 401", name, status, body)
 		}
+	}
+}
+
+// TestE2ERetireV1: a stack without the /v1 entry, as the twin runs it from
+// the stack file: /v1's operations are gone from the document (404, as
+// API Gateway answers a path no operation declares), the remaining
+// backend serves, and no /v1 backend runs.
+func TestE2ERetireV1(t *testing.T) {
+	is := newIssuer(t)
+	v2, err := os.ReadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	retired := regexp.MustCompile(`(?s)    - name: v1\n.*?(    - name: notes)`).ReplaceAll(v2, []byte("$1"))
+	file := filepath.Join(t.TempDir(), "Pulumi.retired.yaml")
+	if err := os.WriteFile(file, retired, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := stack.LoadFile(file, repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backends []twin.Backend
+	for _, b := range cfg.Backends {
+		backends = append(backends, twin.Backend{Backend: b})
+	}
+	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &childLog, Backends: backends})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tw.Stop)
+	if _, ok := tw.BackendURLs["v1"]; ok || len(tw.BackendURLs) != 1 {
+		t.Errorf("backends running: %v, want notes alone", tw.BackendURLs)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + is.sign(t, is.key, "key-1", claims(nil))}
+	for _, path := range []string{"/v1/hello", "/v1/me"} {
+		if status, body := get(t, tw.GatewayURL+path, auth); status != 404 || !strings.Contains(body, "The current request is not defined by this API.") {
+			t.Errorf("%s after retiring /v1 = %d %s, want 404 not defined", path, status, body)
+		}
+	}
+	if status, body := get(t, tw.GatewayURL+"/v2/notes", auth); status != 200 {
+		t.Errorf("/v2/notes = %d %s, want 200", status, body)
 	}
 }

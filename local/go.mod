@@ -7,6 +7,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/gatehouse/gatehouse/service v0.0.0
 	github.com/gatehouse/gatehouse/spec v0.0.0
+	github.com/gatehouse/gatehouse/stack v0.0.0
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/moby/buildkit v0.34.2
@@ -38,7 +39,6 @@ require (
 	github.com/go-openapi/validate v1.0.1 // indirect
 	github.com/go-viper/mapstructure/v2 v2.5.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/kr/text v0.2.0 // indirect
 	github.com/labstack/echo/v4 v4.16.0 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
@@ -64,4 +64,5 @@ require (
 replace (
 	github.com/gatehouse/gatehouse/service => ../service
 	github.com/gatehouse/gatehouse/spec => ../spec
+	github.com/gatehouse/gatehouse/stack => ../stack
 )

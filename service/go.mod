@@ -1,6 +1,6 @@
 module github.com/gatehouse/gatehouse/service
 
-go 1.26.0
+go 1.26.8
 
 require github.com/labstack/echo/v4 v4.16.0
 

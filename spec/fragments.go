@@ -14,35 +14,37 @@ import (
 	oaspec "github.com/go-openapi/spec"
 )
 
-// Backend routes: a deployment may put more backends behind the gateway
-// than the one serving the template's operations. Each brings its own
-// Swagger 2.0 fragment (paths and definitions, next to its code); Render
-// merges the fragments into the document and routes each fragment's
+// Backend routes: every operation of the document comes from a backend's
+// Swagger 2.0 fragment (paths and definitions, next to its code). Render
+// merges the fragments into the frame and routes each fragment's
 // operations to its backend with a per-operation x-google-backend. The
 // merge refuses a method and path claimed twice, a definition defined two
 // ways and a reference to a definition nowhere defined.
 
-// BackendRoute is one more backend and the operations it serves.
+// BackendRoute is a backend and the operations it serves.
 type BackendRoute struct {
-	Name     string        // the backend's name, for errors
-	URL      string        // its Cloud Run URL
-	Deadline time.Duration // its deadline; Params.Deadline when zero
-	Fragment []byte        // Swagger 2.0 document with its paths (and definitions)
+	Name string // the backend's name, for errors (the stack checks its form)
+	URL  string // its Cloud Run URL (a trailing slash is dropped)
+	// JWTAudience is the audience of the gateway's ID token to the backend;
+	// the URL when empty.
+	JWTAudience string
+	Deadline    time.Duration // its deadline; Params.Deadline when zero
+	Fragment    []byte        // Swagger 2.0 document with its paths (and definitions)
 }
 
-var (
-	backendNameRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$`)
-	refRe         = regexp.MustCompile(`^#/definitions/([^/]+)$`)
-)
+var refRe = regexp.MustCompile(`^#/definitions/([^/]+)$`)
 
 func (b BackendRoute) validate(i int, local bool) []error {
 	var errs []error
 	f := fmt.Sprintf("Backends[%d]", i)
-	if !backendNameRe.MatchString(b.Name) {
-		errs = append(errs, fmt.Errorf("%s.Name: %q must be 1-15 lowercase letters, digits or hyphens, starting with a letter", f, b.Name))
+	if strings.TrimSpace(b.Name) == "" || strings.ContainsAny(b.Name, " \t\r\n") {
+		errs = append(errs, fmt.Errorf("%s.Name: %q must be a non-empty name", f, b.Name))
 	}
-	if err := checkURL(b.URL, local); err != nil {
+	if err := checkURL(strings.TrimRight(b.URL, "/"), local); err != nil {
 		errs = append(errs, fmt.Errorf("%s.URL: %v", f, err))
+	}
+	if b.JWTAudience != "" && (len(b.JWTAudience) > audienceMaxLn || strings.ContainsAny(b.JWTAudience, " \t\r\n")) {
+		errs = append(errs, fmt.Errorf("%s.JWTAudience: must be a single token of at most %d characters", f, audienceMaxLn))
 	}
 	if b.Deadline < 0 || b.Deadline > maxDeadline {
 		errs = append(errs, fmt.Errorf("%s.Deadline: must be positive and at most %v", f, maxDeadline))
@@ -53,18 +55,17 @@ func (b BackendRoute) validate(i int, local bool) []error {
 	return errs
 }
 
-// mergeFragments adds each backend's operations to sw. The template's
-// operations are owned by the top-level backend. It returns, for each path
-// a backend serves, that backend's x-google-backend (for the path's CORS
-// preflight).
+// mergeFragments adds each backend's operations to sw. It returns, for each
+// path a backend serves, that backend's x-google-backend (for the path's
+// CORS preflight).
 func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, error) {
 	pathRoutes := map[string]map[string]any{}
-	owners := map[string]string{} // "GET /v1/hello" -> "template" or "backend NAME"
-	for _, path := range sortedPaths(sw) {
-		item := sw.Paths.Paths[path]
-		for m := range itemOps(item) {
-			owners[m+" "+path] = "the template (spec/openapi.yaml)"
-		}
+	owners := map[string]string{} // "GET /v1/hello" -> "backend NAME"
+	if sw.Paths == nil {
+		sw.Paths = &oaspec.Paths{}
+	}
+	if sw.Paths.Paths == nil {
+		sw.Paths.Paths = map[string]oaspec.PathItem{}
 	}
 	var errs []error
 	for _, b := range p.Backends {
@@ -107,8 +108,13 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 			}
 			sw.Definitions[name] = def
 		}
+		// Explicit APPEND_PATH_TO_ADDRESS: at the operation level the default
+		// would be CONSTANT_ADDRESS (see parseBackend).
 		address := strings.TrimRight(b.URL, "/")
 		route := map[string]any{"address": address, "path_translation": AppendPathToAddress, "jwt_audience": address}
+		if b.JWTAudience != "" {
+			route["jwt_audience"] = b.JWTAudience
+		}
 		if d := b.Deadline; d > 0 {
 			route["deadline"] = d.Seconds()
 		} else if p.Deadline > 0 {
@@ -148,9 +154,6 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 			}
 			if _, ok := pathRoutes[path]; !ok {
 				pathRoutes[path] = route
-			}
-			if sw.Paths.Paths == nil {
-				sw.Paths.Paths = map[string]oaspec.PathItem{}
 			}
 			sw.Paths.Paths[path] = item
 		}

@@ -27,13 +27,13 @@ definitions:
 func twoBackends() Params {
 	p := goodParams()
 	p.CORS, p.EndpointsName = true, "gatehouse-abc.apigateway.demo-gatehouse.cloud.goog"
-	p.Backends = []BackendRoute{{Name: "notes", URL: "https://gatehouse-notes-abc123-ew.a.run.app", Fragment: []byte(notesFragment)}}
+	p.Backends = append(p.Backends, BackendRoute{Name: "notes", URL: "https://gatehouse-notes-abc123-ew.a.run.app", Fragment: []byte(notesFragment)})
 	return p
 }
 
-// TestRenderWithBackends: the fragment's operations are merged, secured
-// like the template's, and routed to their backend; the template's stay on
-// the top-level backend; the config id covers the fragment.
+// TestRenderWithBackends: each fragment's operations are merged, secured
+// like every other, and routed to their own backend; the config id covers
+// the fragments.
 func TestRenderWithBackends(t *testing.T) {
 	p := twoBackends()
 	doc, err := Render(p)
@@ -46,19 +46,19 @@ func TestRenderWithBackends(t *testing.T) {
 	}
 	routes := map[string]string{}
 	for _, op := range d.Operations {
-		addr := d.Backend.Address
-		if op.Backend != nil {
-			addr = op.Backend.Address
-			if op.Backend.PathTranslation != AppendPathToAddress || op.Backend.JWTAudience != addr {
-				t.Errorf("%s %s: backend %+v, want APPEND_PATH_TO_ADDRESS with the service URL as audience", op.Method, op.Path, op.Backend)
-			}
+		if op.Backend == nil {
+			t.Fatalf("%s %s has no backend of its own", op.Method, op.Path)
+		}
+		addr := op.Backend.Address
+		if op.Backend.PathTranslation != AppendPathToAddress || op.Backend.JWTAudience != addr {
+			t.Errorf("%s %s: backend %+v, want APPEND_PATH_TO_ADDRESS with the service URL as audience", op.Method, op.Path, op.Backend)
 		}
 		routes[op.Method+" "+op.Path] = addr
 		if op.Method != "OPTIONS" && len(op.Security) == 0 {
 			t.Errorf("%s %s is not secured", op.Method, op.Path)
 		}
 	}
-	notes, primary := p.Backends[0].URL, p.BackendURL
+	primary, notes := p.Backends[0].URL, p.Backends[1].URL
 	want := map[string]string{
 		"GET /v1/hello": primary, "GET /v1/me": primary, "OPTIONS /v1/hello": primary, "OPTIONS /v1/me": primary,
 		"GET /v2/notes": notes, "POST /v2/notes": notes, "OPTIONS /v2/notes": notes,
@@ -77,9 +77,9 @@ func TestRenderWithBackends(t *testing.T) {
 	// The config id changes with the fragment or a backend's URL.
 	id := ConfigID(doc, "")
 	q := twoBackends()
-	q.Backends[0].Fragment = []byte(strings.Replace(notesFragment, "description: created", "description: stored", 1))
+	q.Backends[1].Fragment = []byte(strings.Replace(notesFragment, "description: created", "description: stored", 1))
 	q2 := twoBackends()
-	q2.Backends[0].URL = "https://gatehouse-notes-zzz-ew.a.run.app"
+	q2.Backends[1].URL = "https://gatehouse-notes-zzz-ew.a.run.app"
 	for name, other := range map[string]Params{"fragment": q, "url": q2} {
 		d2, err := Render(other)
 		if err != nil || ConfigID(d2, "") == id {
@@ -107,8 +107,8 @@ func TestBackendFragmentErrors(t *testing.T) {
 		backends []BackendRoute
 		want     string
 	}{
-		{"claims a template operation", []BackendRoute{{Name: "a", URL: "https://a.test", Fragment: frag("paths:\n  /v1/hello:\n    get: " + strings.Replace(op, "%s", "x", 1))}},
-			"backend a: GET /v1/hello is also declared by the template"},
+		{"claims another backend's operation", []BackendRoute{{Name: "a", URL: "https://a.test", Fragment: frag("paths:\n  /v1/hello:\n    get: " + strings.Replace(op, "%s", "x", 1))}},
+			"backend a: GET /v1/hello is also declared by backend v1"},
 		{"two backends claim one operation", []BackendRoute{
 			{Name: "a", URL: "https://a.test", Fragment: frag("paths:\n  /v2/x:\n    get: " + strings.Replace(op, "%s", "x1", 1))},
 			{Name: "b", URL: "https://b.test", Fragment: frag("paths:\n  /v2/x:\n    get: " + strings.Replace(op, "%s", "x2", 1))}},
@@ -123,17 +123,17 @@ func TestBackendFragmentErrors(t *testing.T) {
 			"OPTIONS operations are rendered"},
 		{"no paths", []BackendRoute{{Name: "a", URL: "https://a.test", Fragment: frag("paths: {}")}}, "declares no paths"},
 		{"not Swagger 2.0", []BackendRoute{{Name: "a", URL: "https://a.test", Fragment: []byte("openapi: 3.0.0\npaths: {}")}}, "swagger must be"},
-		{"bad name", []BackendRoute{{Name: "Notes", URL: "https://a.test", Fragment: frag("paths: {}")}}, "Backends[0].Name"},
-		{"http URL", []BackendRoute{{Name: "a", URL: "http://a.test", Fragment: frag("paths: {}")}}, "Backends[0].URL"},
+		{"no name", []BackendRoute{{Name: "", URL: "https://a.test", Fragment: frag("paths: {}")}}, "Backends[1].Name"},
+		{"http URL", []BackendRoute{{Name: "a", URL: "http://a.test", Fragment: frag("paths: {}")}}, "Backends[1].URL"},
 		{"duplicate names", []BackendRoute{{Name: "a", URL: "https://a.test", Fragment: frag("paths: {}")}, {Name: "a", URL: "https://b.test", Fragment: frag("paths: {}")}},
 			`two backends are named "a"`},
 		{"dot segments", []BackendRoute{{Name: "a", URL: "https://a.test", Fragment: frag("paths:\n  /v2/../v1/hello:\n    get: " + strings.Replace(op, "%s", "x", 1))}},
 			"is not a normalised absolute path"},
-		{"empty fragment", []BackendRoute{{Name: "a", URL: "https://a.test"}}, "Backends[0].Fragment: is empty"},
+		{"empty fragment", []BackendRoute{{Name: "a", URL: "https://a.test"}}, "Backends[1].Fragment: is empty"},
 	}
 	for _, tt := range tests {
 		p := goodParams()
-		p.Backends = tt.backends
+		p.Backends = append(p.Backends, tt.backends...)
 		_, err := Render(p)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)

@@ -1,6 +1,6 @@
 module github.com/gatehouse/gatehouse/spec
 
-go 1.26.0
+go 1.26.8
 
 require (
 	github.com/go-openapi/loads v0.25.3

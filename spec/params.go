@@ -55,9 +55,12 @@ type Params struct {
 	Title   string // info.title; the template's when empty
 	Version string // info.version; the template's when empty
 
-	BackendURL  string        // x-google-backend address: the Cloud Run URL
-	JWTAudience string        // audience of the gateway's token to the backend; BackendURL when empty
-	Deadline    time.Duration // backend deadline; the gateway's default (15 s) when zero
+	// Backends are the backends behind the gateway, each serving the
+	// operations of its own spec fragment (see BackendRoute). At least one.
+	Backends []BackendRoute
+	// Deadline is each backend's deadline unless its route sets its own;
+	// the gateway's default (15 s) when zero.
+	Deadline time.Duration
 
 	// FirebaseProjectID adds the Firebase ID-token issuer of that project.
 	FirebaseProjectID string
@@ -73,13 +76,10 @@ type Params struct {
 	CORS          bool
 	EndpointsName string
 
-	// Backends are further backends behind the gateway, each serving the
-	// operations of its own spec fragment (see BackendRoute).
-	Backends []BackendRoute
-
-	// Local allows plain-http loopback URLs for the backend and JWKS, for the
+	// Options are those the rendered document is validated with: Local
+	// allows plain-http loopback URLs for the backends and JWKS, for the
 	// local twin. Never set for a deployment.
-	Local bool
+	Options
 }
 
 // allIssuers lists the document's issuers in a fixed order.
@@ -122,16 +122,10 @@ func (p Params) Validate() error {
 	if p.Version != "" && !titleRe.MatchString(p.Version) {
 		bad("Version", "must be 1-100 printable characters")
 	}
-	if err := checkURL(p.BackendURL, p.Local); err != nil {
-		bad("BackendURL", "%v", err)
-	}
-	if p.JWTAudience != "" && (len(p.JWTAudience) > audienceMaxLn || strings.ContainsAny(p.JWTAudience, " \t\r\n")) {
-		bad("JWTAudience", "must be a single token of at most %d characters", audienceMaxLn)
-	}
 	if p.Deadline < 0 || p.Deadline > maxDeadline {
 		bad("Deadline", "must be positive and at most %v, got %v", maxDeadline, p.Deadline)
 	}
-	if p.FirebaseProjectID != "" && !projectIDRe.MatchString(p.FirebaseProjectID) {
+	if p.FirebaseProjectID != "" && !ValidProjectID(p.FirebaseProjectID) {
 		bad("FirebaseProjectID", "%q is not a valid project id (6-30 lowercase letters, digits or hyphens, starting with a letter)", p.FirebaseProjectID)
 	}
 	for i, sa := range p.ServiceAccounts {
@@ -171,6 +165,9 @@ func (p Params) Validate() error {
 		}
 		names[is.Name], iss[is.Issuer] = true, true
 	}
+	if len(p.Backends) == 0 {
+		bad("Backends", "at least one backend is required: every operation comes from a backend's fragment")
+	}
 	seenBackends := map[string]bool{}
 	for i, b := range p.Backends {
 		errs = append(errs, b.validate(i, p.Local)...)
@@ -184,6 +181,9 @@ func (p Params) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ValidProjectID reports whether id is a well-formed Google Cloud project id.
+func ValidProjectID(id string) bool { return projectIDRe.MatchString(id) }
 
 // checkURL accepts absolute https URLs, and http URLs to loopback hosts when
 // local is set.

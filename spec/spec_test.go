@@ -17,9 +17,25 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
+// helloFragment is a /v1 backend's fragment (testdata/hello.fragment.yaml).
+var helloFragment = func() []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", "hello.fragment.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+const v1URL = "https://gatehouse-abc123-ew.a.run.app"
+
+// v1 is the /v1 backend's route to url.
+func v1(url string) []BackendRoute {
+	return []BackendRoute{{Name: "v1", URL: url, Fragment: helloFragment}}
+}
+
 func goodParams() Params {
 	return Params{
-		BackendURL:        "https://gatehouse-abc123-ew.a.run.app",
+		Backends:          v1(v1URL),
 		FirebaseProjectID: "demo-gatehouse",
 		ServiceAccounts:   []ServiceAccount{{Email: "robot@demo-gatehouse.iam.gserviceaccount.com", Audience: "gatehouse"}},
 		Deadline:          30 * time.Second,
@@ -28,15 +44,15 @@ func goodParams() Params {
 
 func TestRenderGolden(t *testing.T) {
 	for name, p := range map[string]Params{
-		"default": {BackendURL: "https://gatehouse-abc123-ew.a.run.app", FirebaseProjectID: "demo-gatehouse"},
+		"default": {Backends: v1(v1URL), FirebaseProjectID: "demo-gatehouse"},
 		"full": func() Params {
 			p := goodParams()
 			p.Title, p.Version = "Acme API", "2.1.0"
-			p.JWTAudience = "https://custom-audience.example.com"
+			p.Backends[0].JWTAudience = "https://custom-audience.example.com"
 			p.CORS, p.EndpointsName = true, "gatehouse-0a1b2c3d4e5f6.apigateway.demo-gatehouse.cloud.goog"
 			return p
 		}(),
-		"local":        {BackendURL: "http://127.0.0.1:8081", FirebaseProjectID: "demo-gatehouse", Local: true},
+		"local":        {Backends: v1("http://127.0.0.1:8081"), FirebaseProjectID: "demo-gatehouse", Options: Options{Local: true}},
 		"two-backends": twoBackends(),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -70,10 +86,15 @@ func TestRenderContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantBackend := Backend{Address: "https://gatehouse-abc123-ew.a.run.app", PathTranslation: AppendPathToAddress,
-		JWTAudience: "https://gatehouse-abc123-ew.a.run.app", Deadline: 30 * time.Second}
-	if d.Backend != wantBackend {
-		t.Errorf("Backend = %+v, want %+v", d.Backend, wantBackend)
+	// Every operation carries its backend; the document has none of its own.
+	wantBackend := Backend{Address: v1URL, PathTranslation: AppendPathToAddress, JWTAudience: v1URL, Deadline: 30 * time.Second}
+	if d.Backend != (Backend{}) {
+		t.Errorf("document-level Backend = %+v, want none", d.Backend)
+	}
+	for _, op := range d.Operations {
+		if op.Backend == nil || *op.Backend != wantBackend {
+			t.Errorf("%s %s: Backend = %+v, want %+v", op.Method, op.Path, op.Backend, wantBackend)
+		}
 	}
 	fb := d.Issuers["firebase"]
 	if fb.Issuer != "https://securetoken.google.com/demo-gatehouse" || fb.JWKSURI != FirebaseJWKSURI || fmt.Sprint(fb.Audiences) != "[demo-gatehouse]" {
@@ -106,13 +127,14 @@ func TestParamRules(t *testing.T) {
 		edit  func(*Params)
 		field string
 	}{
-		{"no backend", func(p *Params) { p.BackendURL = "" }, "BackendURL"},
-		{"relative backend", func(p *Params) { p.BackendURL = "/v1" }, "BackendURL"},
-		{"http backend", func(p *Params) { p.BackendURL = "http://example.com" }, "BackendURL"},
-		{"loopback http outside local mode", func(p *Params) { p.BackendURL = "http://127.0.0.1:8080" }, "BackendURL"},
-		{"ftp backend", func(p *Params) { p.BackendURL = "ftp://example.com" }, "BackendURL"},
-		{"backend with query", func(p *Params) { p.BackendURL = "https://example.com/?a=b" }, "BackendURL"},
-		{"backend with user", func(p *Params) { p.BackendURL = "https://u:p@example.com" }, "BackendURL"},
+		{"no backend", func(p *Params) { p.Backends = nil }, "Backends"},
+		{"no backend URL", func(p *Params) { p.Backends[0].URL = "" }, "Backends[0].URL"},
+		{"relative backend", func(p *Params) { p.Backends[0].URL = "/v1" }, "Backends[0].URL"},
+		{"http backend", func(p *Params) { p.Backends[0].URL = "http://example.com" }, "Backends[0].URL"},
+		{"loopback http outside local mode", func(p *Params) { p.Backends[0].URL = "http://127.0.0.1:8080" }, "Backends[0].URL"},
+		{"ftp backend", func(p *Params) { p.Backends[0].URL = "ftp://example.com" }, "Backends[0].URL"},
+		{"backend with query", func(p *Params) { p.Backends[0].URL = "https://example.com/?a=b" }, "Backends[0].URL"},
+		{"backend with user", func(p *Params) { p.Backends[0].URL = "https://u:p@example.com" }, "Backends[0].URL"},
 		{"bad project", func(p *Params) { p.FirebaseProjectID = "Bad_Project" }, "FirebaseProjectID"},
 		{"short project", func(p *Params) { p.FirebaseProjectID = "abc" }, "FirebaseProjectID"},
 		{"project ending in hyphen", func(p *Params) { p.FirebaseProjectID = "my-project-" }, "FirebaseProjectID"},
@@ -137,7 +159,7 @@ func TestParamRules(t *testing.T) {
 		}, "Issuers[0].JWKSURI"},
 		{"negative deadline", func(p *Params) { p.Deadline = -time.Second }, "Deadline"},
 		{"huge deadline", func(p *Params) { p.Deadline = 2 * time.Hour }, "Deadline"},
-		{"audience with space", func(p *Params) { p.JWTAudience = "a b" }, "JWTAudience"},
+		{"audience with space", func(p *Params) { p.Backends[0].JWTAudience = "a b" }, "Backends[0].JWTAudience"},
 		{"title with newline", func(p *Params) { p.Title = "a\nb" }, "Title"},
 		{"cors without endpoints name", func(p *Params) { p.CORS = true }, "EndpointsName"},
 	}
@@ -147,7 +169,6 @@ func TestParamRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := goodParams()
-			p.ServiceAccounts = append([]ServiceAccount(nil), p.ServiceAccounts...)
 			tt.edit(&p)
 			doc, err := Render(p)
 			if err == nil || !strings.Contains(err.Error(), tt.field+":") {
@@ -157,7 +178,7 @@ func TestParamRules(t *testing.T) {
 	}
 	// Loopback http is fine for the local twin.
 	p := goodParams()
-	p.BackendURL, p.Local = "http://[::1]:8081", true
+	p.Backends[0].URL, p.Local = "http://[::1]:8081", true
 	p.Issuers = []Issuer{{Name: "test", Issuer: "https://issuer.test", JWKSURI: "http://localhost:9999/jwks", Audiences: []string{"a", "b"}}}
 	if _, err := Render(p); err != nil {
 		t.Errorf("Render(local loopback) = %v, want ok", err)
@@ -221,13 +242,14 @@ func TestDocumentRules(t *testing.T) {
 		{"OPTIONS without allowCors", func(m map[string]any) {
 			obj(m, "paths", "/v1/hello")["options"] = map[string]any{"operationId": "pre", "responses": map[string]any{"204": map[string]any{"description": "x"}}}
 		}, "OPTIONS /v1/hello: no security requirement"},
-		{"no backend", func(m map[string]any) { delete(m, "x-google-backend") }, "x-google-backend: missing"},
-		{"http backend", func(m map[string]any) { obj(m, "x-google-backend")["address"] = "http://example.com" }, "must use https"},
+		{"operation routed nowhere", func(m map[string]any) { delete(hello(m), "x-google-backend") }, "GET /v1/hello: routed to no backend"},
+		{"http backend", func(m map[string]any) { obj(hello(m), "x-google-backend")["address"] = "http://example.com" }, "must use https"},
 		{"loopback backend in cloud mode", func(m map[string]any) {
-			obj(m, "x-google-backend")["address"] = "http://127.0.0.1:8080"
+			obj(hello(m), "x-google-backend")["address"] = "http://127.0.0.1:8080"
 		}, "plain http is only for the local twin"},
-		{"bad path_translation", func(m map[string]any) { obj(m, "x-google-backend")["path_translation"] = "REWRITE" }, "path_translation"},
-		{"negative deadline", func(m map[string]any) { obj(m, "x-google-backend")["deadline"] = -1 }, "deadline"},
+		{"bad path_translation", func(m map[string]any) { obj(hello(m), "x-google-backend")["path_translation"] = "REWRITE" }, "path_translation"},
+		{"negative deadline", func(m map[string]any) { obj(hello(m), "x-google-backend")["deadline"] = -1 }, "deadline"},
+		{"http top-level backend", func(m map[string]any) { m["x-google-backend"] = map[string]any{"address": "http://example.com"} }, "x-google-backend: address"},
 		{"operation backend http", func(m map[string]any) {
 			hello(m)["x-google-backend"] = map[string]any{"address": "http://evil.example.com"}
 		}, "GET /v1/hello: x-google-backend"},
@@ -236,10 +258,19 @@ func TestDocumentRules(t *testing.T) {
 		{"issuer jwks over http", func(m map[string]any) {
 			obj(m, "securityDefinitions", "firebase")["x-google-jwks_uri"] = "http://keys.example.com"
 		}, "x-google-jwks_uri"},
-		{"undeclared path", func(m map[string]any) {
+		{"unrouted path", func(m map[string]any) {
 			obj(m, "paths")["/v1/admin"] = map[string]any{"get": map[string]any{"operationId": "admin", "security": []any{map[string]any{"firebase": []any{}}},
 				"responses": map[string]any{"200": map[string]any{"description": "x"}}}}
-		}, "GET /v1/admin: not declared in the template"},
+		}, "GET /v1/admin: routed to no backend"},
+		{"jwt locations not a list", func(m map[string]any) {
+			obj(m, "securityDefinitions", "firebase")["x-google-jwt-locations"] = "Authorization"
+		}, "x-google-jwt-locations: must be a non-empty list"},
+		{"jwt location with header and query", func(m map[string]any) {
+			obj(m, "securityDefinitions", "firebase")["x-google-jwt-locations"] = []any{map[string]any{"header": "Authorization", "query": "access_token"}}
+		}, "must name exactly one header or query parameter"},
+		{"jwt location prefix on a query", func(m map[string]any) {
+			obj(m, "securityDefinitions", "firebase")["x-google-jwt-locations"] = []any{map[string]any{"query": "access_token", "value_prefix": "Bearer "}}
+		}, "value_prefix must be a string and applies to a header only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,9 +281,24 @@ func TestDocumentRules(t *testing.T) {
 		})
 	}
 	// The loopback backend is accepted in local mode.
-	local := mutate(t, good, func(m map[string]any) { obj(m, "x-google-backend")["address"] = "http://127.0.0.1:8080" })
+	local := mutate(t, good, func(m map[string]any) { obj(hello(m), "x-google-backend")["address"] = "http://127.0.0.1:8080" })
 	if err := Validate(local, Options{Local: true}); err != nil {
 		t.Errorf("Validate(loopback, local) = %v, want ok", err)
+	}
+	// The validator knows no template: a document of another API, its paths
+	// routed by a top-level x-google-backend as API Gateway allows, passes.
+	other := mutate(t, good, func(m map[string]any) {
+		m["x-google-backend"] = map[string]any{"address": "https://other-api.example.com"}
+		ops := obj(m, "paths")
+		for path := range ops {
+			delete(ops, path)
+		}
+		ops["/widgets/{id}"] = map[string]any{"get": map[string]any{"operationId": "getWidget", "security": []any{map[string]any{"firebase": []any{}}},
+			"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true, "type": "string"}},
+			"responses":  map[string]any{"200": map[string]any{"description": "x"}}}}
+	})
+	if err := Validate(other, Options{}); err != nil {
+		t.Errorf("Validate(another API's document) = %v, want ok", err)
 	}
 	if err := Validate([]byte("{not yaml"), Options{}); err == nil {
 		t.Error("Validate(garbage) = nil, want error")
@@ -272,7 +318,7 @@ func randomParams(r *rand.Rand) Params {
 		return string(b)
 	}
 	p := Params{
-		BackendURL:        "https://" + word(3+r.IntN(20)) + ".a.run.app",
+		Backends:          v1("https://" + word(3+r.IntN(20)) + ".a.run.app"),
 		FirebaseProjectID: word(6 + r.IntN(24)),
 	}
 	if r.IntN(2) == 0 {
@@ -338,7 +384,7 @@ func FuzzRender(f *testing.F) {
 	f.Add("http://127.0.0.1:1", "bad", "", "", int64(-5), true)
 	f.Add("https://x", "", "nobody", "a b", int64(1e9), false)
 	f.Fuzz(func(t *testing.T, backend, project, email, aud string, deadline int64, cors bool) {
-		p := Params{BackendURL: backend, FirebaseProjectID: project, Deadline: time.Duration(deadline), CORS: cors, EndpointsName: "x.apigateway.p.cloud.goog"}
+		p := Params{Backends: v1(backend), FirebaseProjectID: project, Deadline: time.Duration(deadline), CORS: cors, EndpointsName: "x.apigateway.p.cloud.goog"}
 		if email != "" {
 			p.ServiceAccounts = []ServiceAccount{{Email: email, Audience: aud}}
 		}
@@ -383,5 +429,40 @@ func TestBackendDefaults(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%s: parseBackend = %+v, %v; want %+v", tt.name, got, err, tt.want)
 		}
+	}
+}
+
+// TestJWTLocationsAuthorizationOnly: every issuer reads tokens from the
+// Authorization header only (x-google-jwt-locations), so that API Gateway
+// does not take one from the access_token query parameter, whose value
+// lands in request logs; a document without it fails the check.
+func TestJWTLocationsAuthorizationOnly(t *testing.T) {
+	check := func(doc []byte) error {
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			return err
+		}
+		defs, _ := m["securityDefinitions"].(map[string]any)
+		if len(defs) == 0 {
+			return fmt.Errorf("no securityDefinitions")
+		}
+		for name, d := range defs {
+			got := fmt.Sprint(d.(map[string]any)["x-google-jwt-locations"])
+			if want := "[map[header:Authorization value_prefix:Bearer ]]"; got != want {
+				return fmt.Errorf("securityDefinition %s: x-google-jwt-locations = %s, want %s", name, got, want)
+			}
+		}
+		return nil
+	}
+	doc, err := Render(goodParams()) // two issuers: Firebase and a service account
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check(doc); err != nil {
+		t.Error(err)
+	}
+	without := mutate(t, doc, func(m map[string]any) { delete(obj(m, "securityDefinitions", "firebase"), "x-google-jwt-locations") })
+	if err := check(without); err == nil {
+		t.Error("the check passes a document whose firebase issuer reads ESPv2's default locations (access_token included)")
 	}
 }

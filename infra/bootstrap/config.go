@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/infra/settings"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 // Namespace is this program's config namespace (its Pulumi.yaml name).
@@ -15,7 +15,7 @@ const Namespace = "gatehouse-bootstrap"
 const (
 	DefaultDeployEnvironment = "production"
 	DefaultPoolID            = "github-actions"
-	DefaultServiceName       = settings.DefaultServiceName
+	DefaultServiceName       = stack.DefaultServiceName
 	DefaultManageFirebase    = true
 	DefaultInitializeAuth    = true
 	DefaultAdoptAccounts     = false
@@ -23,19 +23,19 @@ const (
 
 // Config is the bootstrap's whole configuration.
 type Config struct {
-	Project, Region     string
-	Repository          string // OWNER/REPO
-	RepositoryID        string // numeric, optional
-	DeployEnvironment   string
-	PoolID              string
-	ServiceName         string
-	ManageFirebase      bool
-	InitializeAuth      bool
-	AdoptAccounts       bool
-	Backends            []string // the main stack's further backends
-	StateBucket         string   // empty: no bucket
-	StateLocation       string
-	settings.GoogleAuth // credentials for the program's Google provider
+	Project, Region   string
+	Repository        string // OWNER/REPO
+	RepositoryID      string // numeric, optional
+	DeployEnvironment string
+	PoolID            string
+	ServiceName       string
+	ManageFirebase    bool
+	InitializeAuth    bool
+	AdoptAccounts     bool
+	Backends          []string // the main stack's backends besides /v1 (stack.OriginalBackend)
+	StateBucket       string   // empty: no bucket
+	StateLocation     string
+	stack.GoogleAuth  // credentials for the program's Google provider
 }
 
 var (
@@ -50,22 +50,20 @@ var (
 	poolRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,30}[a-z0-9]$`)
 	// Bucket names: 3-63 lowercase letters, digits, '-', '_' and '.'.
 	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
-	// Backend names, as gatehouse:backends takes them.
-	backendRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$`)
 )
 
 // Source is where values come from: pulumi config, or a map in tests.
-type Source = settings.Source
+type Source = stack.Source
 
 // Load reads and validates the configuration; errors name the key.
 func Load(gcp, own Source) (Config, error) {
-	f := settings.NewFields(own, Namespace)
+	f := stack.NewFields(own, Namespace)
 	bad, str, boolean := f.Bad, f.Str, f.Bool
 
 	c := Config{
 		Project:           strings.TrimSpace(gcp.Get("project")),
 		Region:            strings.TrimSpace(gcp.Get("region")),
-		GoogleAuth:        settings.ReadGoogleAuth(gcp),
+		GoogleAuth:        stack.ReadGoogleAuth(gcp),
 		Repository:        str("githubRepository", ""),
 		RepositoryID:      str("githubRepositoryId", ""),
 		DeployEnvironment: str("deployEnvironment", DefaultDeployEnvironment),
@@ -77,7 +75,7 @@ func Load(gcp, own Source) (Config, error) {
 		StateBucket:       str("stateBucket", ""),
 		StateLocation:     str("stateBucketLocation", ""),
 	}
-	if !settings.ValidProjectID(c.Project) {
+	if !stack.ValidProjectID(c.Project) {
 		bad("gcp:project", "%q is not a project id: pulumi config set gcp:project <your-project-id>", c.Project)
 	}
 	switch {
@@ -95,12 +93,15 @@ func Load(gcp, own Source) (Config, error) {
 	if !poolRe.MatchString(c.PoolID) || strings.HasPrefix(c.PoolID, "gcp-") {
 		bad(Namespace+":workloadIdentityPoolId", "%q is not a pool id (4-32 lowercase letters, digits, hyphens; not gcp-...)", c.PoolID)
 	}
-	if !settings.ValidServiceName(c.ServiceName) {
+	if !stack.ValidServiceName(c.ServiceName) {
 		bad(Namespace+":serviceName", "%q must be the main stack's gatehouse:serviceName (1-22 lowercase letters, digits, hyphens)", c.ServiceName)
 	}
-	for _, name := range f.List("backends") {
-		if id := settings.BackendAccountID(c.ServiceName, name); !backendRe.MatchString(name) || len(id) > 30 {
-			bad(Namespace+":backends", "%q must be the name of a backend in the main stack's gatehouse:backends (its account id %s must fit in 30 characters)", name, id)
+	names := stack.Names{Service: c.ServiceName, Project: c.Project}
+	backends := f.List("backends")
+	problems := names.Check(backends)
+	for i, name := range backends {
+		if !stack.ValidBackendName(name) || problems[i] != nil {
+			bad(Namespace+":backends", "%q must be the name of a backend in the main stack's gatehouse:backends (its account id %s must fit in 30 characters)", name, names.RuntimeAccount(name).ID)
 			continue
 		}
 		c.Backends = append(c.Backends, name)

@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/gatehouse/gatehouse/infra/components"
-	"github.com/gatehouse/gatehouse/infra/settings"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 func main() { pulumi.Run(program) }
@@ -33,17 +33,17 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	if err != nil {
 		return err
 	}
-	ci, err := components.NewCIAccess(ctx, "ci", &components.CIAccessArgs{
+	ci, err := NewCIAccess(ctx, "ci", &CIAccessArgs{
 		Project:           cfg.Project,
 		Repository:        cfg.Repository,
 		RepositoryID:      cfg.RepositoryID,
 		DeployEnvironment: cfg.DeployEnvironment,
 		PoolID:            cfg.PoolID,
-		ServiceName:       cfg.ServiceName,
+		Names:             stack.Names{Service: cfg.ServiceName, Project: cfg.Project, Region: cfg.Region},
+		Backends:          stackBackends(cfg.Backends),
 		ManageFirebase:    cfg.ManageFirebase,
 		InitializeAuth:    cfg.InitializeAuth,
 		AdoptAccounts:     cfg.AdoptAccounts,
-		BackendAccountIDs: backendAccountIDs(cfg),
 		StateBucket:       cfg.StateBucket,
 		StateLocation:     cfg.StateLocation,
 	}, pulumi.Providers(provider))
@@ -55,12 +55,4 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	export("GCP_PREVIEW_SERVICE_ACCOUNT", ci.Previewer.Email)
 	export("PULUMI_BACKEND_URL", ci.StateURL)
 	return nil
-}
-
-func backendAccountIDs(cfg Config) map[string]string {
-	ids := map[string]string{}
-	for _, name := range cfg.Backends {
-		ids[name] = settings.BackendAccountID(cfg.ServiceName, name)
-	}
-	return ids
 }

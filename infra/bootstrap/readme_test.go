@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -8,9 +9,44 @@ import (
 	"github.com/gatehouse/gatehouse/infra/components"
 )
 
+var updateReadme = flag.Bool("update-readme", false, "rewrite the README's deployer role list from the components' needs")
+
+const (
+	rolesStart = "<!-- deployer-roles:start (generated from the components' Needs: go test ./infra/bootstrap -update-readme) -->"
+	rolesEnd   = "<!-- deployer-roles:end -->"
+)
+
+// roleList renders the deployer's project roles, each with its reason:
+// the union of the main stack's components' needs (what this program
+// grants), then the ones managed Firebase adds.
+func roleList() string {
+	var b strings.Builder
+	base := deployNeeds(false).DeployRoles
+	for _, g := range base {
+		b.WriteString("- `" + g.Role + "`: " + g.Reason + ".\n")
+	}
+	b.WriteString("- with `manageFirebase` (the default), also:\n")
+	for _, g := range deployNeeds(true).DeployRoles {
+		if !hasRole(base, g.Role) {
+			b.WriteString("  - `" + g.Role + "`: " + g.Reason + ".\n")
+		}
+	}
+	return b.String()
+}
+
+func hasRole(grants []components.Grant, role string) bool {
+	for _, g := range grants {
+		if g.Role == role {
+			return true
+		}
+	}
+	return false
+}
+
 // TestREADMEListsRolesAndOutputs keeps the README's CI section in step with
-// the code: every deployer role with its reason, every output the
-// workflows read, and the workflows reading exactly those variables.
+// the code: the deployer's roles with their reasons (generated), every
+// output the workflows read, and the workflows reading exactly those
+// variables.
 func TestREADMEListsRolesAndOutputs(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -23,14 +59,17 @@ func TestREADMEListsRolesAndOutputs(t *testing.T) {
 	}
 	section := readme[start:]
 	section = section[:strings.Index(section[1:], "\n## ")+1]
-	for _, g := range components.DeployerRoles {
-		if !strings.Contains(section, "- `"+g.Role+"`: "+g.Reason+".") {
-			t.Errorf("README's CI section lacks %s with its reason", g.Role)
-		}
+	i, j := strings.Index(readme, rolesStart), strings.Index(readme, rolesEnd)
+	if i < start || j < i || j > start+len(section) {
+		t.Fatalf("README's CI section lacks the %q ... %q markers", rolesStart, rolesEnd)
 	}
-	for _, g := range components.FirebaseDeployerRoles {
-		if !strings.Contains(section, "  - `"+g.Role+"`: "+g.Reason+".") {
-			t.Errorf("README's CI section lacks %s with its reason", g.Role)
+	if got, want := readme[i+len(rolesStart)+1:j], roleList(); got != want {
+		if *updateReadme {
+			if err := os.WriteFile("../../README.md", []byte(readme[:i+len(rolesStart)+1]+want+readme[j:]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			t.Errorf("README's deployer roles differ from the components' needs; run: go test ./infra/bootstrap -update-readme\ngot:\n%s\nwant:\n%s", got, want)
 		}
 	}
 	outputs := []string{"GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_DEPLOY_SERVICE_ACCOUNT", "GCP_PREVIEW_SERVICE_ACCOUNT", "PULUMI_BACKEND_URL"}

@@ -1,127 +1,93 @@
 package components
 
 import (
-	"fmt"
-	"maps"
-	"slices"
-
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/gatehouse/gatehouse/stack"
 )
 
-// RuntimeAccountID and GatewayAccountID are the account ids of the stack's
-// two service accounts. The CI bootstrap program creates accounts with
-// these ids when the stack is to use existing ones.
-func RuntimeAccountID(prefix string) string { return prefix + "-runtime" }
-func GatewayAccountID(prefix string) string { return prefix + "-gateway" }
-
-// RuntimeDisplayName and GatewayDisplayName are the accounts' display names.
-func RuntimeDisplayName(prefix string) string { return prefix + " Cloud Run runtime" }
-func GatewayDisplayName(prefix string) string { return prefix + " API Gateway" }
-
-// AccountEmail is the email of a user-managed service account.
-func AccountEmail(accountID, project string) string {
-	return fmt.Sprintf("%s@%s.iam.gserviceaccount.com", accountID, project)
+// accountsNeeds: the accounts wait on the IAM API; creating them needs
+// iam.serviceAccounts.create, which no deployer role of the CI bootstrap
+// carries: with existingServiceAccounts (how CI deploys) the bootstrap
+// creates them, and the stack creates none.
+func accountsNeeds(existing bool) Needs {
+	n := Needs{APIs: []string{"iam.googleapis.com"}}
+	if !existing {
+		n.DeployRoles = []Grant{{"roles/iam.serviceAccountAdmin", "create the stack's service accounts (not needed with existingServiceAccounts, where the CI bootstrap creates them)"}}
+	}
+	return n
 }
 
-// Descriptions of the two accounts, shared with the bootstrap program.
-const (
-	RuntimeAccountDescription = "Identity of the gatehouse backend on Cloud Run. Holds no project roles."
-	GatewayAccountDescription = "Identity API Gateway uses to invoke the gatehouse backend (roles/run.invoker on that service only)."
-)
-
-// ServiceAccountsArgs configures the stack's two identities.
+// ServiceAccountsArgs configures the stack's identities.
 type ServiceAccountsArgs struct {
 	Project string
-	Prefix  string // account ids are RuntimeAccountID(Prefix) and GatewayAccountID(Prefix)
+	// Accounts are the stack's accounts (stack.Names.Accounts): one
+	// runtime account per backend, and the gateway's.
+	Accounts []stack.Account
 	// Existing uses accounts created outside the stack (by infra/bootstrap)
 	// with those ids instead of creating them.
 	Existing bool
-	// Backends are further backends, each with a runtime account of its own
-	// (id BackendAccountIDs[name]).
-	BackendAccountIDs map[string]string
+	Services *ProjectServices // the APIs to wait on
 }
 
-// ServiceAccounts are the backend's runtime identity and the gateway's
-// identity. Neither gets a project-level role: the runtime account needs
-// none (the backend calls no Google API), and the gateway account is granted
-// roles/run.invoker on the one Cloud Run service only.
+// ServiceAccounts are the backends' runtime identities and the gateway's
+// identity. None gets a project-level role: the runtime accounts need none
+// (the backends call no Google API), and the gateway account is granted
+// roles/run.invoker on each backend's Cloud Run service only.
 type ServiceAccounts struct {
 	pulumi.ResourceState
 
-	// Runtime and Gateway are nil with Existing.
-	Runtime *serviceaccount.Account
-	Gateway *serviceaccount.Account
-
-	RuntimeEmail  pulumi.StringOutput
-	GatewayEmail  pulumi.StringOutput
-	GatewayMember pulumi.StringOutput // "serviceAccount:<gateway email>"
-
-	// BackendEmails are the further backends' runtime accounts, by name.
-	BackendEmails map[string]pulumi.StringOutput
+	// Created are the accounts by Key; empty with Existing.
+	Created map[string]*serviceaccount.Account
+	// Emails are the accounts' emails by Key.
+	Emails map[string]pulumi.StringOutput
 }
 
-// NewServiceAccounts creates the runtime and gateway service accounts, or
-// refers to the existing ones.
+// NewServiceAccounts creates the stack's service accounts, or refers to
+// the existing ones.
 func NewServiceAccounts(ctx *pulumi.Context, name string, args *ServiceAccountsArgs, opts ...pulumi.ResourceOption) (*ServiceAccounts, error) {
-	componentName := name
-	c := &ServiceAccounts{}
+	c := &ServiceAccounts{Created: map[string]*serviceaccount.Account{}, Emails: map[string]pulumi.StringOutput{}}
 	if err := ctx.RegisterComponentResource(typePrefix+"ServiceAccounts", name, c, opts...); err != nil {
 		return nil, err
 	}
-	if args.Existing {
-		runtime := AccountEmail(RuntimeAccountID(args.Prefix), args.Project)
-		gateway := AccountEmail(GatewayAccountID(args.Prefix), args.Project)
-		c.RuntimeEmail = pulumi.String(runtime).ToStringOutput()
-		c.GatewayEmail = pulumi.String(gateway).ToStringOutput()
-		c.GatewayMember = pulumi.String("serviceAccount:" + gateway).ToStringOutput()
-	} else {
-		var err error
-		c.Runtime, err = serviceaccount.NewAccount(ctx, name+"-runtime", &serviceaccount.AccountArgs{
-			Project:     pulumi.String(args.Project),
-			AccountId:   pulumi.String(RuntimeAccountID(args.Prefix)),
-			DisplayName: pulumi.String(RuntimeDisplayName(args.Prefix)),
-			Description: pulumi.String(RuntimeAccountDescription),
-		}, withParent(c)...)
-		if err != nil {
-			return nil, err
-		}
-		c.Gateway, err = serviceaccount.NewAccount(ctx, name+"-gateway", &serviceaccount.AccountArgs{
-			Project:     pulumi.String(args.Project),
-			AccountId:   pulumi.String(GatewayAccountID(args.Prefix)),
-			DisplayName: pulumi.String(GatewayDisplayName(args.Prefix)),
-			Description: pulumi.String(GatewayAccountDescription),
-		}, withParent(c)...)
-		if err != nil {
-			return nil, err
-		}
-		c.RuntimeEmail, c.GatewayEmail, c.GatewayMember = c.Runtime.Email, c.Gateway.Email, c.Gateway.Member
+	iamAPI, err := args.Services.Require(accountsNeeds(args.Existing).APIs...)
+	if err != nil {
+		return nil, err
 	}
-	c.BackendEmails = map[string]pulumi.StringOutput{}
-	compName := componentName
-	for _, name := range slices.Sorted(maps.Keys(args.BackendAccountIDs)) {
-		id := args.BackendAccountIDs[name]
+	outputs := pulumi.Map{}
+	for _, a := range args.Accounts {
 		if args.Existing {
-			c.BackendEmails[name] = pulumi.String(AccountEmail(id, args.Project)).ToStringOutput()
-			continue
+			c.Emails[a.Key] = pulumi.String(stack.AccountEmail(a.ID, args.Project)).ToStringOutput()
+		} else {
+			acct, err := serviceaccount.NewAccount(ctx, name+"-"+a.Key, &serviceaccount.AccountArgs{
+				Project:     pulumi.String(args.Project),
+				AccountId:   pulumi.String(a.ID),
+				DisplayName: pulumi.String(a.DisplayName),
+				Description: pulumi.String(a.Description),
+			}, withParent(c, iamAPI, FormerName(name, a.Key, a.FormerKey))...)
+			if err != nil {
+				return nil, err
+			}
+			c.Created[a.Key], c.Emails[a.Key] = acct, acct.Email
 		}
-		acct, err := serviceaccount.NewAccount(ctx, compName+"-"+name+"-runtime", &serviceaccount.AccountArgs{
-			Project:     pulumi.String(args.Project),
-			AccountId:   pulumi.String(id),
-			DisplayName: pulumi.String(args.Prefix + " " + name + " runtime"),
-			Description: pulumi.String("Identity of the gatehouse backend " + name + " on Cloud Run. Holds no project roles."),
-		}, withParent(c)...)
-		if err != nil {
-			return nil, err
-		}
-		c.BackendEmails[name] = acct.Email
-	}
-	outputs := pulumi.Map{"runtimeEmail": c.RuntimeEmail, "gatewayEmail": c.GatewayEmail}
-	for name, email := range c.BackendEmails {
-		outputs[name+"RuntimeEmail"] = email
+		outputs[a.Key] = c.Emails[a.Key]
 	}
 	if err := ctx.RegisterResourceOutputs(c, outputs); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Email is account a's email.
+func (c *ServiceAccounts) Email(a stack.Account) pulumi.StringOutput { return c.Emails[a.Key] }
+
+// FormerName aliases the resource named prefix-Key to prefix-FormerKey,
+// the name an earlier layout gave it, so that the engine keeps the
+// account instead of replacing it. Both programs name their copies so.
+func FormerName(prefix string, key, formerKey string) pulumi.ResourceOption {
+	if formerKey == "" {
+		return pulumi.Aliases(nil)
+	}
+	return pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(prefix + "-" + formerKey)}})
 }

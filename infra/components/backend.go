@@ -2,34 +2,48 @@ package components
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/artifactregistry"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/gatehouse/gatehouse/stack"
 )
 
-// How the backend image is built. `make image-test` builds the same
-// Dockerfile for the same platform; a test keeps the two in step.
+// ImagePlatform is the platform backend images are built for: Cloud Run
+// runs amd64. `make image-test` builds for the same one; a test keeps the
+// two in step.
+const ImagePlatform = "linux/amd64"
+
+// The port and health path every backend serves.
 const (
-	ImagePlatform   = "linux/amd64"          // Cloud Run runs amd64
-	ImageContext    = "../service"           // relative to infra/, where Pulumi runs the program
-	ImageDockerfile = "cmd/hello/Dockerfile" // inside ImageContext: the /v1 backend's
-	ImageCommand    = "./cmd/hello"          // its build argument CMD
-	ContainerPort   = 8080
-	HealthPath      = "/healthz"
+	ContainerPort = 8080
+	HealthPath    = "/healthz"
 )
 
-// SecureBackendArgs configures the Cloud Run backend.
+var backendNeeds = Needs{
+	APIs: []string{"run.googleapis.com"},
+	DeployRoles: []Grant{
+		{"roles/run.admin", "create and update the Cloud Run service and grant roles/run.invoker on it to the gateway account: run.services.setIamPolicy is in no narrower predefined role, and the service does not exist before the first up, so the role cannot be granted on it"},
+	},
+}
+
+// SecureBackendArgs configures one Cloud Run backend.
 type SecureBackendArgs struct {
 	Project, Region string
-	ServiceName     string
-	ImageTag        string
+	ServiceName     string // its Cloud Run service (stack.Names.CloudRunService)
+
+	// Build builds the image (paths as the program opens them) and pushes
+	// it to Repository as ImageName:ImageTag; or ImageRef runs an existing
+	// image instead.
+	Build      *stack.Build
+	Repository *ImageRepository
+	ImageName  string // without tag (stack.Names.Image)
+	ImageTag   string
+	ImageRef   string
 
 	// RuntimeServiceAccount is the email the service runs as.
 	RuntimeServiceAccount pulumi.StringInput
@@ -37,32 +51,12 @@ type SecureBackendArgs struct {
 	// service, e.g. "serviceAccount:gw@p.iam.gserviceaccount.com".
 	InvokerMember pulumi.StringInput
 
-	MinInstances, MaxInstances int
-	CPU, Memory                string
-	Concurrency                int
-	RequestTimeout             time.Duration
-	LogLevel                   string
-	CORSOrigins                []string // CORS_ALLOW_ORIGINS for the backend; none: CORS off
-	DeletionProtection         bool
+	Run                stack.RunSettings
+	LogLevel           string
+	CORSOrigins        []string // CORS_ALLOW_ORIGINS for the backend; none: CORS off
+	DeletionProtection bool
 
-	// APIs are options that make resources wait for their Google APIs.
-	RegistryAPI, RunAPI pulumi.ResourceOption
-
-	// Repository, when set, is the image repository to push to (one for
-	// all the stack's backends); otherwise the backend creates it.
-	Repository *artifactregistry.Repository
-	// Build says how the image is built: nil builds the /v1 backend
-	// (ImageDockerfile with CMD=ImageCommand).
-	Build *ImageBuild
-	// ImageRef runs an existing image instead of building one.
-	ImageRef string
-}
-
-// ImageBuild is a Docker build of a backend image; paths are relative to
-// infra/, where Pulumi runs the program.
-type ImageBuild struct {
-	Context, Dockerfile string
-	Args                map[string]string // build arguments
+	Services *ProjectServices // the APIs to wait on
 }
 
 // SecureBackend is the image in Artifact Registry, the Cloud Run service
@@ -71,10 +65,9 @@ type ImageBuild struct {
 type SecureBackend struct {
 	pulumi.ResourceState
 
-	Repository *artifactregistry.Repository
-	Image      *docker.Image
-	Service    *cloudrunv2.Service
-	Invoker    *cloudrunv2.ServiceIamMember
+	Image   *docker.Image // nil with ImageRef
+	Service *cloudrunv2.Service
+	Invoker *cloudrunv2.ServiceIamMember
 
 	URL         pulumi.StringOutput // Cloud Run URL; direct calls get 403
 	ImageDigest pulumi.StringOutput // repo digest the service runs
@@ -87,20 +80,9 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 		return nil, err
 	}
 	protect := pulumi.Protect(args.DeletionProtection)
-
-	var err error
-	c.Repository = args.Repository
-	if c.Repository == nil {
-		c.Repository, err = artifactregistry.NewRepository(ctx, name+"-repo", &artifactregistry.RepositoryArgs{
-			Project:      pulumi.String(args.Project),
-			Location:     pulumi.String(args.Region),
-			RepositoryId: pulumi.String(args.ServiceName),
-			Format:       pulumi.String("DOCKER"),
-			Description:  pulumi.String("gatehouse backend images"),
-		}, withParent(c, args.RegistryAPI, protect)...)
-		if err != nil {
-			return nil, err
-		}
+	runAPI, err := args.Services.Require(backendNeeds.APIs...)
+	if err != nil {
+		return nil, err
 	}
 	image, err := c.image(ctx, name, args)
 	if err != nil {
@@ -134,11 +116,11 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 		Ingress: pulumi.String("INGRESS_TRAFFIC_ALL"),
 		Template: &cloudrunv2.ServiceTemplateArgs{
 			ServiceAccount:                args.RuntimeServiceAccount,
-			MaxInstanceRequestConcurrency: pulumi.Int(args.Concurrency),
-			Timeout:                       pulumi.String(strconv.Itoa(int(args.RequestTimeout.Seconds())) + "s"),
+			MaxInstanceRequestConcurrency: pulumi.Int(args.Run.Concurrency),
+			Timeout:                       pulumi.String(strconv.Itoa(int(args.Run.RequestTimeout.Seconds())) + "s"),
 			Scaling: &cloudrunv2.ServiceTemplateScalingArgs{
-				MinInstanceCount: pulumi.Int(args.MinInstances),
-				MaxInstanceCount: pulumi.Int(args.MaxInstances),
+				MinInstanceCount: pulumi.Int(args.Run.MinInstances),
+				MaxInstanceCount: pulumi.Int(args.Run.MaxInstances),
 			},
 			Containers: cloudrunv2.ServiceTemplateContainerArray{&cloudrunv2.ServiceTemplateContainerArgs{
 				// Pinned to the pushed digest: a code change rolls a new
@@ -149,7 +131,7 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 				}},
 				Envs: envs,
 				Resources: &cloudrunv2.ServiceTemplateContainerResourcesArgs{
-					Limits:          pulumi.StringMap{"cpu": pulumi.String(args.CPU), "memory": pulumi.String(args.Memory)},
+					Limits:          pulumi.StringMap{"cpu": pulumi.String(args.Run.CPU), "memory": pulumi.String(args.Run.Memory)},
 					CpuIdle:         pulumi.Bool(true),
 					StartupCpuBoost: pulumi.Bool(true),
 				},
@@ -171,7 +153,7 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 				},
 			}},
 		},
-	}, withParent(c, args.RunAPI, protect)...)
+	}, withParent(c, runAPI, protect)...)
 	if err != nil {
 		return nil, err
 	}
@@ -218,38 +200,35 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 		c.ImageDigest = pulumi.String(args.ImageRef).ToStringOutput()
 		return c.ImageDigest, nil
 	}
-	build := args.Build
-	if build == nil {
-		build = &ImageBuild{Context: ImageContext, Dockerfile: filepath.Join(ImageContext, ImageDockerfile), Args: map[string]string{"CMD": ImageCommand}}
+	if args.Build == nil || args.Repository == nil {
+		return pulumi.StringOutput{}, fmt.Errorf("backend %s: a build needs a repository to push to", name)
 	}
-	buildArgs := pulumi.StringMap{}
-	for k, v := range build.Args {
-		buildArgs[k] = pulumi.String(v)
-	}
-	var buildArgsInput pulumi.StringMapInput
-	if len(buildArgs) > 0 {
-		buildArgsInput = buildArgs
+	var buildArgs pulumi.StringMapInput
+	if len(args.Build.Args) > 0 {
+		m := pulumi.StringMap{}
+		for k, v := range args.Build.Args {
+			m[k] = pulumi.String(v)
+		}
+		buildArgs = m
 	}
 	// Push with a short-lived OAuth token of the credentials Pulumi runs
 	// with; no key file is involved.
-	registry := fmt.Sprintf("%s-docker.pkg.dev", args.Region)
 	token := organizations.GetClientConfigOutput(ctx, pulumi.Parent(c)).AccessToken()
-	imageName := pulumi.Sprintf("%s/%s/%s/%s:%s", registry, args.Project, c.Repository.RepositoryId, args.ServiceName, args.ImageTag)
 	var err error
 	c.Image, err = docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
-		ImageName: imageName,
+		ImageName: pulumi.String(args.ImageName + ":" + args.ImageTag),
 		Build: &docker.DockerBuildArgs{
-			Context:    pulumi.String(build.Context),
-			Dockerfile: pulumi.String(build.Dockerfile),
+			Context:    pulumi.String(args.Build.Context),
+			Dockerfile: pulumi.String(args.Build.Dockerfile),
 			Platform:   pulumi.String(ImagePlatform),
-			Args:       buildArgsInput,
+			Args:       buildArgs,
 		},
 		Registry: &docker.RegistryArgs{
-			Server:   pulumi.String(registry),
+			Server:   pulumi.String(args.Repository.Host),
 			Username: pulumi.String("oauth2accesstoken"),
 			Password: pulumi.ToSecret(token).(pulumi.StringOutput),
 		},
-	}, withParent(c, pulumi.DependsOn([]pulumi.Resource{c.Repository}))...)
+	}, withParent(c, pulumi.DependsOn([]pulumi.Resource{args.Repository.Repository}))...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

@@ -10,23 +10,29 @@ import (
 	"github.com/gatehouse/gatehouse/spec"
 )
 
-// GatewayArgs configures API Gateway in front of the backend.
+var gatewayNeeds = Needs{
+	APIs: []string{"apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com"},
+	DeployRoles: []Grant{
+		{"roles/apigateway.admin", "create and update the API, its configs and the gateway"},
+		serviceUsageAdmin, // the API's managed service (ManagedService below)
+	},
+}
+
+// GatewayArgs configures API Gateway in front of the backends.
 type GatewayArgs struct {
 	Project, Region string
-	APIID           string // API and gateway id
+	APIID           string // API and gateway id (stack.Names.API)
 
-	// ServiceAccount is the email the gateway calls the backend as.
+	// ServiceAccount is the email the gateway calls the backends as.
 	ServiceAccount pulumi.StringInput
-	// BackendURL is the Cloud Run URL the spec points at.
-	BackendURL pulumi.StringInput
-	// BackendURLs are the further backends' Cloud Run URLs, by name.
+	// Contract is the document's static part (stack.Config.Contract); it is
+	// rendered with BackendURLs, the backends' Cloud Run URLs by name, and
+	// the API's managed service name once they are known.
+	Contract    spec.Contract
 	BackendURLs pulumi.StringMapInput
-	// Spec returns the rendering params given the live backend URLs and the
-	// API's managed service name.
-	Spec func(backendURL, managedService string, backendURLs map[string]string) spec.Params
 
-	GatewayAPI pulumi.ResourceOption // waits for the API Gateway APIs
-	Protect    bool
+	Protect  bool
+	Services *ProjectServices // the APIs to wait on
 }
 
 // Gateway is the API, its config (the rendered spec) and the gateway serving
@@ -50,12 +56,15 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	if err := ctx.RegisterComponentResource(typePrefix+"Gateway", name, c, opts...); err != nil {
 		return nil, err
 	}
-	var err error
+	gatewayAPI, err := args.Services.Require(gatewayNeeds.APIs...)
+	if err != nil {
+		return nil, err
+	}
 	c.API, err = apigateway.NewApi(ctx, name+"-api", &apigateway.ApiArgs{
 		Project:     pulumi.String(args.Project),
 		ApiId:       pulumi.String(args.APIID),
 		DisplayName: pulumi.String(args.APIID),
-	}, withParent(c, args.GatewayAPI, pulumi.Protect(args.Protect))...)
+	}, withParent(c, gatewayAPI, pulumi.Protect(args.Protect))...)
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +73,8 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	if backendURLs == nil {
 		backendURLs = pulumi.StringMap{}
 	}
-	c.Document = pulumi.All(args.BackendURL, c.API.ManagedService, backendURLs).ApplyT(func(v []any) (string, error) {
-		doc, err := spec.Render(args.Spec(v[0].(string), v[1].(string), v[2].(map[string]string)))
+	c.Document = pulumi.All(backendURLs, c.API.ManagedService).ApplyT(func(v []any) (string, error) {
+		doc, err := args.Contract.Render(v[0].(map[string]string), v[1].(string))
 		return string(doc), err
 	}).(pulumi.StringOutput)
 	// The id hashes every input that forces the ApiConfig's replacement:

@@ -5,6 +5,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// providerNeeds: every request carries the project as its quota project
+// (user_project_override, below), which needs serviceusage.services.use.
+// The deployer has it through roles/serviceusage.serviceUsageAdmin
+// (services.go); the previewer, which may change nothing, through the
+// consumer role.
+var providerNeeds = Needs{PreviewRoles: []Grant{
+	{"roles/serviceusage.serviceUsageConsumer", "serviceusage.services.use, which every request needs because the provider sets user_project_override"},
+}}
+
 // GoogleProviderArgs configure a program's own Google provider.
 type GoogleProviderArgs struct {
 	Project, Region string // Region may be empty

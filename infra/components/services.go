@@ -8,6 +8,12 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// serviceUsageAdmin enables APIs and services (projects.Service): the
+// stack's APIs here, and the gateway's managed service (gateway.go).
+var serviceUsageAdmin = Grant{"roles/serviceusage.serviceUsageAdmin", "enable the stack's APIs and the gateway's managed service (projects.Service); also carries serviceusage.services.use, which every request needs because the provider sets user_project_override"}
+
+var servicesNeeds = Needs{DeployRoles: []Grant{serviceUsageAdmin}}
+
 // ProjectServicesArgs lists the Google APIs to enable.
 type ProjectServicesArgs struct {
 	Project  string
@@ -49,7 +55,11 @@ func NewProjectServices(ctx *pulumi.Context, name string, args *ProjectServicesA
 }
 
 // Require returns a DependsOn option on the named APIs, for resources that
-// cannot be created before their API is on.
+// cannot be created before their API is on. An API these services do not
+// enable is an error: a component declared a need (its Needs) that the
+// program left out of what it enables, and its resources would otherwise
+// race their API. A nil ProjectServices (a component built alone, in a
+// test) requires nothing.
 //
 // A just-enabled API can still answer 403 SERVICE_DISABLED for a minute or
 // two. The Google provider does not retry that error: its global retry
@@ -59,12 +69,22 @@ func NewProjectServices(ctx *pulumi.Context, name string, args *ProjectServicesA
 // bounded wait would need a sleep resource (pulumiverse time), which this
 // stack does not pin; so the README's troubleshooting says to run `pulumi
 // up` again, which creates what is left.
-func (p *ProjectServices) Require(services ...string) pulumi.ResourceOption {
-	var deps []pulumi.Resource
-	for _, s := range services {
-		if svc, ok := p.Enabled[s]; ok {
-			deps = append(deps, svc)
-		}
+func (p *ProjectServices) Require(services ...string) (pulumi.ResourceOption, error) {
+	if p == nil {
+		return pulumi.DependsOn(nil), nil
 	}
-	return pulumi.DependsOn(deps)
+	var deps []pulumi.Resource
+	var missing []string
+	for _, s := range services {
+		svc, ok := p.Enabled[s]
+		if !ok {
+			missing = append(missing, s)
+			continue
+		}
+		deps = append(deps, svc)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("require %s: not among the APIs the stack enables (a component's Needs left out of StackNeeds?)", strings.Join(missing, ", "))
+	}
+	return pulumi.DependsOn(deps), nil
 }

@@ -8,8 +8,10 @@
 #                   (default: .cache/plan in the checkout)
 #   -p PROJECT_DIR  the Pulumi project to preview (default: the checkout; tests pass a copy;
 #                   infra/bootstrap for the CI bootstrap program)
-#   -c CONFIG.yaml  the stack config to start from (default: gcp:project and gcp:region only);
-#                   infra/bootstrap's Pulumi.example.yaml for the bootstrap
+#   -c CONFIG.yaml  the stack file to plan (`make plan` passes Pulumi.$STACK.yaml), copied without what
+#                   a throw-away stack cannot read: its secrets provider's keys and secure: values
+#                   (default: gcp:project and gcp:region only); infra/bootstrap's Pulumi.example.yaml
+#                   for the bootstrap
 #   -n              no Docker daemon (a program without the docker provider)
 #   -s STATE.json   a deployment (`pulumi stack export` format) imported into the throw-away stack
 #                   first, so the preview diffs against it instead of planning a fresh stack
@@ -23,6 +25,9 @@
 #     Google API call fails at once instead of reaching out;
 #   - a Docker daemon is reachable (the docker provider connects at Configure, even in preview):
 #     local/image/docker.sh provides one and stops it afterwards.
+# It prints which file and project it plans, the plan, and a summary of every resource by operation,
+# type, name and parent (from plan.json: pulumi's diff tree can show a resource under another
+# component than its parent).
 # Exit status: pulumi preview's (0: the plan is valid). Uses the `pulumi` on PATH.
 set -euo pipefail
 
@@ -59,14 +64,17 @@ trap 'exit 143' TERM
 # in a subfolder of infra/, such as infra/bootstrap).
 for mod in "$project" "$project/infra" "$project/.."; do [ -f "$mod/go.mod" ] && break; done
 (cd "$mod" && go mod download && GOWORK=off go mod download)
+# plan.sh's own helper (infra/plan/planfile), built while the network is open.
+(cd "$repo/infra" && go build -o "$work/planfile" ./plan/planfile)
 
 user_home=${PULUMI_HOME:-$HOME/.pulumi}
 mkdir -p "$work/home" "$work/state"
 [ -d "$user_home/plugins" ] && ln -s "$user_home/plugins" "$work/home/plugins"
 
 if [ -n "$base" ]; then
-  cp "$base" "$work/Pulumi.plan.yaml"
+  "$work/planfile" config "$base" "$work/Pulumi.plan.yaml"
 else
+  echo "planning the built-in config (project gatehouse-plan-test)"
   cat >"$work/Pulumi.plan.yaml" <<'EOF'
 config:
   gcp:project: gatehouse-plan-test
@@ -100,6 +108,10 @@ inner() {
   done
   p preview --stack plan --config-file "$conf" --json >"$out/plan.json" 2>"$out/plan.err" || rc=$?
   p preview --stack plan --config-file "$conf" --diff --color never >"$out/plan.txt" 2>&1 || true
+  if [ -s "$out/plan.json" ] && "$work/planfile" summary "$out/plan.json" >"$out/summary.txt" 2>/dev/null; then
+    printf '\nEvery resource by type, name and parent (from plan.json):\n' >>"$out/plan.txt"
+    cat "$out/summary.txt" >>"$out/plan.txt"
+  fi
   cat "$out/plan.txt"
   return $rc
 }

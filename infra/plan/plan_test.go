@@ -29,6 +29,10 @@ type preview struct {
 			Parent string         `json:"parent"`
 			Inputs map[string]any `json:"inputs"`
 		} `json:"newState"`
+		OldState struct {
+			Type   string `json:"type"`
+			Custom bool   `json:"custom"`
+		} `json:"oldState"`
 	} `json:"steps"`
 	Diagnostics []struct {
 		Message  string `json:"message"`
@@ -110,8 +114,9 @@ var wantTypes = map[string]int{
 	"pulumi:pulumi:Stack":                              1,
 	"pulumi:providers:gcp":                             1, // the stack's own, with a quota project
 	"gatehouse:components:ProjectServices":             1,
-	"gatehouse:components:Identity":                    1,
+	"gatehouse:components:FirebaseAuth":                1,
 	"gatehouse:components:ServiceAccounts":             1,
+	"gatehouse:components:ImageRepository":             1,
 	"gatehouse:components:SecureBackend":               1,
 	"gatehouse:components:Gateway":                     1,
 	"gcp:projects/service:Service":                     9, // 8 APIs + the API's managed service
@@ -270,7 +275,7 @@ func TestRealPlanCatchesProviderViolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	planted := strings.Replace(string(src), `pulumi.String(RuntimeAccountID(args.Prefix))`, `pulumi.String("X_")`, 1)
+	planted := strings.Replace(string(src), `AccountId:   pulumi.String(a.ID),`, `AccountId:   pulumi.String("X_"),`, 1)
 	if planted == string(src) {
 		t.Fatal("could not plant the violation: accounts.go changed shape")
 	}
@@ -315,6 +320,10 @@ func standIns(typ string, in map[string]any) map[string]any {
 		out = map[string]any{"defaultHostname": str("gatewayId") + "-3x4mpl3.ew.gateway.dev"}
 	case "gcp:firebase/webApp:WebApp":
 		out = map[string]any{"appId": "1:123456789:web:abcdef", "name": "projects/" + str("project") + "/webApps/1:123456789:web:abcdef"}
+	case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+		out = map[string]any{"name": "projects/123456789012/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId")}
+	case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+		out = map[string]any{"name": "projects/123456789012/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId") + "/providers/" + str("workloadIdentityPoolProviderId")}
 	}
 	// Resources with labels record the labels the provider computed.
 	switch typ {
@@ -474,8 +483,8 @@ func TestRealPlanCodeChangeTouchesOnlyImageAndService(t *testing.T) {
 	// A code-only change to the backend.
 	got := planAfterChange(t, dst, state, conf, filepath.Join("service", "hello", "hello.go"))
 	want := []string{
-		"update docker:index/image:Image backend-image [build]", // its contextDigest: the provider hashes the build context
-		"update gcp:cloudrunv2/service:Service backend-service [template.containers[0].image]",
+		"update docker:index/image:Image backend-v1-image [build]", // its contextDigest: the provider hashes the build context
+		"update gcp:cloudrunv2/service:Service backend-v1-service [template.containers[0].image]",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("a code-only change plans:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
@@ -502,8 +511,8 @@ func TestRealPlanCodeChangeToOneOfTwoBackends(t *testing.T) {
 			"update gcp:cloudrunv2/service:Service backend-notes-service [template.containers[0].image]",
 		}},
 		{filepath.Join("service", "hello", "hello.go"), []string{
-			"update docker:index/image:Image backend-image [build]",
-			"update gcp:cloudrunv2/service:Service backend-service [template.containers[0].image]",
+			"update docker:index/image:Image backend-v1-image [build]",
+			"update gcp:cloudrunv2/service:Service backend-v1-service [template.containers[0].image]",
 		}},
 	} {
 		got := planAfterChange(t, dst, state, conf, tt.file)
@@ -518,7 +527,7 @@ func TestRealPlanCodeChangeToOneOfTwoBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := planAfterChange(t, dst, state, conf, filepath.Join("service", "notes", "notes.go"))
-	if !slices.Contains(got, "update docker:index/image:Image backend-image [build]") {
+	if !slices.Contains(got, "update docker:index/image:Image backend-v1-image [build]") {
 		t.Errorf("without service/cmd/hello/Dockerfile.dockerignore a notes change still leaves /v1's image alone (%v): the check above proves nothing", got)
 	}
 }

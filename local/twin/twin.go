@@ -1,4 +1,4 @@
-// Package twin runs the whole gatehouse stack on loopback: the backend
+// Package twin runs the whole gatehouse stack on loopback: every backend's
 // binary, the Firebase Auth emulator, and a local gateway enforcing the same
 // rendered spec API Gateway gets. `make local` and the end-to-end tests use
 // it.
@@ -25,13 +25,14 @@ import (
 	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/internal/webpage"
 	"github.com/gatehouse/gatehouse/spec"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 // Config says what to run. Zero ports mean free ones.
 type Config struct {
 	RepoRoot    string
 	GatewayPort int
-	BackendPort int
+	BackendPort int // the first backend's
 	AuthPort    int
 	Project     string // Firebase project; emulator.DefaultProject when empty
 
@@ -40,13 +41,12 @@ type Config struct {
 	Emulator bool
 	Issuers  []spec.Issuer
 
-	// BackendURL, when set, is used instead of starting the backend.
-	BackendURL string
-	Deadline   time.Duration
+	Deadline time.Duration
 
-	// Backends are further backends, built from service/ and run beside the
-	// first, each serving the operations of its spec fragment (as
-	// gatehouse:backends deploys them).
+	// Backends are the stack's backends (gatehouse:backends, read and
+	// checked by package stack), each built from service/ and serving the
+	// operations of its spec fragment, as a deployment runs them. None: the
+	// default stack's (/v1).
 	Backends []Backend
 
 	// Web serves the browser client (make web) on an origin of its own,
@@ -86,31 +86,46 @@ type Web struct {
 	Port int
 }
 
-// Backend is a further backend: the Go package in service/ to run and its
-// Swagger 2.0 fragment (repository-relative).
+// Backend is a backend the twin runs: a stack entry (its Go package in
+// service/, its Command, and its fragment), or, with URL, one already
+// running there that the twin only routes to.
 type Backend struct {
-	Name    string
-	Package string // e.g. ./cmd/notes
-	Spec    string // e.g. service/notes/openapi.yaml
+	stack.Backend
+	URL string
+}
+
+// Package is the Go package of service/ the twin builds for b: its
+// command, which the stack requires of every built entry (as the
+// Dockerfile's CMD, which has no default).
+func Package(b stack.Backend) string { return b.Command }
+
+// Runnable says why the twin cannot run entry b, if it cannot: it builds Go
+// packages of service/ (the entry's rules themselves are the stack's).
+func Runnable(b stack.Backend) error {
+	switch {
+	case b.Image != "":
+		return fmt.Errorf("backend %s runs an existing image, which the twin cannot build: it runs backends built from service/", b.Name)
+	case b.Context != stack.DefaultBuildContext:
+		return fmt.Errorf("backend %s builds from %s; the twin runs Go packages of service/", b.Name, b.Context)
+	}
+	return nil
 }
 
 // Twin is a running local stack.
 type Twin struct {
 	GatewayURL  string
-	BackendURL  string
-	BackendURLs map[string]string // the further backends', by name
+	BackendURLs map[string]string // every backend's, by name
 	AuthHost    string            // FIREBASE_AUTH_EMULATOR_HOST, when the emulator runs
 	WebURL      string            // the browser client's origin, with Config.Web
 	Document    []byte            // the rendered spec the gateway enforces
 
-	backend *proc
-	extra   []*proc
-	emu     *emulator.Emulator
-	srv     *http.Server
-	served  chan error
-	web     *http.Server
-	webLn   net.Listener
-	tmp     string
+	procs  map[string]*proc // the backends the twin started, by name
+	emu    *emulator.Emulator
+	srv    *http.Server
+	served chan error
+	web    *http.Server
+	webLn  net.Listener
+	tmp    string
 }
 
 // Start builds and starts everything; on error it stops what it started.
@@ -157,29 +172,38 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 		c.CORSOrigins = append(append([]string{}, c.CORSOrigins...), t.WebURL)
 	}
 
-	t.BackendURL = c.BackendURL
-	if t.BackendURL == "" {
-		if t.backend, err = t.startBackend(ctx, c, "backend", "./cmd/hello", c.BackendPort); err != nil {
+	if len(c.Backends) == 0 {
+		def, err := stack.Defaults(c.RepoRoot)
+		if err != nil {
 			return nil, err
 		}
-		t.BackendURL = t.backend.url
+		for _, b := range def.Backends {
+			c.Backends = append(c.Backends, Backend{Backend: b})
+		}
 	}
-	params := spec.Params{BackendURL: t.BackendURL, Issuers: c.Issuers, Deadline: c.Deadline, Local: true}
-	t.BackendURLs = map[string]string{}
-	for _, b := range c.Backends {
-		frag, err := os.ReadFile(filepath.Join(c.RepoRoot, b.Spec))
-		if err != nil {
-			return nil, fmt.Errorf("backend %s: %w", b.Name, err)
+	params := spec.Params{Issuers: c.Issuers, Deadline: c.Deadline, Options: spec.Options{Local: true}}
+	t.BackendURLs, t.procs = map[string]string{}, map[string]*proc{}
+	for i, b := range c.Backends {
+		url := b.URL
+		if url == "" {
+			if err := Runnable(b.Backend); err != nil {
+				return nil, err
+			}
+			port := 0
+			if i == 0 {
+				port = c.BackendPort
+			}
+			p, err := t.startBackend(ctx, c, b.Name, Package(b.Backend), port)
+			if p != nil {
+				t.procs[b.Name] = p // stopped by Stop, healthy or not
+			}
+			if err != nil {
+				return nil, err
+			}
+			url = p.url
 		}
-		p, err := t.startBackend(ctx, c, b.Name, b.Package, 0)
-		if p != nil {
-			t.extra = append(t.extra, p) // stopped by Stop, healthy or not
-		}
-		if err != nil {
-			return nil, err
-		}
-		t.BackendURLs[b.Name] = p.url
-		params.Backends = append(params.Backends, spec.BackendRoute{Name: b.Name, URL: p.url, Fragment: frag})
+		t.BackendURLs[b.Name] = url
+		params.Backends = append(params.Backends, spec.BackendRoute{Name: b.Name, URL: url, Fragment: b.Fragment})
 	}
 
 	if len(c.CORSOrigins) > 0 {
@@ -348,10 +372,14 @@ func (p *proc) stop() {
 	}
 }
 
-// StopBackend stops only the first backend (tests use it to show a 503).
-func (t *Twin) StopBackend() error {
-	t.backend.stop()
-	t.backend = nil
+// StopBackend stops the backend named name (tests use it to show a 503).
+func (t *Twin) StopBackend(name string) error {
+	p, ok := t.procs[name]
+	if !ok {
+		return fmt.Errorf("no backend %s runs in the twin", name)
+	}
+	p.stop()
+	delete(t.procs, name)
 	return nil
 }
 
@@ -367,8 +395,7 @@ func (t *Twin) Stop() {
 	} else if t.webLn != nil {
 		_ = t.webLn.Close()
 	}
-	_ = t.StopBackend()
-	for _, p := range t.extra {
+	for _, p := range t.procs {
 		p.stop()
 	}
 	if t.emu != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/spec"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 type answer struct {
@@ -54,7 +55,11 @@ func TestTwinServers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tw, err := Start(t.Context(), Config{BackendURL: backend.URL, Web: &Web{Dir: dist},
+	def, err := stack.Defaults(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw, err := Start(t.Context(), Config{Backends: []Backend{{Backend: def.Backends[0], URL: backend.URL}}, Web: &Web{Dir: dist},
 		Issuers: []spec.Issuer{{Name: "machine", Issuer: "https://machine.test", JWKSURI: "http://127.0.0.1:1/keys", Audiences: []string{"aud"}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"gopkg.in/yaml.v3"
 	"io"
 	"log/slog"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/local/emulator"
 	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/twin"
+	"github.com/gatehouse/gatehouse/stack"
 )
 
 func main() {
@@ -43,13 +43,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("twin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	gwPort := fs.Int("gateway-port", 8080, "local gateway port")
-	bePort := fs.Int("backend-port", 8081, "backend port")
+	bePort := fs.Int("backend-port", 8081, "the first backend's port (the others get free ones)")
 	authPort := fs.Int("auth-port", 9099, "Firebase Auth emulator port")
 	project := fs.String("project", emulator.DefaultProject, "Firebase project id of the emulator (keep the demo- prefix)")
 	verbose := fs.Bool("v", false, "show the backend's and emulator's output")
 	webPort := fs.Int("web-port", 8082, "port of the browser client's own origin (make web builds it)")
 	webDir := fs.String("web-dir", "", "the built browser client (default: .cache/web/dist in the checkout; \"none\" serves no page)")
-	stackFile := fs.String("stack-file", "", "a stack file whose gatehouse:backends the twin also runs (such as Pulumi.v2.yaml)")
+	stackFile := fs.String("stack-file", "", "the stack file whose gatehouse:backends the twin runs (such as Pulumi.v2.yaml), checked by the same rules as a deployment; default: the backends of a stack that sets none (/v1)")
 	authData := fs.String("auth-data", "", "where the emulator keeps its accounts across restarts (default: .cache/twin/auth in the checkout; \"none\" forgets them)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,11 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "none":
 		dataDir = ""
 	}
-	var backends []twin.Backend
-	if *stackFile != "" {
-		if backends, err = stackBackends(*stackFile); err != nil {
-			return err
-		}
+	backends, err := stackBackends(*stackFile, root)
+	if err != nil {
+		return err
 	}
 	var web *twin.Web
 	switch *webDir {
@@ -92,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			web = &twin.Web{Dir: *webDir, Port: *webPort}
 		}
 	}
-	fmt.Fprintln(stdout, "starting the local twin (backend, Firebase Auth emulator, gateway)...")
+	fmt.Fprintln(stdout, "starting the local twin (backends, Firebase Auth emulator, gateway)...")
 	t, err := twin.Start(ctx, twin.Config{
 		RepoRoot: root, GatewayPort: *gwPort, BackendPort: *bePort, AuthPort: *authPort,
 		Project: *project, Emulator: true, AuthDataDir: dataDir, Log: childLog, Progress: stderr, Backends: backends, Web: web,
@@ -107,9 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"UNSIGNED tokens (alg none). It is for this machine only; never expose it.\n\n")
 	fmt.Fprintf(stdout, `gatehouse local twin is up:
   gateway   %s   (enforces the rendered spec; try %s/v1/hello)
-  backend   %s   (loopback only, so reachable from this machine alone;
-                                   a call without the gateway's identity header gets 401)
-  auth      http://%s   (Firebase Auth emulator, project %s; %s)
+%s  auth      http://%s   (Firebase Auth emulator, project %s; %s)
 %s
 In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build):
   export FIREBASE_AUTH_EMULATOR_HOST=%s
@@ -119,7 +115,7 @@ In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build
   gatehouse call /v1/me
 
 Press Ctrl-C to stop.
-`, t.GatewayURL, t.GatewayURL, t.BackendURL, t.AuthHost, *project, keeps(dataDir), extras(t, backends), t.AuthHost, t.GatewayURL)
+`, t.GatewayURL, t.GatewayURL, backendLines(t, backends), t.AuthHost, *project, keeps(dataDir), webLine(t), t.AuthHost, t.GatewayURL)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return nil
@@ -132,61 +128,46 @@ func keeps(dataDir string) string {
 	return "accounts kept in " + dataDir
 }
 
-// stackBackends reads gatehouse:backends from a stack file: the backends a
-// deployment of that stack runs, each built from service/ (an entry with an
-// existing image cannot run here).
-func stackBackends(file string) ([]twin.Backend, error) {
-	b, err := os.ReadFile(file)
-	if os.IsNotExist(err) {
-		return nil, nil // a stack without a file has no further backends
+// stackBackends are the backends of the stack file, read and checked by
+// package stack with the rules a deployment applies (a missing file, or an
+// entry `make plan` refuses, is an error), or, without a file, the default
+// stack's. The twin runs entries it can build: Go packages of service/.
+func stackBackends(file, root string) ([]twin.Backend, error) {
+	var cfg stack.Config
+	var err error
+	if file == "" {
+		cfg, err = stack.Defaults(root)
+	} else {
+		cfg, err = stack.LoadFile(file, root)
 	}
 	if err != nil {
 		return nil, err
 	}
-	var f struct {
-		Config map[string]any `yaml:"config"`
-	}
-	if err := yaml.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	raw, ok := f.Config["gatehouse:backends"]
-	if !ok {
-		return nil, nil
-	}
-	list, ok := raw.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: gatehouse:backends must be a list", file)
-	}
 	var out []twin.Backend
-	for i, e := range list {
-		m, _ := e.(map[string]any)
-		str := func(k string) string { v, _ := m[k].(string); return v }
-		if str("image") != "" {
-			return nil, fmt.Errorf("%s: gatehouse:backends[%d] (%s) runs an existing image, which the twin cannot build: it runs backends built from service/", file, i, str("name"))
+	for _, b := range cfg.Backends {
+		if err := twin.Runnable(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		if c := str("context"); c != "" && c != "service" {
-			return nil, fmt.Errorf("%s: gatehouse:backends[%d] (%s) builds from %s; the twin runs Go packages of service/", file, i, str("name"), c)
-		}
-		pkg := str("command")
-		if pkg == "" {
-			pkg = "."
-		}
-		if str("name") == "" || str("spec") == "" {
-			return nil, fmt.Errorf("%s: gatehouse:backends[%d] needs a name and a spec", file, i)
-		}
-		out = append(out, twin.Backend{Name: str("name"), Package: pkg, Spec: str("spec")})
+		out = append(out, twin.Backend{Backend: b})
 	}
 	return out, nil
 }
 
-// extras are the banner lines of the browser client and further backends.
-func extras(t *twin.Twin, backends []twin.Backend) string {
+// backendLines are the banner's lines of the backends.
+func backendLines(t *twin.Twin, backends []twin.Backend) string {
 	var b strings.Builder
-	if t.WebURL != "" {
-		fmt.Fprintf(&b, "  web       %s   (the browser client: sign up and call the API from a page of its own origin)\n", t.WebURL)
-	}
 	for _, be := range backends {
-		fmt.Fprintf(&b, "  %-9s %s   (backend %s, serving %s)\n", be.Name, t.BackendURLs[be.Name], be.Package, be.Spec)
+		fmt.Fprintf(&b, "  %-9s %s   (loopback only, so reachable from this machine alone; Go package %s, serving %s)\n",
+			be.Name, t.BackendURLs[be.Name], twin.Package(be.Backend), be.Spec)
 	}
+	b.WriteString("            a call to a backend without the gateway's identity header gets 401\n")
 	return b.String()
+}
+
+// webLine is the banner's line of the browser client.
+func webLine(t *twin.Twin) string {
+	if t.WebURL == "" {
+		return ""
+	}
+	return fmt.Sprintf("  web       %s   (the browser client: sign up and call the API from a page of its own origin)\n", t.WebURL)
 }

@@ -213,7 +213,7 @@ func TestStopsEveryWay(t *testing.T) {
 			}
 			cmd, out, done := start(t, shell)
 			// The banner tells the truth: loopback backend, the installed CLI.
-			for _, want := range []string{fmt.Sprintf("backend   http://127.0.0.1:%d   (loopback only", p.backend), "gatehouse signup --email", "accounts are forgotten"} {
+			for _, want := range []string{fmt.Sprintf("v1        http://127.0.0.1:%d   (loopback only", p.backend), "gatehouse signup --email", "accounts are forgotten"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("banner lacks %q:\n%s", want, out.String())
 				}
@@ -289,31 +289,55 @@ func TestCtrlCOnTerminalExitsZero(t *testing.T) {
 	assertAllGone(t, p, &out)
 }
 
-// TestStackBackends: the twin runs the backends a stack file deploys,
-// refuses ones it cannot build, and a stack without a file has none.
+// TestStackBackends: the twin runs the backends a stack file deploys, /v1
+// included, checked by the rules a deployment applies (package stack): an
+// entry `make plan` refuses is refused here too, as is a missing file; an
+// entry the twin cannot build is refused with the reason.
 func TestStackBackends(t *testing.T) {
-	got, err := stackBackends("../../../Pulumi.v2.yaml")
-	if err != nil || len(got) != 1 || got[0] != (twin.Backend{Name: "notes", Package: "./cmd/notes", Spec: "service/notes/openapi.yaml"}) {
+	root := "../../.."
+	got, err := stackBackends(root+"/Pulumi.v2.yaml", root)
+	if err != nil || len(got) != 2 || got[0].Name != "v1" || twin.Package(got[0].Backend) != "./cmd/hello" ||
+		got[1].Name != "notes" || twin.Package(got[1].Backend) != "./cmd/notes" || got[1].Spec != "service/notes/openapi.yaml" || len(got[1].Fragment) == 0 {
 		t.Errorf("Pulumi.v2.yaml backends = %+v, %v", got, err)
 	}
-	if got, err := stackBackends("../../../Pulumi.dev.yaml"); err != nil || len(got) != 0 {
-		t.Errorf("Pulumi.dev.yaml backends = %+v, %v, want none", got, err)
+	if got, err := stackBackends(root+"/Pulumi.dev.yaml", root); err != nil || len(got) != 1 || got[0].Name != "v1" {
+		t.Errorf("Pulumi.dev.yaml backends = %+v, %v, want /v1's", got, err)
 	}
-	if got, err := stackBackends(filepath.Join(t.TempDir(), "Pulumi.none.yaml")); err != nil || got != nil {
-		t.Errorf("missing stack file = %+v, %v, want none", got, err)
+	if got, err := stackBackends("", root); err != nil || len(got) != 1 || got[0].Name != "v1" {
+		t.Errorf("no stack file: %+v, %v, want the default stack's /v1", got, err)
+	}
+	if _, err := stackBackends(filepath.Join(t.TempDir(), "Pulumi.V2.yaml"), root); err == nil || !strings.Contains(err.Error(), "Pulumi.V2.yaml") {
+		t.Errorf("a misspelt stack (missing file) = %v, want an error naming it", err)
 	}
 	dir := t.TempDir()
-	for name, content := range map[string]string{
-		"image":   "config:\n  gatehouse:backends:\n    - {name: x, image: europe-docker.pkg.dev/p/r/i:1, spec: s.yaml, paths: [/v3/]}\n",
-		"context": "config:\n  gatehouse:backends:\n    - {name: x, context: other, spec: s.yaml, paths: [/v3/]}\n",
-		"no spec": "config:\n  gatehouse:backends:\n    - {name: x, paths: [/v3/]}\n",
+	entry := "config:\n  gcp:project: my-gcp-project-id\n  gcp:region: europe-west1\n  gatehouse:backends:\n    - {name: x, spec: service/notes/openapi.yaml, paths: [/v2/]%s}\n"
+	for name, tt := range map[string]struct{ extra, want string }{
+		"image":                  {", image: europe-docker.pkg.dev/p/r/i:1, command: ./cmd/x", "gatehouse:backends[0].image: an existing image takes no"},
+		"image alone":            {"", ""}, // valid: checked below with the image only
+		"context":                {", context: other", "the twin runs Go packages of service/"},
+		"toolexec":               {", command: -toolexec=/bin/sh", "gatehouse:backends[0].command"},
+		"max instances 0":        {", maxInstances: 0", "gatehouse:backends[0].maxInstances"},
+		"no paths":               {"", ""},
+		"paths outside its spec": {"", ""},
 	} {
-		file := filepath.Join(dir, name+".yaml")
+		content := fmt.Sprintf(entry, tt.extra)
+		switch name {
+		case "image alone":
+			content = strings.Replace(content, "spec:", "image: europe-docker.pkg.dev/p/r/i:1, spec:", 1)
+			tt.want = "runs an existing image, which the twin cannot build"
+		case "no paths":
+			content = strings.Replace(content, ", paths: [/v2/]", "", 1)
+			tt.want = "gatehouse:backends[0].paths: must list"
+		case "paths outside its spec":
+			content = strings.Replace(content, "[/v2/]", "[/v3/]", 1)
+			tt.want = "gatehouse:backends[0].paths: service/notes/openapi.yaml declares /v2/notes, outside /v3/"
+		}
+		file := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
 		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := stackBackends(file); err == nil {
-			t.Errorf("%s: accepted", name)
+		if _, err := stackBackends(file, root); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want one containing %q", name, err, tt.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
-package settings
+package stack
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -14,10 +15,10 @@ import (
 var updateReadme = flag.Bool("update-readme", false, "rewrite the README's configuration table from Pulumi.yaml")
 
 const (
-	readmePath  = "../../README.md"
-	tableStart  = "<!-- config-table:start (generated from Pulumi.yaml: go test ./infra/settings -update-readme) -->"
+	readmePath  = "../README.md"
+	tableStart  = "<!-- config-table:start (generated from Pulumi.yaml: go test ./stack -update-readme) -->"
 	tableEnd    = "<!-- config-table:end -->"
-	projectFile = "../../Pulumi.yaml"
+	projectFile = "../Pulumi.yaml"
 )
 
 // configTable renders Pulumi.yaml's config block as a Markdown table, in the
@@ -60,8 +61,13 @@ func configTable(t *testing.T) string {
 		def := fmt.Sprint(c.Default)
 		switch v := c.Default.(type) {
 		case []any:
-			if len(v) == 0 {
-				def = "[]"
+			def = "[]"
+			if len(v) > 0 {
+				js, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				def = string(js)
 			}
 		case string:
 			if v == "" {
@@ -103,5 +109,5 @@ func TestREADMEConfigTable(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("README.md's configuration table differs from Pulumi.yaml; run: go test ./infra/settings -update-readme\ngot:\n%s\nwant:\n%s", got, want)
+	t.Errorf("README.md's configuration table differs from Pulumi.yaml; run: go test ./stack -update-readme\ngot:\n%s\nwant:\n%s", got, want)
 }

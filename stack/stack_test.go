@@ -1,6 +1,7 @@
-package settings
+package stack
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -18,23 +19,37 @@ func (m mapSource) Get(k string) string { return m[k] }
 
 var gcp = mapSource{"project": "my-project-1", "region": "europe-west1"}
 
+// load is Load with this checkout as the repository.
+func load(gcp, own Source) (Config, error) { return Load(gcp, own, "..") }
+
 func TestDefaults(t *testing.T) {
-	c, err := Load(gcp, mapSource{})
+	c, err := load(gcp, mapSource{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	run := RunSettings{MinInstances: 0, MaxInstances: 3, CPU: "1", Memory: "512Mi", Concurrency: 80, RequestTimeout: 30 * time.Second}
 	want := Config{
-		Project: "my-project-1", Region: "europe-west1", ServiceName: "gatehouse", MinInstances: 0, MaxInstances: 3,
-		CPU: "1", Memory: "512Mi", Concurrency: 80, RequestTimeout: 30 * time.Second, Deadline: 15 * time.Second,
+		Project: "my-project-1", Region: "europe-west1", ServiceName: "gatehouse", Defaults: run, Deadline: 15 * time.Second,
 		LogLevel: "info", ManageFirebase: true, FirebaseProjectID: "my-project-1", ImageTag: "main",
 	}
+	backends := c.Backends
+	c.Backends = nil
 	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
-		t.Errorf("Load(defaults) = %+v, want %+v", c, want)
+		t.Errorf("load(defaults) = %+v, want %+v", c, want)
+	}
+	// The default list is /v1's entry, with the stack's Cloud Run settings.
+	if len(backends) != 1 {
+		t.Fatalf("default backends = %+v, want /v1's entry", backends)
+	}
+	b := backends[0]
+	if b.Name != "v1" || b.Spec != "service/hello/openapi.yaml" || fmt.Sprint(b.Paths) != "[/v1/]" || b.Run != run || len(b.Fragment) == 0 ||
+		b.Build == nil || b.Build.Context != "../service" || b.Build.Dockerfile != "../service/cmd/hello/Dockerfile" || b.Build.Args["CMD"] != "./cmd/hello" {
+		t.Errorf("default backend = %+v (build %+v)", b, b.Build)
 	}
 }
 
 func TestLoadValues(t *testing.T) {
-	c, err := Load(gcp, mapSource{
+	c, err := load(gcp, mapSource{
 		"serviceName": "api", "minInstances": "1", "maxInstances": "10", "cpu": "500m", "memory": "1Gi",
 		"concurrency": "1", "requestTimeout": "60s", "backendDeadline": "45s", "deletionProtection": "true",
 		"manageFirebase": "false", "firebaseProjectId": "other-proj", "firebaseApiKey": "AIza", "corsOrigins": `["https://app.example.com/","*"]`,
@@ -43,14 +58,15 @@ func TestLoadValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ServiceName != "api" || c.MinInstances != 1 || c.MaxInstances != 10 || c.CPU != "500m" || !c.DeletionProtection ||
+	if c.ServiceName != "api" || c.Defaults.MinInstances != 1 || c.Defaults.MaxInstances != 10 || c.Defaults.CPU != "500m" || !c.DeletionProtection ||
 		c.ManageFirebase || c.FirebaseProjectID != "other-proj" || fmt.Sprint(c.CORSOrigins) != "[https://app.example.com *]" || c.Deadline != 45*time.Second || len(c.ServiceAccountIssuers) != 2 ||
 		c.ServiceAccountIssuers[1] != (spec.ServiceAccount{Email: "b-robot@p-123456.iam.gserviceaccount.com", Audience: "aud2"}) {
 		t.Errorf("Load = %+v", c)
 	}
-	p := c.SpecParams("https://x.a.run.app", "api-1.apigateway.p.cloud.goog", nil)
-	if p.EndpointsName == "" || !p.CORS || p.FirebaseProjectID != "other-proj" || p.Deadline != 45*time.Second {
-		t.Errorf("SpecParams = %+v", p)
+	p := c.Contract().Params(map[string]string{"v1": "https://x.a.run.app"}, "api-1.apigateway.p.cloud.goog")
+	if p.EndpointsName == "" || !p.CORS || p.FirebaseProjectID != "other-proj" || p.Deadline != 45*time.Second || p.Title != "api" ||
+		len(p.Backends) != 1 || p.Backends[0].URL != "https://x.a.run.app" || len(p.ServiceAccounts) != 2 {
+		t.Errorf("Contract().Params = %+v", p)
 	}
 }
 
@@ -91,9 +107,9 @@ func TestLoadErrors(t *testing.T) {
 		if own == nil {
 			own = mapSource{}
 		}
-		_, err := Load(tt.gcp, own)
+		_, err := load(tt.gcp, own)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("Load(%v, %v) = %v, want error containing %q", tt.gcp, own, err, tt.want)
+			t.Errorf("load(%v, %v) = %v, want error containing %q", tt.gcp, own, err, tt.want)
 		}
 	}
 }
@@ -101,7 +117,7 @@ func TestLoadErrors(t *testing.T) {
 // TestPulumiYAMLMatchesDefaults keeps Pulumi.yaml's config block and the Go
 // defaults in step: same keys, same defaults, each with a description.
 func TestPulumiYAMLMatchesDefaults(t *testing.T) {
-	b, err := os.ReadFile("../../Pulumi.yaml")
+	b, err := os.ReadFile("../Pulumi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +145,7 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		"manageFirebase": fmt.Sprint(DefaultManageFirebase), "firebaseProjectId": "", "firebaseApiKey": "",
 		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag,
 		"identityPlatformExists": fmt.Sprint(DefaultIdentityExists), "extraGatewayRegions": "[]",
-		"existingServiceAccounts": fmt.Sprint(DefaultExistingSAs), "backends": "[]",
+		"existingServiceAccounts": fmt.Sprint(DefaultExistingSAs), "backends": DefaultBackends,
 	}
 	for key, w := range want {
 		c, ok := project.Config[key]
@@ -141,8 +157,16 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 			t.Errorf("Pulumi.yaml %s has no type or description", key)
 		}
 		got := fmt.Sprint(c.Default)
-		if l, ok := c.Default.([]any); ok && len(l) == 0 {
+		if l, ok := c.Default.([]any); ok {
 			got = "[]"
+			if len(l) > 0 {
+				js, _ := json.Marshal(l)
+				got = string(js)
+				var wantList any
+				_ = json.Unmarshal([]byte(w), &wantList)
+				ws, _ := json.Marshal(wantList)
+				w = string(ws) // both as JSON with sorted keys
+			}
 		}
 		if got != w {
 			t.Errorf("Pulumi.yaml %s default = %q, Go default = %q", key, got, w)
@@ -196,7 +220,7 @@ func TestCPUMemoryRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.cpu+"/"+tt.memory+"/"+tt.concurrency, func(t *testing.T) {
-			_, err := Load(gcp, mapSource{"cpu": tt.cpu, "memory": tt.memory, "concurrency": tt.concurrency})
+			_, err := load(gcp, mapSource{"cpu": tt.cpu, "memory": tt.memory, "concurrency": tt.concurrency})
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Errorf("valid combination refused: %v", err)
@@ -219,26 +243,26 @@ func TestCPUMemoryRules(t *testing.T) {
 // one it lacks, and only that one.
 func TestGatewayRegions(t *testing.T) {
 	for _, r := range []string{"us-west3", "us-west4", "europe-west1", "asia-northeast1"} {
-		if _, err := Load(mapSource{"project": "my-project-1", "region": r}, mapSource{}); err != nil {
+		if _, err := load(mapSource{"project": "my-project-1", "region": r}, mapSource{}); err != nil {
 			t.Errorf("region %s refused: %v", r, err)
 		}
 	}
-	if _, err := Load(mapSource{"project": "my-project-1", "region": "europe-west9"}, mapSource{}); err == nil || !strings.Contains(err.Error(), "extraGatewayRegions") {
+	if _, err := load(mapSource{"project": "my-project-1", "region": "europe-west9"}, mapSource{}); err == nil || !strings.Contains(err.Error(), "extraGatewayRegions") {
 		t.Errorf("europe-west9 without the escape hatch: %v, want a refusal naming extraGatewayRegions", err)
 	}
-	c, err := Load(mapSource{"project": "my-project-1", "region": "europe-west9"}, mapSource{"extraGatewayRegions": `["europe-west9"]`})
+	c, err := load(mapSource{"project": "my-project-1", "region": "europe-west9"}, mapSource{"extraGatewayRegions": `["europe-west9"]`})
 	if err != nil || c.Region != "europe-west9" {
 		t.Errorf("europe-west9 with extraGatewayRegions: %+v %v", c, err)
 	}
 }
 
 func TestIdentityAndCredentials(t *testing.T) {
-	c, err := Load(mapSource{"project": "my-project-1", "region": "europe-west1", "accessToken": "ya29.x", "impersonateServiceAccount": "d@p.iam.gserviceaccount.com"},
+	c, err := load(mapSource{"project": "my-project-1", "region": "europe-west1", "accessToken": "ya29.x", "impersonateServiceAccount": "d@p.iam.gserviceaccount.com"},
 		mapSource{"identityPlatformExists": "true"})
 	if err != nil || !c.IdentityPlatformExists || c.AccessToken != "ya29.x" || c.ImpersonateServiceAccount != "d@p.iam.gserviceaccount.com" {
 		t.Errorf("Load = %+v %v", c, err)
 	}
-	if _, err := Load(gcp, mapSource{"identityPlatformExists": "yes"}); err == nil || !strings.Contains(err.Error(), "gatehouse:identityPlatformExists") {
+	if _, err := load(gcp, mapSource{"identityPlatformExists": "yes"}); err == nil || !strings.Contains(err.Error(), "gatehouse:identityPlatformExists") {
 		t.Errorf("identityPlatformExists yes: %v", err)
 	}
 }

@@ -6,8 +6,26 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// IdentityArgs configures end-user authentication.
-type IdentityArgs struct {
+// firebaseAuthNeeds: a managed Firebase project needs its APIs and the
+// deployer's roles; an existing one (manageFirebase false) needs nothing.
+func firebaseAuthNeeds(manage bool) Needs {
+	if !manage {
+		return Needs{}
+	}
+	return Needs{
+		APIs: []string{"firebase.googleapis.com", "identitytoolkit.googleapis.com"},
+		DeployRoles: []Grant{
+			{"roles/firebase.admin", "add Firebase to the project, create the web app and read its configuration (the API key the stack exports)"},
+			{"roles/identitytoolkit.admin", "read and adopt the Identity Platform configuration (firebaseauth.configs.*); its one-time initialisation is done by the bootstrap itself, run by a project owner"},
+		},
+		PreviewRoles: []Grant{
+			{"roles/firebase.viewer", "read the web app's configuration, which the preview looks up once the app exists"},
+		},
+	}
+}
+
+// FirebaseAuthArgs configures end-user authentication.
+type FirebaseAuthArgs struct {
 	// Manage enables Firebase in Project with email/password sign-in and a
 	// web app. Otherwise ProjectID/APIKey name an existing Firebase project.
 	Manage      bool
@@ -16,23 +34,34 @@ type IdentityArgs struct {
 	APIKey      string // web API key, when not managed
 	DisplayName string
 	// Exists adopts the project's existing Identity Platform config (see
-	// NewIdentity) instead of initializing it.
-	Exists bool
+	// NewFirebaseAuth) instead of initializing it.
+	Exists   bool
+	Services *ProjectServices // the APIs to wait on
 }
 
-// Identity is the Firebase Authentication project whose ID tokens the
+// FirebaseAuth is the Firebase Authentication project whose ID tokens the
 // gateway accepts, and the web API key clients sign in with.
-type Identity struct {
+type FirebaseAuth struct {
 	pulumi.ResourceState
 
 	ProjectID pulumi.StringOutput
 	APIKey    pulumi.StringOutput
 }
 
-// NewIdentity sets up Firebase Authentication, or refers to an existing one.
-func NewIdentity(ctx *pulumi.Context, name string, args *IdentityArgs, opts ...pulumi.ResourceOption) (*Identity, error) {
-	c := &Identity{}
-	if err := ctx.RegisterComponentResource(typePrefix+"Identity", name, c, opts...); err != nil {
+// formerFirebaseAuthType is the component's type token before it was named
+// after what it is: an alias keeps its URN, and its children's.
+const formerFirebaseAuthType = typePrefix + "Identity"
+
+// NewFirebaseAuth sets up Firebase Authentication, or refers to an
+// existing one.
+func NewFirebaseAuth(ctx *pulumi.Context, name string, args *FirebaseAuthArgs, opts ...pulumi.ResourceOption) (*FirebaseAuth, error) {
+	c := &FirebaseAuth{}
+	opts = append(opts, pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerFirebaseAuthType)}}))
+	if err := ctx.RegisterComponentResource(typePrefix+"FirebaseAuth", name, c, opts...); err != nil {
+		return nil, err
+	}
+	api, err := args.Services.Require(firebaseAuthNeeds(args.Manage).APIs...)
+	if err != nil {
 		return nil, err
 	}
 	if !args.Manage {
@@ -41,7 +70,7 @@ func NewIdentity(ctx *pulumi.Context, name string, args *IdentityArgs, opts ...p
 	} else {
 		fb, err := firebase.NewProject(ctx, name+"-firebase", &firebase.ProjectArgs{
 			Project: pulumi.String(args.Project),
-		}, withParent(c)...)
+		}, withParent(c, api)...)
 		if err != nil {
 			return nil, err
 		}
@@ -61,23 +90,14 @@ func NewIdentity(ctx *pulumi.Context, name string, args *IdentityArgs, opts ...p
 		//     config's inputs are ignored: gatehouse takes it as it is and
 		//     leaves its settings to the project's owner (email/password must
 		//     be on for the CLI: the README says how to check).
-		authOpts := []pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{fb}), pulumi.RetainOnDelete(true)}
+		authOpts := []pulumi.ResourceOption{api, pulumi.DependsOn([]pulumi.Resource{fb}), pulumi.RetainOnDelete(true)}
 		if args.Exists {
 			authOpts = append(authOpts,
 				pulumi.Import(pulumi.ID("projects/"+args.Project+"/config")),
 				pulumi.IgnoreChanges([]string{"signIn", "authorizedDomains", "autodeleteAnonymousUsers", "blockingFunctions",
 					"client", "mfa", "monitoring", "multiTenant", "quota", "smsRegionConfig"}))
 		}
-		auth, err := identityplatform.NewConfig(ctx, name+"-auth", &identityplatform.ConfigArgs{
-			Project: fb.Project,
-			SignIn: &identityplatform.ConfigSignInArgs{
-				AllowDuplicateEmails: pulumi.Bool(false),
-				Email: &identityplatform.ConfigSignInEmailArgs{
-					Enabled:          pulumi.Bool(true),
-					PasswordRequired: pulumi.Bool(true),
-				},
-			},
-		}, withParent(c, authOpts...)...)
+		auth, err := identityplatform.NewConfig(ctx, name+"-auth", EmailPasswordAuth(fb.Project), withParent(c, authOpts...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -100,4 +120,21 @@ func NewIdentity(ctx *pulumi.Context, name string, args *IdentityArgs, opts ...p
 		return nil, err
 	}
 	return c, nil
+}
+
+// EmailPasswordAuth is the Identity Platform config gatehouse turns on:
+// email/password sign-in, as the CLI and the browser client use, one
+// account per email. The bootstrap initialises Identity Platform with the
+// same config, which the main stack then adopts.
+func EmailPasswordAuth(project pulumi.StringInput) *identityplatform.ConfigArgs {
+	return &identityplatform.ConfigArgs{
+		Project: project,
+		SignIn: &identityplatform.ConfigSignInArgs{
+			AllowDuplicateEmails: pulumi.Bool(false),
+			Email: &identityplatform.ConfigSignInEmailArgs{
+				Enabled:          pulumi.Bool(true),
+				PasswordRequired: pulumi.Bool(true),
+			},
+		},
+	}
 }

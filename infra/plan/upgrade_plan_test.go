@@ -1,0 +1,277 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// upgradeFrom is the last commit with the layout before "one list of
+// backends" (/v1 the stack's own backend, further backends apart): the
+// upgrade test plans today's program against the state a first deployment
+// of that commit's program left.
+const upgradeFrom = "81c0a1b85ffea52e1005673e05d109daf40658a5"
+
+// upgradeStacks are the example stacks whose first deployment the fixtures
+// hold, with the config they were planned with (an existing Firebase
+// project: see TestRealPlanCodeChangeTouchesOnlyImageAndService).
+var upgradeStacks = []string{"dev", "v2"}
+
+var firebaseOff = []string{"gatehouse:manageFirebase=false", "gatehouse:firebaseProjectId=other-firebase-proj", "gatehouse:firebaseApiKey=AIzaStandIn"}
+
+func upgradeFixture(t *testing.T, stack string) string {
+	t.Helper()
+	return filepath.Join(repoRoot(t), "infra", "plan", "testdata", "upgrade-from-"+upgradeFrom[:7], stack+".state.json")
+}
+
+// TestGenerateUpgradeFixtures writes the fixtures: the program of commit
+// upgradeFrom, checked out of this repository's history, planned by the
+// real engine from its own stack files and settled into the state of a
+// first deployment (settledState). Run it only to regenerate them:
+//
+//	GATEHOUSE_PLAN_TEST=1 GATEHOUSE_UPGRADE_FIXTURES=1 go test -run TestGenerateUpgradeFixtures ./plan/
+//
+// (or GATEHOUSE_UPGRADE_FIXTURES=bootstrap for one of them).
+func TestGenerateUpgradeFixtures(t *testing.T) {
+	which := os.Getenv("GATEHOUSE_UPGRADE_FIXTURES") // 1: all; else a comma-separated list (dev,v2,bootstrap)
+	if which == "" {
+		t.Skip("regenerates the upgrade fixtures from git history: set GATEHOUSE_UPGRADE_FIXTURES=1")
+	}
+	want := func(stack string) bool { return which == "1" || slices.Contains(strings.Split(which, ","), stack) }
+	needPulumi(t)
+	old := t.TempDir()
+	archive := exec.Command("bash", "-c", `git -C "$1" archive "$2" | tar -C "$3" -x`, "archive", repoRoot(t), upgradeFrom, old)
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("check out %s: %v\n%s", upgradeFrom, err, out)
+	}
+	for _, stack := range upgradeStacks {
+		if want(stack) {
+			conf := append([]string{"-c", filepath.Join(old, "Pulumi."+stack+".yaml")}, firebaseOff...)
+			writeFixture(t, stack, old, conf)
+		}
+	}
+	// The CI bootstrap, from its example stack, with a further backend.
+	if want("bootstrap") {
+		boot := filepath.Join(old, "infra", "bootstrap")
+		writeFixture(t, "bootstrap", boot, []string{"-n", "-c", filepath.Join(boot, "Pulumi.example.yaml"), "gatehouse-bootstrap:backends[0]=notes"})
+	}
+}
+
+// writeFixture settles the first deployment of project planned with conf
+// and writes it as the fixture of stack.
+func writeFixture(t *testing.T, stack, project string, conf []string) {
+	t.Helper()
+	state, first := settledState(t, project, conf)
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := upgradeFixture(t, stack)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d resources of a first deployment of %s written to %s", stack, len(first.Steps), upgradeFrom[:7], file)
+}
+
+// stepsByOp lists the resources (type and name) of a plan's steps by
+// operation, but "same"; custom says whether each is a cloud resource (not
+// a component, which exists in the state alone).
+func stepsByOp(p *preview) (names map[string][]string, custom map[string]bool) {
+	names, custom = map[string][]string{}, map[string]bool{}
+	for _, s := range p.Steps {
+		if s.Op == "same" {
+			continue
+		}
+		typ, isCustom := s.NewState.Type, s.NewState.Custom
+		if typ == "" { // a delete has only its old state
+			typ, isCustom = s.OldState.Type, s.OldState.Custom
+		}
+		r := typ + " " + s.URN[strings.LastIndex(s.URN, "::")+2:]
+		names[s.Op] = append(names[s.Op], r)
+		custom[r] = isCustom
+	}
+	for _, n := range names {
+		sort.Strings(n)
+	}
+	return names, custom
+}
+
+// replaced is true for the operations that create or delete a resource
+// (a replacement is both).
+func replaced(op string) bool {
+	switch op {
+	case "create", "delete", "replace", "create-replacement", "delete-replaced", "discard", "import":
+		return true
+	}
+	return false
+}
+
+// TestRealPlanUpgradeInPlace: a stack deployed with the layout before one
+// list of backends (commit upgradeFrom: /v1 the stack's own backend) runs
+// today's program and the real engine plans no create, delete or
+// replacement of anything but the API config: aliases keep the Pulumi
+// names, stack.Names the Google ones, and nothing else changes but the
+// gateway's pointer to its new config. The API config is replaced because
+// the document changed (every operation routed by its own backend; tokens
+// from the Authorization header only), which is how any change of the
+// document deploys: create-before-delete.
+func TestRealPlanUpgradeInPlace(t *testing.T) {
+	needPulumi(t)
+	dst := copyProject(t)
+	for _, stack := range upgradeStacks {
+		t.Run(stack, func(t *testing.T) {
+			conf := append([]string{"-s", upgradeFixture(t, stack), "-c", filepath.Join(dst, "Pulumi."+stack+".yaml")}, firebaseOff...)
+			p, out, err := runPlan(t, dst, conf...)
+			if err != nil || p == nil {
+				t.Fatalf("plan against %s's first deployment: %v\n%s", upgradeFrom[:7], err, out)
+			}
+			names, custom := stepsByOp(p)
+			for op, n := range names {
+				for _, r := range n {
+					// Components are logical: a new one (the image repository's)
+					// creates nothing in Google.
+					if replaced(op) && custom[r] && !strings.HasPrefix(r, "gcp:apigateway/apiConfig:ApiConfig ") {
+						t.Errorf("upgrade plans %s %s", op, r)
+					}
+				}
+			}
+			got := changed(p)
+			// The document changed, so the config is replaced and the gateway
+			// moves to it. Updates in place of a backend's image and Cloud Run
+			// service follow a change to its code since upgradeFrom, as any
+			// code change deploys; nothing else may change.
+			for _, c := range got {
+				switch {
+				case c == "replace gcp:apigateway/apiConfig:ApiConfig gateway-config [apiConfigId displayName openapiDocuments[0].document.contents]",
+					c == "update gcp:apigateway/gateway:Gateway gateway-gateway [apiConfig]",
+					strings.HasPrefix(c, "create gatehouse:components:"),
+					strings.HasPrefix(c, "update docker:index/image:Image "),
+					strings.HasPrefix(c, "update gcp:cloudrunv2/service:Service "):
+				default:
+					t.Errorf("the upgrade plans %s", c)
+				}
+			}
+			if !slices.Contains(got, "replace gcp:apigateway/apiConfig:ApiConfig gateway-config [apiConfigId displayName openapiDocuments[0].document.contents]") {
+				t.Errorf("the new document does not replace the API config: %v", got)
+			}
+			fmt.Printf("upgrade in place (%s, the state of %s's first deployment): %v; changes: %v\n", stack, upgradeFrom[:7], p.ChangeSummary, got)
+		})
+	}
+}
+
+// TestRealPlanRetireV1: with the state of a two-backend deployment of
+// today's program, a stack file without the /v1 entry plans the deletion
+// of /v1's service, image, invoker binding and account, a new API config
+// without /v1's operations, the gateway moved to it, and only then the old
+// config's deletion; notes, the repository and the gateway stay.
+func TestRealPlanRetireV1(t *testing.T) {
+	needPulumi(t)
+	dst := copyProject(t)
+	conf := append([]string{"-c", filepath.Join(dst, "Pulumi.v2.yaml")}, firebaseOff...)
+	state, _ := settledState(t, dst, conf)
+	v2, err := os.ReadFile(filepath.Join(dst, "Pulumi.v2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stack file without its /v1 entry.
+	retired := regexp.MustCompile(`(?s)    - name: v1\n.*?(    - name: notes)`).ReplaceAll(v2, []byte("$1"))
+	if bytes.Contains(retired, []byte("name: v1")) || !bytes.Contains(retired, []byte("name: notes")) {
+		t.Fatalf("could not remove the /v1 entry:\n%s", retired)
+	}
+	file := filepath.Join(dst, "Pulumi.retired.yaml")
+	if err := os.WriteFile(file, retired, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, out, err := runPlan(t, dst, append([]string{"-s", state, "-c", file}, firebaseOff...)...)
+	if err != nil || p == nil {
+		t.Fatalf("retire plan: %v\n%s", err, out)
+	}
+	names, custom := stepsByOp(p)
+	wantDeleted := []string{
+		"docker:index/image:Image backend-v1-image",
+		"gatehouse:components:SecureBackend backend-v1",
+		"gcp:cloudrunv2/service:Service backend-v1-service",
+		"gcp:cloudrunv2/serviceIamMember:ServiceIamMember backend-v1-invoker",
+		"gcp:serviceaccount/account:Account accounts-v1-runtime",
+	}
+	if got := names["delete"]; strings.Join(got, "\n") != strings.Join(wantDeleted, "\n") {
+		t.Errorf("retiring /v1 deletes:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(wantDeleted, "\n  "))
+	}
+	for op, n := range names {
+		for _, r := range n {
+			if op != "delete" && replaced(op) && custom[r] && !strings.HasPrefix(r, "gcp:apigateway/apiConfig:ApiConfig ") {
+				t.Errorf("retiring /v1 plans %s %s", op, r)
+			}
+		}
+	}
+	// The new config's document routes /v2 and no /v1.
+	var doc string
+	order := map[string]int{}
+	for i, s := range p.Steps {
+		name := s.URN[strings.LastIndex(s.URN, "::")+2:]
+		if _, seen := order[s.Op+" "+name]; !seen {
+			order[s.Op+" "+name] = i
+		}
+		if s.NewState.Type == "gcp:apigateway/apiConfig:ApiConfig" && s.Op != "delete-replaced" {
+			docs, _ := s.NewState.Inputs["openapiDocuments"].([]any)
+			if len(docs) == 1 {
+				enc, _ := docs[0].(map[string]any)["document"].(map[string]any)["contents"].(string)
+				b, _ := base64.StdEncoding.DecodeString(enc)
+				doc = string(b)
+			}
+		}
+	}
+	if !strings.Contains(doc, "\n  /v2/notes:") || strings.Contains(doc, "\n  /v1/") {
+		t.Errorf("the new API config's document does not route /v2 alone:\n%s", doc)
+	}
+	// The gateway moves to the new config before the old one goes: the
+	// config is replaced create-before-delete (the mock tests check it is
+	// not delete-before-replace), the gateway's update follows, and every
+	// deletion comes after it.
+	replace, move := order["replace gateway-config"], order["update gateway-gateway"]
+	if replace == 0 || move == 0 || replace > move {
+		t.Errorf("steps: replace the config at %d, move the gateway at %d; want the replacement first (%v)", replace, move, order)
+	}
+	for step, i := range order {
+		if strings.HasPrefix(step, "delete ") && i < move {
+			t.Errorf("%s at %d, before the gateway moves (%d)", step, i, move)
+		}
+	}
+	fmt.Printf("retire /v1 (the state of a two-backend deployment): %v; deleted: %v\n", p.ChangeSummary, names["delete"])
+}
+
+// TestRealPlanBootstrapUpgradeInPlace: the CI bootstrap of commit
+// upgradeFrom (with a further backend), upgraded to today's program (its CI
+// code moved out of the main stack's components, its accounts from the one
+// table): the real engine plans no change at all.
+func TestRealPlanBootstrapUpgradeInPlace(t *testing.T) {
+	needPulumi(t)
+	dir := filepath.Join(repoRoot(t), "infra", "bootstrap")
+	p, out, err := runPlan(t, dir, "-s", upgradeFixture(t, "bootstrap"), "-n", "-c", filepath.Join(dir, "Pulumi.example.yaml"), "gatehouse-bootstrap:backends[0]=notes")
+	if err != nil || p == nil {
+		t.Fatalf("plan against %s's bootstrap: %v\n%s", upgradeFrom[:7], err, out)
+	}
+	names, _ := stepsByOp(p)
+	for op, n := range names {
+		for _, r := range n {
+			if replaced(op) {
+				t.Errorf("the bootstrap's upgrade plans %s %s", op, r)
+			}
+		}
+	}
+	if got := changed(p); len(got) != 0 {
+		t.Errorf("the bootstrap's upgrade plans changes: %v", got)
+	}
+	fmt.Printf("bootstrap upgrade in place (the state of %s's): %v\n", upgradeFrom[:7], p.ChangeSummary)
+}
