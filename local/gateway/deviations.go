@@ -33,6 +33,6 @@ var Deviations = []Deviation{
 	},
 	{
 		Title:  "Only loopback Host names are answered",
-		Reason: "the twin's servers (gateway and browser client) answer Host 127.0.0.1:PORT, localhost:PORT or [::1]:PORT, and any other with a JSON 421, so that no web page can reach them by rebinding its own name to 127.0.0.1; API Gateway answers its gateway's host name.",
+		Reason: "the twin's servers (gateway and browser client) answer Host 127.0.0.1:PORT, localhost:PORT or [::1]:PORT, and its backends (the kit, listening on LISTEN_HOST=127.0.0.1) only loopback names, any other with a JSON 421, so that no web page can reach them by rebinding its own name to 127.0.0.1; API Gateway answers its gateway's host name, and Cloud Run the service's.",
 	},
 }

@@ -84,8 +84,12 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, newS
 	if err != nil {
 		return err
 	}
+	var serve http.Handler = e
+	if listensOnLoopback(cfg.host) {
+		serve = loopbackHostsOnly(e) // the local twin: see loopback.go
+	}
 	srv := &http.Server{
-		Handler:           e,
+		Handler:           serve,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
