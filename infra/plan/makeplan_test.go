@@ -66,6 +66,14 @@ func TestREADMEResourceCount(t *testing.T) {
 	if err != nil {
 		t.Fatalf("make plan: %v\n%s", err, out)
 	}
+	// Nothing a new user would take for a problem: the Google provider's
+	// region lookup, which uses Application Default Credentials whatever the
+	// stack says, is skipped (PULUMI_GCP_SKIP_REGION_VALIDATION).
+	for _, noise := range []string{"could not find default credentials", "failed to get regions list"} {
+		if strings.Contains(out, noise) {
+			t.Errorf("make plan printed %q:\n%s", noise, out)
+		}
+	}
 	m := regexp.MustCompile(`\+ (\d+) to create`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("make plan printed no count of resources to create:\n%s", out)

@@ -20,7 +20,8 @@
 # How it stays offline and leaves the user's Pulumi setup alone:
 #   - a throw-away local backend and PULUMI_HOME in a temp dir (passphrase secrets); the user's
 #     plugins are reused read-only, their login, credentials and stacks are never read or written;
-#   - a dummy access token (GOOGLE_OAUTH_ACCESS_TOKEN), so the Google provider looks for no credentials;
+#   - a dummy access token (GOOGLE_OAUTH_ACCESS_TOKEN), so the Google provider looks for no credentials,
+#     and no region lookup (PULUMI_GCP_SKIP_REGION_VALIDATION), which would look for them;
 #   - all outbound HTTP(S) goes to a closed loopback port (HTTPS_PROXY=http://127.0.0.1:9), so any
 #     Google API call fails at once instead of reaching out;
 #   - a Docker daemon is reachable (the docker provider connects at Configure, even in preview):
@@ -87,6 +88,18 @@ export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
 # A dummy token, so the Google provider looks for no credentials (the provider reads it from the
 # environment, as it would gcp:accessToken; keeping it out of the config keeps it out of the state).
 export GOOGLE_OAUTH_ACCESS_TOKEN=offline-dummy-token
+# pulumi-gcp checks gcp:region against the compute API's list of regions with Application Default
+# Credentials and the real endpoint, whatever the provider is configured with (its preconfigure
+# hook, provider/resources.go; ../shared/reference/gcp-control-plane.md section 1.5). Offline that
+# printed "failed to get regions list ... could not find default credentials", which read like a
+# problem; the stack checks the region itself (package stack, GatewayRegions), so skip it.
+export PULUMI_GCP_SKIP_REGION_VALIDATION=true
+# pulumi-gcp checks gcp:region against the compute API's list of regions with Application Default
+# Credentials and the real endpoint, whatever the provider is configured with (its preconfigure
+# hook, provider/resources.go; ../shared/reference/gcp-control-plane.md section 1.5). Offline that
+# printed "failed to get regions list ... could not find default credentials", which read like a
+# problem; the stack checks the region itself (package stack, GatewayRegions), so skip it.
+export PULUMI_GCP_SKIP_REGION_VALIDATION=true
 
 # inner runs with the Docker daemon up; only from here on is the network closed (installing
 # docker.io, if needed, happened before).
