@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/local/emulator"
+	"github.com/gatehouse/gatehouse/spec"
 )
 
 // The CLI's account lifecycle against the real Firebase Auth emulator, with
@@ -150,5 +151,52 @@ func editSession(t *testing.T, path, profile string, edit func(map[string]any)) 
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestE2EExampleCallsWork: the calls the twin's banner and the README
+// print for each backend, derived from its fragment (spec.ExampleLines),
+// work as a shell runs them: every gatehouse call against the twin of
+// Pulumi.v2.yaml answers 2xx, the notes POST with its JSON body included.
+func TestE2EExampleCallsWork(t *testing.T) {
+	if emuTwin == nil {
+		t.Skip("npm is not installed: no Firebase Auth emulator")
+	}
+	if err := emuTwin.ResetAuth(); err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+	if code, out, stderr := cli(t, creds, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin"); code != 0 {
+		t.Fatalf("signup = %d %q %q", code, out, stderr)
+	}
+	ran := map[string]int{}
+	for _, b := range emuBackends {
+		lines, err := spec.ExampleLines(b.Fragment, emuTwin.GatewayURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range lines {
+			if !strings.HasPrefix(line, "gatehouse call ") {
+				continue // curl: the same request (TestExampleCalls in spec pins its form)
+			}
+			sh := exec.Command("sh", "-c", line)
+			sh.Env = []string{
+				"PATH=" + filepath.Dir(cliBin) + ":/usr/bin:/bin",
+				"FIREBASE_AUTH_EMULATOR_HOST=" + emuTwin.AuthHost,
+				"GATEHOUSE_GATEWAY_URL=" + emuTwin.GatewayURL,
+				"GATEHOUSE_CREDENTIALS=" + creds,
+			}
+			if out, err := sh.CombinedOutput(); err != nil {
+				t.Errorf("backend %s: %q failed (%v):\n%s", b.Name, line, err, out)
+			}
+			ran[b.Name]++
+		}
+	}
+	if ran["v1"] != 2 || ran["notes"] != 2 {
+		t.Errorf("ran %v example calls, want /v1's two and notes' two", ran)
+	}
+	// The POST stored its note: the list shows it.
+	if code, out, _ := cli(t, creds, "", "call", "/v2/notes"); code != 0 || !strings.Contains(out, "buy milk") {
+		t.Errorf("GET /v2/notes after the example POST = %d %s", code, out)
 	}
 }

@@ -42,6 +42,8 @@ var (
 	repoRoot string
 	cliBin   string
 	emuTwin  *twin.Twin // nil when npm is missing
+	// emuBackends are emuTwin's: Pulumi.v2.yaml's (/v1 and notes).
+	emuBackends []twin.Backend
 	childLog bytes.Buffer
 )
 
@@ -73,7 +75,17 @@ func setup(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	emuTwin, err = twin.Start(ctx, twin.Config{RepoRoot: repoRoot, Emulator: true, Log: &childLog})
+	// The two-backend example stack, so that every example backend's calls
+	// can be run against it.
+	v2, err := stack.LoadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"), repoRoot)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, b := range v2.Backends {
+		emuBackends = append(emuBackends, twin.Backend{Backend: b})
+	}
+	emuTwin, err = twin.Start(ctx, twin.Config{RepoRoot: repoRoot, Emulator: true, Log: &childLog, Backends: emuBackends})
 	switch {
 	case errors.Is(err, emulator.ErrNoNPM) && os.Getenv("CI") != "true": // under CI a missing tool fails
 		fmt.Fprintln(os.Stderr, "skipping emulator end-to-end tests:", err)

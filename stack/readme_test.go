@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse/gatehouse/spec"
 )
 
 var updateReadme = flag.Bool("update-readme", false, "rewrite the README's configuration table from Pulumi.yaml")
@@ -88,26 +90,56 @@ func sorted(s []string) []string {
 // TestREADMEConfigTable fails when the README's configuration reference and
 // Pulumi.yaml drift apart.
 func TestREADMEConfigTable(t *testing.T) {
+	replaceREADMEBlock(t, tableStart, tableEnd, configTable(t))
+}
+
+const (
+	callsStart = "<!-- example-calls:start (generated from Pulumi.v2.yaml's fragments: go test ./stack -update-readme) -->"
+	callsEnd   = "<!-- example-calls:end -->"
+)
+
+// TestREADMEExampleCalls keeps the README's example calls equal to what
+// the twin's banner prints for Pulumi.v2.yaml (spec.ExampleLines of each
+// backend's fragment), so that a changed fragment changes them.
+func TestREADMEExampleCalls(t *testing.T) {
+	c, err := LoadFile("../Pulumi.v2.yaml", "..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString("```sh\n")
+	for _, b := range c.Backends {
+		lines, err := spec.ExampleLines(b.Fragment, "http://127.0.0.1:8080")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&sb, "# %s (%s)\n%s\n", b.Name, b.Spec, strings.Join(lines, "\n"))
+	}
+	sb.WriteString("```\n")
+	replaceREADMEBlock(t, callsStart, callsEnd, sb.String())
+}
+
+// replaceREADMEBlock checks the README's text between the start and end
+// markers against want, or with -update-readme writes it.
+func replaceREADMEBlock(t *testing.T, start, end, want string) {
+	t.Helper()
 	readme, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(readme)
-	i, j := strings.Index(s, tableStart), strings.Index(s, tableEnd)
+	i, j := strings.Index(s, start), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q ... %q markers", tableStart, tableEnd)
+		t.Fatalf("README.md lacks the %q ... %q markers", start, end)
 	}
-	want := configTable(t)
-	got := s[i+len(tableStart)+1 : j]
-	if got == want {
+	if got := s[i+len(start)+1 : j]; got == want {
+		return
+	} else if !*updateReadme {
+		t.Errorf("README.md's block %s differs; run: go test ./stack -update-readme\ngot:\n%s\nwant:\n%s", start, got, want)
 		return
 	}
-	if *updateReadme {
-		s = s[:i+len(tableStart)+1] + want + s[j:]
-		if err := os.WriteFile(readmePath, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
+	s = s[:i+len(start)+1] + want + s[j:]
+	if err := os.WriteFile(readmePath, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	t.Errorf("README.md's configuration table differs from Pulumi.yaml; run: go test ./stack -update-readme\ngot:\n%s\nwant:\n%s", got, want)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/local/emulator"
 	"github.com/gatehouse/gatehouse/local/internal/testenv"
 	"github.com/gatehouse/gatehouse/local/twin"
+	"github.com/gatehouse/gatehouse/spec"
 	"github.com/gatehouse/gatehouse/stack"
 )
 
@@ -103,19 +104,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stderr, "\nWARNING: the local gateway runs in EMULATOR MODE: it accepts the Firebase Auth emulator's\n"+
 		"UNSIGNED tokens (alg none). It is for this machine only; never expose it.\n\n")
+	calls, err := exampleLines(backends, t.GatewayURL)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, `gatehouse local twin is up:
-  gateway   %s   (enforces the rendered spec; try %s/v1/hello)
+  gateway   %s   (enforces the rendered spec: a call without a token gets 401)
 %s  auth      http://%s   (Firebase Auth emulator, project %s; %s)
 %s
 In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build):
   export FIREBASE_AUTH_EMULATOR_HOST=%s
   export GATEHOUSE_GATEWAY_URL=%s
   gatehouse signup --email you@example.com
-  gatehouse call /v1/hello
-  gatehouse call /v1/me
-
+%s
 Press Ctrl-C to stop.
-`, t.GatewayURL, t.GatewayURL, backendLines(t, backends), t.AuthHost, *project, keeps(dataDir), webLine(t), t.AuthHost, t.GatewayURL)
+`, t.GatewayURL, backendLines(t, backends), t.AuthHost, *project, keeps(dataDir), webLine(t), t.AuthHost, t.GatewayURL, calls)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return nil
@@ -162,6 +165,23 @@ func backendLines(t *twin.Twin, backends []twin.Backend) string {
 	}
 	b.WriteString("            a call to a backend without the gateway's identity header gets 401\n")
 	return b.String()
+}
+
+// exampleLines are the banner's calls of every backend, derived from its
+// fragment (spec.ExampleLines), under a comment naming the backend.
+func exampleLines(backends []twin.Backend, gatewayURL string) (string, error) {
+	var b strings.Builder
+	for _, be := range backends {
+		lines, err := spec.ExampleLines(be.Fragment, gatewayURL)
+		if err != nil {
+			return "", fmt.Errorf("backend %s: example calls from %s: %w", be.Name, be.Spec, err)
+		}
+		fmt.Fprintf(&b, "  # %s (%s)\n", be.Name, be.Spec)
+		for _, l := range lines {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
+	return b.String(), nil
 }
 
 // webLine is the banner's line of the browser client.

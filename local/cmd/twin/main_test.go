@@ -341,3 +341,27 @@ func TestStackBackends(t *testing.T) {
 		}
 	}
 }
+
+// TestBannerShowsEveryBackendsCalls: the banner prints every backend's
+// example calls, derived from its fragment: for Pulumi.v2.yaml, the notes
+// backend's calls too, and its JSON POST also as curl with the
+// Content-Type a JSON operation needs.
+func TestBannerShowsEveryBackendsCalls(t *testing.T) {
+	bin := binary(t)
+	p := freePorts(t)
+	root, _ := filepath.Abs("../../..")
+	cmd, out, done := start(t, fmt.Sprintf("%s %s --stack-file %s; exit $?", bin, p.args(), filepath.Join(root, "Pulumi.v2.yaml")))
+	gateway := fmt.Sprintf("http://127.0.0.1:%d", p.gateway)
+	for _, want := range []string{
+		"# v1 (service/hello/openapi.yaml)\n  gatehouse call /v1/hello\n  gatehouse call /v1/me\n",
+		"# notes (service/notes/openapi.yaml)\n  gatehouse call /v2/notes\n  gatehouse call POST /v2/notes -d '{\"text\":\"buy milk\"}'\n",
+		`curl -H "Authorization: Bearer $(gatehouse token)" -H 'Content-Type: application/json' -d '{"text":"buy milk"}' ` + gateway + "/v2/notes\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	_ = waitDone(t, done, out)
+	assertAllGone(t, p, out)
+}
