@@ -44,7 +44,7 @@ var (
 	emuTwin  *twin.Twin // nil when npm is missing
 	// emuBackends are emuTwin's: Pulumi.v2.yaml's (/v1 and notes).
 	emuBackends []twin.Backend
-	childLog bytes.Buffer
+	childLog    bytes.Buffer
 )
 
 func TestMain(m *testing.M) { os.Exit(setup(m)) }
