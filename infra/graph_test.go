@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -437,6 +438,88 @@ func TestIdentityPlatformConfig(t *testing.T) {
 				t.Errorf("import id = %q, want %q", auth.ImportID, tt.wantImport)
 			}
 		})
+	}
+}
+
+// TestSignUpSetting: gatehouse:allowSignUp sets Identity Platform's
+// client.permissions.disabledUserSignup (its opposite); unset, the config
+// carries no such input (Identity Platform's default, open). Adopting an
+// existing config (identityPlatformExists) leaves every setting as it is in
+// Google, the sign-up setting too unless the stack sets one: then only that
+// field is updated after the import.
+func TestSignUpSetting(t *testing.T) {
+	for _, tt := range []struct {
+		allow, exists string
+		want          any // disabledUserSignup input; nil: none
+		ignoresClient bool
+	}{
+		{"", "false", nil, false},
+		{"false", "false", true, false},
+		{"true", "false", false, false},
+		{"", "true", nil, true},
+		{"false", "true", true, false},
+	} {
+		t.Run("allowSignUp="+tt.allow+",exists="+tt.exists, func(t *testing.T) {
+			cfg := with(devConfig(t), "gatehouse:identityPlatformExists", tt.exists)
+			if tt.allow != "" {
+				cfg = with(cfg, "gatehouse:allowSignUp", tt.allow)
+			}
+			res := run(t, cfg, digestA)
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			auth := res.Mocks.One(t, "gcp:identityplatform/config:Config")
+			if got := auth.Input("client.permissions.disabledUserSignup"); got != tt.want {
+				t.Errorf("client.permissions.disabledUserSignup = %v, want %v (client %v)", got, tt.want, auth.Input("client"))
+			}
+			if tt.exists != "true" {
+				if len(auth.IgnoreChanges) > 0 {
+					t.Errorf("a config the stack created ignores %v", auth.IgnoreChanges)
+				}
+				return
+			}
+			ignores := strings.Join(auth.IgnoreChanges, ",")
+			if got := slices.Contains(auth.IgnoreChanges, "client"); got != tt.ignoresClient {
+				t.Errorf("adopted config ignores %s: ignoring client = %v, want %v", ignores, got, tt.ignoresClient)
+			}
+			if !tt.ignoresClient && !slices.Contains(auth.IgnoreChanges, "client.permissions.disabledUserDeletion") {
+				t.Errorf("adopted config with a sign-up setting ignores %s: the other permission must stay as it is", ignores)
+			}
+			if !slices.Contains(auth.IgnoreChanges, "signIn") || !slices.Contains(auth.IgnoreChanges, "mfa") {
+				t.Errorf("adopted config ignores %s: its owner's settings must stay as they are", ignores)
+			}
+		})
+	}
+}
+
+// TestRequireVerifiedEmail: gatehouse:requireVerifiedEmail puts
+// REQUIRE_EMAIL_VERIFIED=true in every backend's environment, and nothing
+// when off (services are not changed by upgrading).
+func TestRequireVerifiedEmailEnv(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := v2Config(t)
+		if on {
+			cfg = with(cfg, "gatehouse:requireVerifiedEmail", "true")
+		}
+		res := run(t, cfg, digestA)
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		services := res.Mocks.All(tRunService)
+		if len(services) != 2 {
+			t.Fatalf("%d Cloud Run services, want 2", len(services))
+		}
+		for _, svc := range services {
+			got := ""
+			for _, e := range asSlice(svc.Input("template.containers.0.envs")) {
+				if m, _ := e.(map[string]any); m["name"] == "REQUIRE_EMAIL_VERIFIED" {
+					got, _ = m["value"].(string)
+				}
+			}
+			if want := map[bool]string{true: "true", false: ""}[on]; got != want {
+				t.Errorf("requireVerifiedEmail %v: %s has REQUIRE_EMAIL_VERIFIED=%q, want %q", on, svc.Name, got, want)
+			}
+		}
 	}
 }
 

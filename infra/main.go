@@ -61,6 +61,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		APIKey:      cfg.FirebaseAPIKey,
 		DisplayName: cfg.ServiceName,
 		Exists:      cfg.IdentityPlatformExists,
+		AllowSignUp: cfg.AllowSignUp,
 		Services:    apis,
 	}, google)
 	if err != nil {
@@ -105,6 +106,7 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 			Run:                   b.Run,
 			LogLevel:              cfg.LogLevel,
 			CORSOrigins:           cfg.CORSOrigins,
+			RequireVerifiedEmail:  cfg.RequireVerifiedEmail,
 			DeletionProtection:    cfg.DeletionProtection,
 			Services:              apis,
 		}, google, formerBackendName(b.Name))

@@ -64,6 +64,16 @@ func (f *Fields) Bool(key string, def bool) bool {
 	}
 }
 
+// OptBool is key's boolean value, or nil when unset (a key whose absence
+// means something of its own).
+func (f *Fields) OptBool(key string) *bool {
+	if strings.TrimSpace(f.src.Get(key)) == "" {
+		return nil
+	}
+	v := f.Bool(key, false)
+	return &v
+}
+
 // Duration is key's duration value, or def parsed.
 func (f *Fields) Duration(key, def string) time.Duration {
 	v := f.Str(key, def)

@@ -75,8 +75,13 @@ func configTable(t *testing.T) string {
 			if v == "" {
 				def = `""`
 			}
+		case nil:
+			def = "(unset)"
 		}
-		fmt.Fprintf(&sb, "| `%s:%s` | %s | `%s` | %s |\n", Namespace, key, c.Type, def, c.Description)
+		if c.Default != nil {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&sb, "| `%s:%s` | %s | %s | %s |\n", Namespace, key, c.Type, def, c.Description)
 	}
 	return sb.String()
 }

@@ -36,6 +36,7 @@ const (
 	DefaultLogLevel        = "info"
 	DefaultIdentityExists  = false
 	DefaultExistingSAs     = false
+	DefaultRequireVerified = false
 )
 
 // Config is the whole stack configuration.
@@ -66,6 +67,15 @@ type Config struct {
 	GoogleAuth
 
 	ManageFirebase    bool   // enable Firebase + email/password sign-in + a web app in the project
+	// AllowSignUp is gatehouse:allowSignUp: whether anyone may create an
+	// account with email and password (Identity Platform's
+	// client.permissions.disabledUserSignup, its opposite). Nil (unset): a
+	// config the stack creates keeps Identity Platform's default, open; an
+	// adopted one (IdentityPlatformExists) keeps what it has.
+	AllowSignUp *bool
+	// RequireVerifiedEmail makes every backend refuse (403) callers whose
+	// token does not say email_verified: true (REQUIRE_EMAIL_VERIFIED).
+	RequireVerifiedEmail bool
 	FirebaseProjectID string // the Firebase project whose ID tokens are accepted
 	FirebaseAPIKey    string // web API key of an existing Firebase project (manageFirebase false)
 
@@ -131,6 +141,9 @@ func Load(gcp, own Source, repo string) (Config, error) {
 
 		ExistingServiceAccounts: boolean("existingServiceAccounts", DefaultExistingSAs),
 
+		AllowSignUp:          f.OptBool("allowSignUp"),
+		RequireVerifiedEmail: boolean("requireVerifiedEmail", DefaultRequireVerified),
+
 		GoogleAuth: ReadGoogleAuth(gcp),
 	}
 	if c.FirebaseProjectID == "" {
@@ -178,6 +191,9 @@ func Load(gcp, own Source, repo string) (Config, error) {
 	}
 	if c.ManageFirebase && c.FirebaseAPIKey != "" {
 		bad(Namespace+":firebaseApiKey", "is read from the managed Firebase web app; set it only with manageFirebase false")
+	}
+	if c.AllowSignUp != nil && !c.ManageFirebase {
+		bad(Namespace+":allowSignUp", "applies to the Firebase project the stack manages; with manageFirebase false, set sign-up in %s's own Firebase console (Authentication, Settings, User actions)", c.FirebaseProjectID)
 	}
 	c.parseBackends(own.Get("backends"), repo, bad)
 	if !imageTagRe.MatchString(c.ImageTag) {

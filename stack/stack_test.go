@@ -146,6 +146,8 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag,
 		"identityPlatformExists": fmt.Sprint(DefaultIdentityExists), "extraGatewayRegions": "[]",
 		"existingServiceAccounts": fmt.Sprint(DefaultExistingSAs), "backends": DefaultBackends,
+		"allowSignUp": "<nil>", // no default: unset has a meaning of its own
+		"requireVerifiedEmail": fmt.Sprint(DefaultRequireVerified),
 	}
 	for key, w := range want {
 		c, ok := project.Config[key]
@@ -264,5 +266,45 @@ func TestIdentityAndCredentials(t *testing.T) {
 	}
 	if _, err := load(gcp, mapSource{"identityPlatformExists": "yes"}); err == nil || !strings.Contains(err.Error(), "gatehouse:identityPlatformExists") {
 		t.Errorf("identityPlatformExists yes: %v", err)
+	}
+}
+
+// TestSignUpSettings: gatehouse:allowSignUp is unset (nil: Identity
+// Platform's default for a new config, the adopted config's own setting
+// otherwise), true or false; gatehouse:requireVerifiedEmail is false unless
+// set. Bad values, and a sign-up setting for a Firebase project the stack
+// does not manage, fail naming the key.
+func TestSignUpSettings(t *testing.T) {
+	for _, tt := range []struct {
+		own         mapSource
+		allow       string // "<nil>", "true", "false"
+		requireMail bool
+		err         string
+	}{
+		{mapSource{}, "<nil>", false, ""},
+		{mapSource{"allowSignUp": "false"}, "false", false, ""},
+		{mapSource{"allowSignUp": "true", "requireVerifiedEmail": "true"}, "true", true, ""},
+		{mapSource{"allowSignUp": "no"}, "", false, `gatehouse:allowSignUp: "no" is not true or false`},
+		{mapSource{"requireVerifiedEmail": "yes"}, "", false, `gatehouse:requireVerifiedEmail: "yes" is not true or false`},
+		{mapSource{"allowSignUp": "false", "manageFirebase": "false", "firebaseProjectId": "other-proj", "firebaseApiKey": "AIza"}, "", false,
+			"gatehouse:allowSignUp: applies to the Firebase project the stack manages; with manageFirebase false, set sign-up in other-proj's own Firebase console"},
+	} {
+		c, err := load(gcp, tt.own)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%v: err = %v, want %q", tt.own, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", tt.own, err)
+		}
+		got := "<nil>"
+		if c.AllowSignUp != nil {
+			got = fmt.Sprint(*c.AllowSignUp)
+		}
+		if got != tt.allow || c.RequireVerifiedEmail != tt.requireMail {
+			t.Errorf("%v: AllowSignUp %s, RequireVerifiedEmail %v; want %s, %v", tt.own, got, c.RequireVerifiedEmail, tt.allow, tt.requireMail)
+		}
 	}
 }

@@ -108,7 +108,7 @@ func NewCIAccess(ctx *pulumi.Context, name string, args *CIAccessArgs, opts ...p
 		if err != nil {
 			return nil, err
 		}
-		if _, err := identityplatform.NewConfig(ctx, name+"-auth", components.EmailPasswordAuth(pulumi.String(args.Project)),
+		if _, err := identityplatform.NewConfig(ctx, name+"-auth", components.EmailPasswordAuth(pulumi.String(args.Project), nil),
 			pulumi.Parent(c), api, pulumi.RetainOnDelete(true)); err != nil {
 			return nil, err
 		}

@@ -56,6 +56,10 @@ type SecureBackendArgs struct {
 	CORSOrigins        []string // CORS_ALLOW_ORIGINS for the backend; none: CORS off
 	DeletionProtection bool
 
+	// RequireVerifiedEmail sets REQUIRE_EMAIL_VERIFIED=true: identity
+	// routes refuse (403) callers without a verified email.
+	RequireVerifiedEmail bool
+
 	Services *ProjectServices // the APIs to wait on
 }
 
@@ -102,6 +106,13 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 	if len(args.CORSOrigins) > 0 {
 		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
 			Name: pulumi.String("CORS_ALLOW_ORIGINS"), Value: pulumi.String(strings.Join(args.CORSOrigins, ",")),
+		})
+	}
+	// Only when on: a stack without it keeps its services' environment (and
+	// revision) as they were.
+	if args.RequireVerifiedEmail {
+		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
+			Name: pulumi.String("REQUIRE_EMAIL_VERIFIED"), Value: pulumi.String("true"),
 		})
 	}
 	c.Service, err = cloudrunv2.NewService(ctx, name+"-service", &cloudrunv2.ServiceArgs{

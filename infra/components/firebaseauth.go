@@ -35,8 +35,12 @@ type FirebaseAuthArgs struct {
 	DisplayName string
 	// Exists adopts the project's existing Identity Platform config (see
 	// NewFirebaseAuth) instead of initializing it.
-	Exists   bool
-	Services *ProjectServices // the APIs to wait on
+	Exists bool
+	// AllowSignUp sets whether end users may sign up (EmailPasswordAuth);
+	// nil leaves it to Identity Platform's default (open) on a new config
+	// and as it is on an adopted one.
+	AllowSignUp *bool
+	Services    *ProjectServices // the APIs to wait on
 }
 
 // FirebaseAuth is the Firebase Authentication project whose ID tokens the
@@ -84,20 +88,23 @@ func NewFirebaseAuth(ctx *pulumi.Context, name string, args *FirebaseAuthArgs, o
 		//   - RetainOnDelete always: the engine never claims a delete that
 		//     Google does not do, and a later stack can adopt the config;
 		//   - Exists adopts the config with pulumi.Import (its id is
-		//     projects/<project>/config). An import fails when the program's
-		//     inputs differ from what exists, and an existing config may differ
-		//     in anything (sign-in methods, MFA, quotas), so the adopted
-		//     config's inputs are ignored: gatehouse takes it as it is and
-		//     leaves its settings to the project's owner (email/password must
-		//     be on for the CLI: the README says how to check).
+		//     projects/<project>/config). The engine imports it, then updates
+		//     what the program's inputs change (pulumi/pulumi#19339; before,
+		//     an import with a difference failed). An existing config may
+		//     differ in anything (sign-in methods, MFA, quotas) and those are
+		//     its owner's, so every input is ignored (the values in Google
+		//     are kept) but the sign-up setting when the stack sets one
+		//     (allowSignUp): gatehouse then updates exactly that field
+		//     (client.permissions.disabledUserSignup; the other permission
+		//     stays as it is). Email/password must be on for the CLI: the
+		//     README says how to check.
 		authOpts := []pulumi.ResourceOption{api, pulumi.DependsOn([]pulumi.Resource{fb}), pulumi.RetainOnDelete(true)}
 		if args.Exists {
 			authOpts = append(authOpts,
 				pulumi.Import(pulumi.ID("projects/"+args.Project+"/config")),
-				pulumi.IgnoreChanges([]string{"signIn", "authorizedDomains", "autodeleteAnonymousUsers", "blockingFunctions",
-					"client", "mfa", "monitoring", "multiTenant", "quota", "smsRegionConfig"}))
+				pulumi.IgnoreChanges(AdoptedIgnores(args.AllowSignUp != nil)))
 		}
-		auth, err := identityplatform.NewConfig(ctx, name+"-auth", EmailPasswordAuth(fb.Project), withParent(c, authOpts...)...)
+		auth, err := identityplatform.NewConfig(ctx, name+"-auth", EmailPasswordAuth(fb.Project, args.AllowSignUp), withParent(c, authOpts...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -122,12 +129,32 @@ func NewFirebaseAuth(ctx *pulumi.Context, name string, args *FirebaseAuthArgs, o
 	return c, nil
 }
 
+// AdoptedIgnores are the inputs of an adopted Identity Platform config that
+// gatehouse leaves as they are in Google: all of them, but the sign-up
+// setting when the stack manages it (then only its sibling permission,
+// disabledUserDeletion, is left as it is).
+func AdoptedIgnores(manageSignUp bool) []string {
+	client := "client"
+	if manageSignUp {
+		client = "client.permissions.disabledUserDeletion"
+	}
+	return []string{"signIn", "authorizedDomains", "autodeleteAnonymousUsers", "blockingFunctions",
+		client, "mfa", "monitoring", "multiTenant", "quota", "smsRegionConfig"}
+}
+
 // EmailPasswordAuth is the Identity Platform config gatehouse turns on:
 // email/password sign-in, as the CLI and the browser client use, one
-// account per email. The bootstrap initialises Identity Platform with the
-// same config, which the main stack then adopts.
-func EmailPasswordAuth(project pulumi.StringInput) *identityplatform.ConfigArgs {
-	return &identityplatform.ConfigArgs{
+// account per email, and when allowSignUp is set, whether end users may
+// sign up: client.permissions.disabledUserSignup, "When true, end users
+// cannot sign up for a new account on the associated project through any
+// of our API methods" (Identity Toolkit admin v2 Config, ClientPermissions;
+// https://cloud.google.com/identity-platform/docs/reference/rest/v2/Config).
+// Sign-up then answers ADMIN_ONLY_OPERATION; an administrator still creates
+// accounts (Firebase console, Admin SDK). Nil leaves the field out:
+// Identity Platform's default is open. The bootstrap initialises Identity
+// Platform with this config (nil), which the main stack then adopts.
+func EmailPasswordAuth(project pulumi.StringInput, allowSignUp *bool) *identityplatform.ConfigArgs {
+	args := &identityplatform.ConfigArgs{
 		Project: project,
 		SignIn: &identityplatform.ConfigSignInArgs{
 			AllowDuplicateEmails: pulumi.Bool(false),
@@ -137,4 +164,10 @@ func EmailPasswordAuth(project pulumi.StringInput) *identityplatform.ConfigArgs 
 			},
 		},
 	}
+	if allowSignUp != nil {
+		args.Client = &identityplatform.ConfigClientArgs{
+			Permissions: &identityplatform.ConfigClientPermissionsArgs{DisabledUserSignup: pulumi.Bool(!*allowSignUp)},
+		}
+	}
+	return args
 }

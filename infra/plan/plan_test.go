@@ -243,6 +243,8 @@ func TestRealPlanBadConfig(t *testing.T) {
 		{"min above max", []string{"gatehouse:minInstances=5", "gatehouse:maxInstances=2"}, "gatehouse:minInstances: 5 is more than maxInstances 2"},
 		{"bad service name", []string{"gatehouse:serviceName=Bad_Name"}, `gatehouse:serviceName: "Bad_Name" must be 1-22 lowercase letters`},
 		{"bad cpu", []string{"gatehouse:cpu=lots"}, `gatehouse:cpu: "lots"`},
+		// Pulumi checks Pulumi.yaml's types before the program runs.
+		{"bad sign-up setting", []string{"gatehouse:allowSignUp=maybe"}, `configuration key 'allowSignUp' must be of type 'boolean'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,6 +263,41 @@ func TestRealPlanBadConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRealPlanAuthSettings: closed sign-up and required verified emails
+// reach Google's inputs as the real provider checks them: Identity
+// Platform's client.permissions.disabledUserSignup, and
+// REQUIRE_EMAIL_VERIFIED=true on the backend's Cloud Run service.
+func TestRealPlanAuthSettings(t *testing.T) {
+	needPulumi(t)
+	p, out, err := runPlan(t, repoRoot(t), "gatehouse:allowSignUp=false", "gatehouse:requireVerifiedEmail=true")
+	if err != nil || p == nil {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+	var signUp, env any
+	for _, s := range p.Steps {
+		in := s.NewState.Inputs
+		switch s.NewState.Type {
+		case "gcp:identityplatform/config:Config":
+			client, _ := in["client"].(map[string]any)
+			perms, _ := client["permissions"].(map[string]any)
+			signUp = perms["disabledUserSignup"]
+		case "gcp:cloudrunv2/service:Service":
+			tmpl, _ := in["template"].(map[string]any)
+			containers, _ := tmpl["containers"].([]any)
+			c, _ := containers[0].(map[string]any)
+			envs, _ := c["envs"].([]any)
+			for _, e := range envs {
+				if m, _ := e.(map[string]any); m["name"] == "REQUIRE_EMAIL_VERIFIED" {
+					env = m["value"]
+				}
+			}
+		}
+	}
+	if signUp != true || env != "true" {
+		t.Errorf("planned disabledUserSignup = %v, REQUIRE_EMAIL_VERIFIED = %v; want true, \"true\"", signUp, env)
 	}
 }
 

@@ -28,6 +28,7 @@ type Resource struct {
 	RetainOnDelete      bool
 	Protect             bool
 	DeleteBeforeReplace bool
+	IgnoreChanges       []string
 	CustomTimeouts      map[string]string
 	Aliases             []string // alias specs as "name/type/parent" (empty parts omitted)
 }
@@ -83,6 +84,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Parent = rpc.GetParent()
 		r.Protect = rpc.GetProtect()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		if ct := rpc.GetCustomTimeouts(); ct != nil {
 			r.CustomTimeouts = map[string]string{"create": ct.GetCreate(), "update": ct.GetUpdate(), "delete": ct.GetDelete()}
 		}
