@@ -66,7 +66,7 @@ type Config struct {
 	// Credentials for the stack's own Google provider.
 	GoogleAuth
 
-	ManageFirebase    bool   // enable Firebase + email/password sign-in + a web app in the project
+	ManageFirebase bool // enable Firebase + email/password sign-in + a web app in the project
 	// AllowSignUp is gatehouse:allowSignUp: whether anyone may create an
 	// account with email and password (Identity Platform's
 	// client.permissions.disabledUserSignup, its opposite). Nil (unset): a
@@ -76,8 +76,8 @@ type Config struct {
 	// RequireVerifiedEmail makes every backend refuse (403) callers whose
 	// token does not say email_verified: true (REQUIRE_EMAIL_VERIFIED).
 	RequireVerifiedEmail bool
-	FirebaseProjectID string // the Firebase project whose ID tokens are accepted
-	FirebaseAPIKey    string // web API key of an existing Firebase project (manageFirebase false)
+	FirebaseProjectID    string // the Firebase project whose ID tokens are accepted
+	FirebaseAPIKey       string // web API key of an existing Firebase project (manageFirebase false)
 
 	// Backends are the backends behind the gateway (gatehouse:backends), at
 	// least one; /v1 is the first of the default list.

@@ -146,7 +146,7 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag,
 		"identityPlatformExists": fmt.Sprint(DefaultIdentityExists), "extraGatewayRegions": "[]",
 		"existingServiceAccounts": fmt.Sprint(DefaultExistingSAs), "backends": DefaultBackends,
-		"allowSignUp": "<nil>", // no default: unset has a meaning of its own
+		"allowSignUp":          "<nil>", // no default: unset has a meaning of its own
 		"requireVerifiedEmail": fmt.Sprint(DefaultRequireVerified),
 	}
 	for key, w := range want {
