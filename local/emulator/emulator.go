@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -281,6 +282,11 @@ type Options struct {
 	// are imported from it at start and exported to it when Stop ends the
 	// emulator (firebase-tools' --import and --export-on-exit).
 	DataDir string
+	// DisableUserSignup refuses end users' sign-up as Identity Platform
+	// does with client.permissions.disabledUserSignup (gatehouse:allowSignUp
+	// false): 400 ADMIN_ONLY_OPERATION. An administrator's request (Bearer
+	// owner) still creates accounts. See signup.go.
+	DisableUserSignup bool
 }
 
 // Emulator is a running Firebase Auth emulator.
@@ -288,9 +294,12 @@ type Emulator struct {
 	Host    string // host:port, the FIREBASE_AUTH_EMULATOR_HOST value
 	Project string
 
-	cmd  *exec.Cmd
-	done chan error
-	dir  string
+	cmd   *exec.Cmd
+	done  chan error
+	dir   string
+	front *http.Server // signUpGate, with DisableUserSignup
+
+	stopOnce sync.Once // Stop ends it once; later calls return at once
 }
 
 // Start runs the auth emulator and waits until it answers.
@@ -309,6 +318,17 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 		o.Port = p
 	} else if !testenv.PortFree(o.Port) {
 		return nil, fmt.Errorf("auth emulator port %d is taken: free it or pick another", o.Port)
+	}
+	// With sign-up disabled, clients reach the emulator through signUpGate
+	// on o.Port (frontPort); the emulator itself listens on a port of its own.
+	frontPort := 0
+	if o.DisableUserSignup {
+		frontPort = o.Port
+		p, err := testenv.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		o.Port = p
 	}
 	hub, err := testenv.FreePort()
 	if err != nil {
@@ -373,6 +393,16 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 			res.Body.Close()
 			select {
 			case <-ready.ready:
+				if frontPort == 0 {
+					return e, nil
+				}
+				ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", frontPort))
+				if err != nil {
+					e.Stop()
+					return nil, fmt.Errorf("auth emulator port %d is taken: free it or pick another: %w", frontPort, err)
+				}
+				e.front = serveGate(ln, e.Host)
+				e.Host = ln.Addr().String()
 				return e, nil
 			default:
 			}
@@ -408,9 +438,18 @@ func (e *Emulator) Reset() error {
 	return nil
 }
 
-// Stop ends the emulator and everything it started.
+// Stop ends the emulator and everything it started (once: calling it
+// again does nothing).
 func (e *Emulator) Stop() error {
+	e.stopOnce.Do(e.stop)
+	return nil
+}
+
+func (e *Emulator) stop() {
 	defer os.RemoveAll(e.dir)
+	if e.front != nil {
+		_ = e.front.Close()
+	}
 	pgid := -e.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGINT)
 	select {
@@ -421,7 +460,6 @@ func (e *Emulator) Stop() error {
 	}
 	// firebase-tools may leave a child behind; the group kill catches it.
 	_ = syscall.Kill(pgid, syscall.SIGKILL)
-	return nil
 }
 
 // readyWriter passes output on and closes ready once it has seen

@@ -112,3 +112,74 @@ func TestEmulator(t *testing.T) {
 		t.Errorf("emulator port %s still bound after Stop (%v)", e.Host, err)
 	}
 }
+
+// TestSignUpDisabled: with DisableUserSignup an end user's sign-up is
+// refused as Identity Platform refuses it with disabledUserSignup (400
+// ADMIN_ONLY_OPERATION, readable by a page of another origin), while an
+// administrator's request still creates an account, which then signs in;
+// without it (the negative) anyone signs up. Stop frees the address.
+func TestSignUpDisabled(t *testing.T) {
+	var log bytes.Buffer
+	bin := install(t, &log)
+	for _, disabled := range []bool{true, false} {
+		t.Run("disabled="+strconv.FormatBool(disabled), func(t *testing.T) {
+			port, err := testenv.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := Start(t.Context(), Options{Bin: bin, Log: &log, Port: port, DisableUserSignup: disabled})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, log.String())
+			}
+			defer e.Stop()
+			if e.Host != "127.0.0.1:"+strconv.Itoa(port) {
+				t.Errorf("Host = %s, want the port asked for, %d", e.Host, port)
+			}
+			base := "http://" + e.Host + "/identitytoolkit.googleapis.com/v1/"
+			req, _ := http.NewRequest(http.MethodPost, base+"accounts:signUp?key=any",
+				strings.NewReader(`{"email":"eve@example.com","password":"secret123","returnSecureToken":true}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Origin", "http://127.0.0.1:8082")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var answer struct{ Error struct{ Message string } }
+			_ = json.NewDecoder(res.Body).Decode(&answer)
+			res.Body.Close()
+			if disabled {
+				if res.StatusCode != http.StatusBadRequest || answer.Error.Message != "ADMIN_ONLY_OPERATION" || res.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:8082" {
+					t.Errorf("sign-up with sign-up disabled = %d %q (CORS %q), want 400 ADMIN_ONLY_OPERATION readable cross-origin",
+						res.StatusCode, answer.Error.Message, res.Header.Get("Access-Control-Allow-Origin"))
+				}
+				if code := call(t, e.Host, "signInWithPassword", "eve@example.com"); code == http.StatusOK {
+					t.Error("the refused account signs in")
+				}
+			} else if res.StatusCode != http.StatusOK {
+				t.Errorf("sign-up with sign-up open = %d %q, want 200", res.StatusCode, answer.Error.Message)
+			}
+			// An administrator creates an account either way.
+			req, _ = http.NewRequest(http.MethodPost, base+"projects/"+DefaultProject+"/accounts",
+				strings.NewReader(`{"email":"ada@example.com","password":"secret123"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer owner")
+			res, err = http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Errorf("admin account creation = %d, want 200", res.StatusCode)
+			}
+			if code := call(t, e.Host, "signInWithPassword", "ada@example.com"); code != http.StatusOK {
+				t.Errorf("the admin-created account signs in: %d, want 200", code)
+			}
+			if err := e.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if !testenv.PortFree(port) {
+				t.Errorf("port %d still bound after Stop", port)
+			}
+		})
+	}
+}

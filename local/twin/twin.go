@@ -62,6 +62,14 @@ type Config struct {
 	// AuthDataDir, when set, keeps the emulator's accounts across restarts.
 	AuthDataDir string
 
+	// DisableUserSignup refuses end users' sign-up at the emulator as
+	// Identity Platform does with gatehouse:allowSignUp false (see
+	// emulator.Options); an administrator still creates accounts.
+	DisableUserSignup bool
+	// RequireVerifiedEmail starts every backend with
+	// REQUIRE_EMAIL_VERIFIED=true, as gatehouse:requireVerifiedEmail does.
+	RequireVerifiedEmail bool
+
 	// GatewayServiceAccount is the twin's gateway account: the email of the
 	// gateway's stand-in backend token and every backend's
 	// GATEWAY_SERVICE_ACCOUNT, as a deployment pairs them. Default
@@ -214,7 +222,8 @@ func Start(ctx context.Context, c Config) (_ *Twin, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.emu, err = emulator.Start(ctx, emulator.Options{Bin: bin, Project: c.Project, Port: c.AuthPort, Log: c.Log, DataDir: c.AuthDataDir}); err != nil {
+		if t.emu, err = emulator.Start(ctx, emulator.Options{Bin: bin, Project: c.Project, Port: c.AuthPort, Log: c.Log, DataDir: c.AuthDataDir,
+			DisableUserSignup: c.DisableUserSignup}); err != nil {
 			return nil, err
 		}
 		t.AuthHost = t.emu.Host
@@ -332,6 +341,9 @@ func (t *Twin) startBackend(ctx context.Context, c Config, name, pkg string, por
 		"GATEWAY_SERVICE_ACCOUNT=" + c.GatewayServiceAccount} // the stand-in token's email
 	if len(c.CORSOrigins) > 0 {
 		cmd.Env = append(cmd.Env, "CORS_ALLOW_ORIGINS="+strings.Join(c.CORSOrigins, ","))
+	}
+	if c.RequireVerifiedEmail {
+		cmd.Env = append(cmd.Env, "REQUIRE_EMAIL_VERIFIED=true")
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	cmd.Stdout, cmd.Stderr = c.Log, c.Log

@@ -87,6 +87,9 @@ var messages = map[string]string{
 	"TOKEN_EXPIRED":               "your session has expired: run `gatehouse login`",
 	"INVALID_REFRESH_TOKEN":       "your session is no longer valid: run `gatehouse login`",
 	"OPERATION_NOT_ALLOWED":       "email/password sign-in is not enabled for this Firebase project",
+	// Identity Platform's answer to an end user's sign-up with
+	// client.permissions.disabledUserSignup (gatehouse:allowSignUp false).
+	"ADMIN_ONLY_OPERATION": "sign-up is closed for this project: its administrator creates accounts (Firebase console, Authentication, Add user), then `gatehouse login`",
 	"INVALID_API_KEY":             "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
 	"API_KEY_INVALID":             "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
 }
@@ -115,6 +118,19 @@ func (c *Client) passwordCall(ctx context.Context, method, email, password strin
 		return nil, err
 	}
 	return c.session(out.Email, out.LocalID, out.IDToken, out.RefreshToken, out.ExpiresIn)
+}
+
+// SendVerifyEmail has Firebase Auth email the account of idToken a link
+// that verifies its address (accounts:sendOobCode, requestType
+// VERIFY_EMAIL). The emulator sends no email: it keeps the link (its
+// /emulator/v1/projects/PROJECT/oobCodes lists it).
+func (c *Client) SendVerifyEmail(ctx context.Context, idToken string) error {
+	body, _ := json.Marshal(map[string]string{"requestType": "VERIFY_EMAIL", "idToken": idToken})
+	u := c.identityToolkit + "/v1/accounts:sendOobCode?key=" + url.QueryEscape(c.APIKey)
+	var out struct {
+		Email string `json:"email"`
+	}
+	return c.post(ctx, u, "application/json", strings.NewReader(string(body)), &out)
 }
 
 // Refresh exchanges a refresh token for a new ID token.

@@ -27,6 +27,7 @@ func TestAPIErrors(t *testing.T) {
 		{`{"error":{"code":400,"message":"TOO_MANY_ATTEMPTS_TRY_LATER : Access disabled"}}`, "TOO_MANY_ATTEMPTS_TRY_LATER", "try again later"},
 		{`{"error":{"code":400,"message":"USER_DISABLED"}}`, "USER_DISABLED", "disabled"},
 		{`{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}}`, "API_KEY_INVALID", "API key is not valid"},
+		{`{"error":{"code":400,"message":"ADMIN_ONLY_OPERATION"}}`, "ADMIN_ONLY_OPERATION", "sign-up is closed for this project"},
 		{`{"error":{"code":400,"message":"SOMETHING_NEW"}}`, "SOMETHING_NEW", "Firebase Auth: SOMETHING_NEW"},
 		{`<html>bad gateway</html>`, "502", "answered 502"},
 	}
@@ -195,5 +196,34 @@ func TestIDTokenMustBeJWT(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("ID token %q: err %v, want ok=%v", tok, err, ok)
 		}
+	}
+}
+
+// TestSendVerifyEmail: the verification email is asked for with the
+// account's ID token (VERIFY_EMAIL), and a refusal comes back as an Error.
+func TestSendVerifyEmail(t *testing.T) {
+	var got map[string]string
+	var path string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path + "?" + r.URL.RawQuery
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		if got["idToken"] == "expired" {
+			w.WriteHeader(400)
+			_, _ = io.WriteString(w, `{"error":{"code":400,"message":"INVALID_ID_TOKEN"}}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"email":"ada@example.com"}`)
+	}))
+	defer srv.Close()
+	c := New("key-1", strings.TrimPrefix(srv.URL, "http://"))
+	if err := c.SendVerifyEmail(t.Context(), "tok"); err != nil {
+		t.Fatal(err)
+	}
+	if path != "/identitytoolkit.googleapis.com/v1/accounts:sendOobCode?key=key-1" || got["requestType"] != "VERIFY_EMAIL" || got["idToken"] != "tok" {
+		t.Errorf("sent %s %v", path, got)
+	}
+	var fe *Error
+	if err := c.SendVerifyEmail(t.Context(), "expired"); !errors.As(err, &fe) || fe.Code != "INVALID_ID_TOKEN" {
+		t.Errorf("refused: %v", err)
 	}
 }

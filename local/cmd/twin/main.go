@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "none":
 		dataDir = ""
 	}
-	backends, err := stackBackends(*stackFile, root)
+	cfg, backends, err := stackBackends(*stackFile, root)
 	if err != nil {
 		return err
 	}
@@ -96,6 +96,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RepoRoot: root, GatewayPort: *gwPort, BackendPort: *bePort, AuthPort: *authPort,
 		Project: *project, Emulator: true, AuthDataDir: dataDir, Log: childLog, Progress: stderr, Backends: backends, Web: web,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+		// The emulator is a new project: an unset allowSignUp is open there,
+		// as on a config the stack creates.
+		DisableUserSignup:    cfg.AllowSignUp != nil && !*cfg.AllowSignUp,
+		RequireVerifiedEmail: cfg.RequireVerifiedEmail,
 	})
 	if err != nil {
 		return err
@@ -115,10 +119,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build):
   export FIREBASE_AUTH_EMULATOR_HOST=%s
   export GATEHOUSE_GATEWAY_URL=%s
-  gatehouse signup --email you@example.com
-%s
+%s%s
 Press Ctrl-C to stop.
-`, t.GatewayURL, backendLines(t, backends), t.AuthHost, *project, keeps(dataDir), webLine(t), t.AuthHost, t.GatewayURL, calls)
+`, t.GatewayURL, backendLines(t, backends), t.AuthHost, *project, keeps(dataDir), webLine(t), t.AuthHost, t.GatewayURL,
+		accountLines(cfg, t.AuthHost, *project), calls)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return nil
@@ -131,11 +135,12 @@ func keeps(dataDir string) string {
 	return "accounts kept in " + dataDir
 }
 
-// stackBackends are the backends of the stack file, read and checked by
-// package stack with the rules a deployment applies (a missing file, or an
-// entry `make plan` refuses, is an error), or, without a file, the default
-// stack's. The twin runs entries it can build: Go packages of service/.
-func stackBackends(file, root string) ([]twin.Backend, error) {
+// stackBackends reads the stack file, checked by package stack with the
+// rules a deployment applies (a missing file, or an entry `make plan`
+// refuses, is an error), or, without a file, the default stack's config,
+// and returns it with its backends. The twin runs entries it can build: Go
+// packages of service/.
+func stackBackends(file, root string) (stack.Config, []twin.Backend, error) {
 	var cfg stack.Config
 	var err error
 	if file == "" {
@@ -144,16 +149,16 @@ func stackBackends(file, root string) ([]twin.Backend, error) {
 		cfg, err = stack.LoadFile(file, root)
 	}
 	if err != nil {
-		return nil, err
+		return stack.Config{}, nil, err
 	}
 	var out []twin.Backend
 	for _, b := range cfg.Backends {
 		if err := twin.Runnable(b); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return stack.Config{}, nil, fmt.Errorf("%s: %w", file, err)
 		}
 		out = append(out, twin.Backend{Backend: b})
 	}
-	return out, nil
+	return cfg, out, nil
 }
 
 // backendLines are the banner's lines of the backends.
@@ -164,6 +169,27 @@ func backendLines(t *twin.Twin, backends []twin.Backend) string {
 			be.Name, t.BackendURLs[be.Name], twin.Package(be.Backend), be.Spec)
 	}
 	b.WriteString("            a call to a backend without the gateway's identity header gets 401\n")
+	return b.String()
+}
+
+// accountLines are the banner's lines that get an account with a token the
+// backends accept: sign up, or with sign-up closed (gatehouse:allowSignUp
+// false) create it as the emulator's administrator and log in; with
+// gatehouse:requireVerifiedEmail, verify the address.
+func accountLines(cfg stack.Config, authHost, project string) string {
+	var b strings.Builder
+	if cfg.AllowSignUp != nil && !*cfg.AllowSignUp {
+		fmt.Fprintf(&b, "  # sign-up is closed (gatehouse:allowSignUp false): an administrator creates accounts\n"+
+			"  curl -H 'Authorization: Bearer owner' -H 'Content-Type: application/json' -d '{\"email\":\"you@example.com\",\"password\":\"correct-horse\"}' http://%s/identitytoolkit.googleapis.com/v1/projects/%s/accounts\n"+
+			"  gatehouse login --email you@example.com\n", authHost, project)
+	} else {
+		b.WriteString("  gatehouse signup --email you@example.com\n")
+	}
+	if cfg.RequireVerifiedEmail {
+		fmt.Fprintf(&b, "  # a verified email is required (gatehouse:requireVerifiedEmail): the emulator sends no email,\n"+
+			"  # open the link it lists at http://%s/emulator/v1/projects/%s/oobCodes\n"+
+			"  gatehouse verify-email\n  gatehouse verify-email --check\n", authHost, project)
+	}
 	return b.String()
 }
 

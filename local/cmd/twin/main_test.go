@@ -295,18 +295,18 @@ func TestCtrlCOnTerminalExitsZero(t *testing.T) {
 // entry the twin cannot build is refused with the reason.
 func TestStackBackends(t *testing.T) {
 	root := "../../.."
-	got, err := stackBackends(root+"/Pulumi.v2.yaml", root)
+	_, got, err := stackBackends(root+"/Pulumi.v2.yaml", root)
 	if err != nil || len(got) != 2 || got[0].Name != "v1" || twin.Package(got[0].Backend) != "./cmd/hello" ||
 		got[1].Name != "notes" || twin.Package(got[1].Backend) != "./cmd/notes" || got[1].Spec != "service/notes/openapi.yaml" || len(got[1].Fragment) == 0 {
 		t.Errorf("Pulumi.v2.yaml backends = %+v, %v", got, err)
 	}
-	if got, err := stackBackends(root+"/Pulumi.dev.yaml", root); err != nil || len(got) != 1 || got[0].Name != "v1" {
+	if _, got, err := stackBackends(root+"/Pulumi.dev.yaml", root); err != nil || len(got) != 1 || got[0].Name != "v1" {
 		t.Errorf("Pulumi.dev.yaml backends = %+v, %v, want /v1's", got, err)
 	}
-	if got, err := stackBackends("", root); err != nil || len(got) != 1 || got[0].Name != "v1" {
+	if _, got, err := stackBackends("", root); err != nil || len(got) != 1 || got[0].Name != "v1" {
 		t.Errorf("no stack file: %+v, %v, want the default stack's /v1", got, err)
 	}
-	if _, err := stackBackends(filepath.Join(t.TempDir(), "Pulumi.V2.yaml"), root); err == nil || !strings.Contains(err.Error(), "Pulumi.V2.yaml") {
+	if _, _, err := stackBackends(filepath.Join(t.TempDir(), "Pulumi.V2.yaml"), root); err == nil || !strings.Contains(err.Error(), "Pulumi.V2.yaml") {
 		t.Errorf("a misspelt stack (missing file) = %v, want an error naming it", err)
 	}
 	dir := t.TempDir()
@@ -336,7 +336,7 @@ func TestStackBackends(t *testing.T) {
 		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := stackBackends(file, root); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, _, err := stackBackends(file, root); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want one containing %q", name, err, tt.want)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/client/internal/cmd/call"
 	"github.com/gatehouse/gatehouse/client/internal/cmd/logout"
 	"github.com/gatehouse/gatehouse/client/internal/cmd/token"
+	"github.com/gatehouse/gatehouse/client/internal/cmd/verifyemail"
 	"github.com/gatehouse/gatehouse/client/internal/cmd/whoami"
 	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
 	"github.com/gatehouse/gatehouse/client/internal/target"
@@ -47,6 +48,7 @@ func NewCmdRoot(f *cmdutil.Factory, version string) *cobra.Command {
 		token.NewCmdToken(f, nil),
 		call.NewCmdCall(f, nil),
 		whoami.NewCmdWhoami(f, nil),
+		verifyemail.NewCmdVerifyEmail(f, nil),
 	)
 	// help CMD is CMD --help; help with an unknown name is a usage error.
 	root.SetHelpCommand(&cobra.Command{
