@@ -90,8 +90,8 @@ var messages = map[string]string{
 	// Identity Platform's answer to an end user's sign-up with
 	// client.permissions.disabledUserSignup (gatehouse:allowSignUp false).
 	"ADMIN_ONLY_OPERATION": "sign-up is closed for this project: its administrator creates accounts (Firebase console, Authentication, Add user), then `gatehouse login`",
-	"INVALID_API_KEY":             "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
-	"API_KEY_INVALID":             "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
+	"INVALID_API_KEY":      "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
+	"API_KEY_INVALID":      "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
 }
 
 // SignUp creates an email/password account and signs it in.
