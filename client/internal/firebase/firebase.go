@@ -87,11 +87,11 @@ var messages = map[string]string{
 	"TOKEN_EXPIRED":               "your session has expired: run `gatehouse login`",
 	"INVALID_REFRESH_TOKEN":       "your session is no longer valid: run `gatehouse login`",
 	"OPERATION_NOT_ALLOWED":       "email/password sign-in is not enabled for this Firebase project",
+	"INVALID_API_KEY":             "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
+	"API_KEY_INVALID":             "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
 	// Identity Platform's answer to an end user's sign-up with
 	// client.permissions.disabledUserSignup (gatehouse:allowSignUp false).
 	"ADMIN_ONLY_OPERATION": "sign-up is closed for this project: its administrator creates accounts (Firebase console, Authentication, Add user), then `gatehouse login`",
-	"INVALID_API_KEY":      "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
-	"API_KEY_INVALID":      "the Firebase API key is not valid: check --api-key / GATEHOUSE_API_KEY or the stack's firebaseApiKey output",
 }
 
 // SignUp creates an email/password account and signs it in.
