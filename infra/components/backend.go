@@ -54,6 +54,9 @@ type SecureBackendArgs struct {
 	Build *ImageBuild
 	// ImageRef runs an existing image instead of building one.
 	ImageRef string
+	// ImageRegistry is TEST-ONLY (gatehouse:imageRegistry): a loopback
+	// registry to push to instead of REGION-docker.pkg.dev.
+	ImageRegistry string
 }
 
 // ImageBuild is a Docker build of a backend image; paths are relative to
@@ -213,8 +216,17 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 	// Push with a short-lived OAuth token of the credentials Pulumi runs
 	// with; no key file is involved.
 	registry := fmt.Sprintf("%s-docker.pkg.dev", args.Region)
+	if args.ImageRegistry != "" {
+		registry = args.ImageRegistry
+	}
 	token := organizations.GetClientConfigOutput(ctx, pulumi.Parent(c)).AccessToken()
 	imageName := pulumi.Sprintf("%s/%s/%s/%s:%s", registry, args.Project, c.Repository.RepositoryId, args.ServiceName, args.ImageTag)
+	// With the test-only local registry, the build runs on the host's
+	// network: the offline test daemon (local/image/docker.sh) has no bridge.
+	var network pulumi.StringPtrInput
+	if args.ImageRegistry != "" {
+		network = pulumi.String("host")
+	}
 	var err error
 	c.Image, err = docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
 		ImageName: imageName,
@@ -223,6 +235,7 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 			Dockerfile: pulumi.String(build.Dockerfile),
 			Platform:   pulumi.String(ImagePlatform),
 			Args:       buildArgsInput,
+			Network:    network,
 		},
 		Registry: &docker.RegistryArgs{
 			Server:   pulumi.String(registry),

@@ -88,6 +88,9 @@ type Config struct {
 	CORSOrigins           []string              // browser origins allowed cross-origin; none: CORS off
 
 	ImageTag string
+	// ImageRegistry is TEST-ONLY: a loopback registry (the local Google
+	// Cloud's) images are pushed to instead of REGION-docker.pkg.dev.
+	ImageRegistry string
 }
 
 // Source is where values come from: pulumi config in the program, a map in
@@ -103,6 +106,8 @@ var (
 	cpuRe      = regexp.MustCompile(`^([0-9]+)(m?)$`)
 	memoryRe   = regexp.MustCompile(`^([0-9]+)(Mi|Gi)$`)
 	imageTagRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	// loopbackRegistryRe: the test-only imageRegistry must stay on this machine.
+	loopbackRegistryRe = regexp.MustCompile(`^(127\.0\.0\.1|localhost|\[::1\]):[0-9]{1,5}$`)
 )
 
 // Load reads and validates the configuration. Errors name the config key.
@@ -129,6 +134,7 @@ func Load(gcp, own Source) (Config, error) {
 		FirebaseProjectID:  str("firebaseProjectId", ""),
 		FirebaseAPIKey:     str("firebaseApiKey", ""),
 		ImageTag:           str("imageTag", DefaultImageTag),
+		ImageRegistry:      str("imageRegistry", ""),
 
 		IdentityPlatformExists: boolean("identityPlatformExists", DefaultIdentityExists),
 		ExtraGatewayRegions:    list(own.Get("extraGatewayRegions")),
@@ -203,6 +209,9 @@ func Load(gcp, own Source) (Config, error) {
 	c.parseBackends(own.Get("backends"), bad)
 	if !imageTagRe.MatchString(c.ImageTag) {
 		bad(Namespace+":imageTag", "%q is not a valid image tag", c.ImageTag)
+	}
+	if c.ImageRegistry != "" && !loopbackRegistryRe.MatchString(c.ImageRegistry) {
+		bad(Namespace+":imageRegistry", "%q: this test-only key takes a loopback host:port (127.0.0.1:PORT, localhost:PORT or [::1]:PORT) of the local Google Cloud; leave it empty to push to Artifact Registry", c.ImageRegistry)
 	}
 	// The issuers must also make a valid spec; check with spec's own rules.
 	if f.Err() == nil {
