@@ -80,6 +80,8 @@ type LogEntry struct {
 	Message   string `json:"message,omitempty"`
 	// QuotaProject is the X-Goog-User-Project header, when sent.
 	QuotaProject string `json:"quotaProject,omitempty"`
+	// Micros is how long the cloud took to answer.
+	Micros int64 `json:"micros"`
 }
 
 // New builds a Cloud, loading its state from opts.StateDir when there is one.
@@ -161,6 +163,7 @@ type Request struct {
 	Principal string
 	Project   *Project // the resource's project, when the path names one
 	Service   *Service
+	resource  string
 }
 
 // Var returns a path variable.
@@ -184,15 +187,21 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	case hr.URL.Path == "/v2/" || strings.HasPrefix(hr.URL.Path, "/v2/"):
 		c.registry.ServeHTTP(w, hr)
 		return
+	case hr.URL.Path == "/identitytoolkit.googleapis.com/v1/accounts:signUp" && hr.Method == http.MethodPost:
+		c.authSignUp(w, hr)
+		return
 	}
+	start := time.Now()
 	entry := LogEntry{Method: hr.Method, Path: hr.URL.Path, QuotaProject: hr.Header.Get("X-Goog-User-Project")}
 	code, body, r := c.handle(hr)
+	entry.Micros = time.Since(start).Microseconds()
 	entry.Code = code
 	if r != nil {
 		entry.Principal = r.Principal
 		if r.Method != nil {
 			entry.MethodID = r.Method.ID
 		}
+		entry.Resource = r.resource
 	}
 	if e, ok := body.(*Error); ok {
 		entry.Status, entry.Message = e.Status, e.Message
@@ -268,6 +277,7 @@ func (c *Cloud) handle(hr *http.Request) (int, any, *Request) {
 	if impl.Resource != nil {
 		resource = impl.Resource(r)
 	}
+	r.resource = resource
 	r.Project = c.projectOf(resource)
 	consumer := r.Project
 	if qp := hr.Header.Get("X-Goog-User-Project"); qp != "" {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 )
@@ -32,7 +34,11 @@ type registry struct {
 func newRegistry(c *Cloud) *registry {
 	var opts []ggcr.Option
 	if c.opts.StateDir != "" {
-		opts = append(opts, ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(filepath.Join(c.opts.StateDir, "blobs"))))
+		// Blobs on disk survive a restart; the handler needs its folder.
+		dir := filepath.Join(c.opts.StateDir, "blobs")
+		if err := os.MkdirAll(dir, 0o700); err == nil {
+			opts = append(opts, ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(dir)))
+		}
 	}
 	opts = append(opts, ggcr.Logger(nullLogger()))
 	return &registry{c: c, h: ggcr.New(opts...)}
@@ -54,8 +60,10 @@ func (g *registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	principal := g.principal(r)
 	entry := LogEntry{Method: r.Method, Path: r.URL.Path, Principal: principal}
 	rec := &statusWriter{ResponseWriter: w, code: 200}
+	start := time.Now()
 	defer func() {
 		entry.Code = rec.code
+		entry.Micros = time.Since(start).Microseconds()
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
 			entry.MethodID = "registry.manifests.put"
 			c.record(entry)

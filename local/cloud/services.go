@@ -57,7 +57,10 @@ func services(c *Cloud) ([]*Service, error) {
 		{&Service{Name: "identitytoolkit.googleapis.com", Title: "Identity Toolkit API", Prefix: "/identitytoolkit/",
 			Endpoints: map[string]string{"GOOGLE_IDENTITY_PLATFORM_CUSTOM_ENDPOINT": "identitytoolkit/v2/"}}, "identitytoolkit-api.json", c.identityToolkit},
 		{&Service{Name: "storage.googleapis.com", Title: "Cloud Storage JSON API", Prefix: "/storage/",
-			Endpoints: map[string]string{"GOOGLE_STORAGE_CUSTOM_ENDPOINT": "storage/v1/"}}, "storage-api.json", c.storage},
+			Endpoints: map[string]string{"GOOGLE_STORAGE_CUSTOM_ENDPOINT": "storage/v1/"},
+			// The document's servicePath is "storage/v1/": its templates
+			// start with it, so the prefix goes back on.
+			Rewrite: func(p string) string { return "storage/" + p }}, "storage-api.json", c.storage},
 	}
 	var out []*Service
 	for _, d := range defs {
