@@ -295,6 +295,12 @@ func (c *Cloud) handle(hr *http.Request) (int, any, *Request) {
 				Details: []map[string]any{errorInfo("USER_PROJECT_DENIED", "googleapis.com", map[string]string{"consumer": "projects/" + consumer.ID})}})
 		}
 	}
+	// Cloud Storage answers 404 for a bucket that does not exist, whoever
+	// asks (bucket names are global; the provider waits on that 404 after
+	// a delete: resource_storage_bucket.go:1033-1041).
+	if strings.HasPrefix(resource, "projects/_/buckets/") && r.Project == nil {
+		return failR(r, NotFound("The specified bucket does not exist."))
+	}
 	if r.Project == nil && consumer == nil && impl.Resource == nil {
 		return failR(r, NotFound("Project not found: %s", resource))
 	}
