@@ -54,7 +54,7 @@ var (
 
 // needLifecycle fails under CI and skips loudly elsewhere when the engine
 // or Docker is missing; it skips outside `make cloud-test`.
-func needLifecycle(t *testing.T) *env {
+func needLifecycle(t testing.TB) *env {
 	t.Helper()
 	if os.Getenv("GATEHOUSE_LIFECYCLE_TEST") != "1" {
 		t.Skip("runs the real Pulumi engine against the local Google Cloud: `make cloud-test` (part of make test)")
@@ -179,7 +179,7 @@ type logEntry struct {
 	Micros       int64  `json:"micros"`
 }
 
-func (e *env) call(t *testing.T, method, path string, in, out any) {
+func (e *env) call(t testing.TB, method, path string, in, out any) {
 	t.Helper()
 	var body io.Reader
 	if in != nil {
@@ -204,13 +204,13 @@ func (e *env) call(t *testing.T, method, path string, in, out any) {
 }
 
 // project makes a fresh project for one scenario.
-func (e *env) project(t *testing.T, id string, propagation time.Duration) {
+func (e *env) project(t testing.TB, id string, propagation time.Duration) {
 	t.Helper()
 	e.call(t, http.MethodPost, "/_cloud/projects", map[string]string{"id": id, "propagationDelay": propagation.String()}, nil)
 }
 
 // token mints a signed-in principal's access token.
-func (e *env) token(t *testing.T, principal string) string {
+func (e *env) token(t testing.TB, principal string) string {
 	t.Helper()
 	var out struct{ Token string }
 	e.call(t, http.MethodPost, "/_cloud/tokens", map[string]string{"principal": principal}, &out)
@@ -218,12 +218,16 @@ func (e *env) token(t *testing.T, principal string) string {
 }
 
 // requests returns the project's requests logged from seq on.
-func (e *env) requests(t *testing.T, project string, from int) []logEntry {
+func (e *env) requests(t testing.TB, project string, from int) []logEntry {
 	t.Helper()
 	var all []logEntry
 	e.call(t, http.MethodGet, "/_cloud/requests?from="+strconv.Itoa(from), nil, &all)
 	var out []logEntry
 	for _, r := range all {
+		if project == "" {
+			out = append(out, r)
+			continue
+		}
 		if strings.Contains(r.Path, "/"+project+"/") || strings.HasSuffix(r.Path, "/"+project) ||
 			strings.Contains(r.Path, "/"+project+":") || strings.Contains(r.Resource, "/"+project) || r.QuotaProject == project {
 			out = append(out, r)
@@ -233,7 +237,7 @@ func (e *env) requests(t *testing.T, project string, from int) []logEntry {
 }
 
 // seq is the log's length now (the next scenario step reads from seq+1).
-func (e *env) seq(t *testing.T) int {
+func (e *env) seq(t testing.TB) int {
 	t.Helper()
 	var all []logEntry
 	e.call(t, http.MethodGet, "/_cloud/requests?from=1", nil, &all)
@@ -241,7 +245,7 @@ func (e *env) seq(t *testing.T) int {
 }
 
 // state reads the cloud's resources.
-func (e *env) state(t *testing.T) map[string]map[string]any {
+func (e *env) state(t testing.TB) map[string]map[string]any {
 	t.Helper()
 	var out struct {
 		Objects map[string]map[string]any `json:"objects"`
@@ -254,14 +258,15 @@ func (e *env) state(t *testing.T) map[string]map[string]any {
 
 // stack is one Pulumi project copy with a throw-away backend.
 type stack struct {
-	e       *env
-	t       *testing.T
-	dir     string // the project directory (the checkout's copy, or its infra/bootstrap)
+	e        *env
+	t        testing.TB
+	dir      string // the project directory (the checkout's copy, or its infra/bootstrap)
 	checkout string
-	name    string
-	home    string
-	token   string
-	timings []timing
+	project  string
+	name     string
+	home     string
+	token    string
+	timings  []timing
 }
 
 // timing is one engine run, and where its time went.
@@ -274,14 +279,14 @@ type timing struct {
 
 // newStack copies the checkout (without .git and caches) and sets up the
 // main program (or the bootstrap, with boot) to run from the shared binary.
-func (e *env) newStack(t *testing.T, project string, boot bool, stackFile string, config map[string]string) *stack {
+func (e *env) newStack(t testing.TB, project string, boot bool, stackFile string, config map[string]string) *stack {
 	t.Helper()
 	dst := t.TempDir()
 	cp := exec.Command("bash", "-c", `tar -C "$1" --exclude=./.git --exclude=./.cache --exclude=./bin --exclude='./client/web/node_modules' -c . | tar -C "$2" -x`, "cp", e.root, dst)
 	if out, err := cp.CombinedOutput(); err != nil {
 		t.Fatalf("copy: %v\n%s", err, out)
 	}
-	s := &stack{e: e, t: t, checkout: dst, dir: dst, name: "dev", home: t.TempDir()}
+	s := &stack{e: e, t: t, checkout: dst, dir: dst, project: project, name: "dev", home: t.TempDir()}
 	bin := e.stackBin
 	if boot {
 		s.dir, s.name, bin = filepath.Join(dst, "infra", "bootstrap"), "ci", e.bootBin
@@ -413,13 +418,18 @@ func (s *stack) record(what string, wall time.Duration, out string, from int) {
 			tm.Docker = time.Duration(n) * time.Second
 		}
 	}
-	var all []logEntry
-	s.e.call(s.t, http.MethodGet, "/_cloud/requests?from="+strconv.Itoa(from), nil, &all)
+	all := s.e.requests(s.t, s.project, from)
 	for _, r := range all {
 		tm.Cloud += time.Duration(r.Micros) * time.Microsecond
 		tm.CloudRequests++
 	}
 	s.timings = append(s.timings, tm)
+	if os.Getenv("GATEHOUSE_LIFECYCLE_SLOW") == "1" {
+		sort.Slice(all, func(i, j int) bool { return all[i].Micros > all[j].Micros })
+		for _, r := range all[:min(3, len(all))] {
+			fmt.Printf("      slowest in the cloud: %s %s %.0fms\n", r.Method, r.MethodID, float64(r.Micros)/1000)
+		}
+	}
 	fmt.Printf("    %-44s %6.1fs  (docker build+push %5.1fs, the cloud %5.2fs over %d requests, engine and provider incl. their fixed waits %5.1fs)\n",
 		what, wall.Seconds(), tm.Docker.Seconds(), tm.Cloud.Seconds(), tm.CloudRequests, (wall - tm.Docker - tm.Cloud).Seconds())
 }
@@ -508,7 +518,7 @@ func firstSeq(log []logEntry, methodID, part string, code int) int {
 	return 0
 }
 
-func readme(t *testing.T, e *env) string {
+func readme(t testing.TB, e *env) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(e.root, "README.md"))
 	if err != nil {

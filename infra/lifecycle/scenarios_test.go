@@ -101,7 +101,14 @@ func TestScenarioABC(t *testing.T) {
 		return string(b), err
 	}
 	if out, err := cli("s3cret-pass\n", "signup", "--email", "ada@example.com", "--password-stdin", "--stack", "dev"); err != nil {
-		t.Errorf("gatehouse signup --stack dev (stack's firebaseApiKey %v): %v\n%s", s.outputs()["firebaseApiKey"], err, out)
+		plain, _ := s.run("stack", "output", "--json", "--stack", "dev")
+		var signups []string
+		for _, r := range e.requests(t, "", 1) {
+			if r.MethodID == "identitytoolkit.accounts.signUp" {
+				signups = append(signups, fmt.Sprintf("%d %s", r.Code, r.Message))
+			}
+		}
+		t.Errorf("gatehouse signup --stack dev: %v\n%s\nthe CLI's stack output: %s\nthe cloud's sign-ups: %v", err, out, plain, signups)
 	} else if out, err := cli("", "call", "/v1/hello", "--stack", "dev"); err == nil || !strings.Contains(out, gw+"/v1/hello") {
 		t.Errorf("gatehouse call --stack dev did not go to the stack's gateway %s: %v\n%s", gw, err, out)
 	}

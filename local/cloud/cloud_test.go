@@ -323,3 +323,36 @@ func TestStateBucket(t *testing.T) {
 		t.Errorf("deleted bucket: %d", code)
 	}
 }
+
+// FuzzServe: whatever the method, path and body, the cloud answers JSON with
+// a status that is never a 5xx the provider would retry (only 501), and
+// never panics.
+func FuzzServe(f *testing.F) {
+	c, err := New(Options{Projects: []string{"proj-one"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok, _ := c.Mint(DefaultOwner)
+	for _, s := range []string{
+		"/run/v2/projects/proj-one/locations/l/services?serviceId=s",
+		"/serviceusage/v1/projects/proj-one/services:batchEnable",
+		"/apigateway/v1beta/projects/proj-one/locations/global/apis/a/configs?apiConfigId=c",
+		"/storage/v1/b?project=proj-one", "/fb/v1beta1/v1beta1/projects/proj-one/webApps/1:2:web:3/config",
+		"/_cloud/tokens", "/v2/", "/%zz",
+	} {
+		f.Add("POST", s, []byte(`{"serviceIds":["run.googleapis.com"],"template":{"containers":[{"image":"x"}]}}`))
+		f.Add("GET", s, []byte(``))
+	}
+	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
+		req := httptest.NewRequest("GET", "/", strings.NewReader(string(body)))
+		req.Method = method
+		req.URL.Path = path
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Goog-User-Project", "proj-one")
+		rec := httptest.NewRecorder()
+		c.ServeHTTP(rec, req)
+		if rec.Code >= 500 && rec.Code != http.StatusNotImplemented {
+			t.Fatalf("%s %s → %d %s", method, path, rec.Code, rec.Body.String())
+		}
+	})
+}
