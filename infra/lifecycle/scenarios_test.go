@@ -89,8 +89,9 @@ func TestScenarioABC(t *testing.T) {
 		t.Errorf("preview changed something: %s %s", r.Method, r.Path)
 	}
 	// The CLI finds the endpoint from the real `pulumi stack output`: it signs
-	// up with the stack's Firebase API key (against the cloud's Auth), then
-	// calls the stack's gateway URL (unreachable offline: the error names it).
+	// up with the stack's Firebase API key (against the cloud's sign-up), then
+	// `call --stack dev` goes to the stack's gateway URL, which it reads from
+	// pulumi (unreachable offline: the error names it).
 	cli := func(stdin string, args ...string) (string, error) {
 		cmd := exec.Command(e.cliBin, args...)
 		cmd.Dir = s.dir
@@ -100,7 +101,10 @@ func TestScenarioABC(t *testing.T) {
 		b, err := cmd.CombinedOutput()
 		return string(b), err
 	}
-	if out, err := cli("s3cret-pass\n", "signup", "--email", "ada@example.com", "--password-stdin", "--stack", "dev"); err != nil {
+	// With FIREBASE_AUTH_EMULATOR_HOST set the CLI takes any key, as the
+	// emulator does; the cloud's sign-up checks it is the stack's.
+	key, _ := out["firebaseApiKey"].(string)
+	if out, err := cli("s3cret-pass\n", "signup", "--email", "ada@example.com", "--password-stdin", "--stack", "dev", "--api-key", key); err != nil {
 		plain, _ := s.run("stack", "output", "--json", "--stack", "dev")
 		var signups []string
 		for _, r := range e.requests(t, "", 1) {

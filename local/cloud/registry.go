@@ -162,20 +162,19 @@ func (g *registry) checkImage(image string) error {
 		return nil
 	}
 	// also accept what the registry itself holds (a push that raced the log)
-	path, sep := ref, "@"
+	path := ref
 	if i := strings.Index(ref, "@"); i >= 0 {
 		path = ref[:i]
 	} else if i := strings.LastIndex(ref, ":"); i >= 0 {
-		path, sep = ref[:i], ":"
+		path = ref[:i]
 	}
-	_ = sep
 	req := httptest.NewRequest(http.MethodHead, "/v2/"+path+"/manifests/"+ref[len(path)+1:], nil)
 	rec := httptest.NewRecorder()
 	g.h.ServeHTTP(rec, req)
 	if rec.Code == http.StatusOK {
 		return nil
 	}
-	return fmt.Errorf("Image '%s' not found.", image)
+	return imageNotFound(image)
 }
 
 type statusWriter struct {
@@ -184,3 +183,8 @@ type statusWriter struct {
 }
 
 func (s *statusWriter) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
+
+// imageNotFound is Cloud Run's message for an image that does not exist.
+type imageNotFound string
+
+func (e imageNotFound) Error() string { return "Image '" + string(e) + "' not found." }

@@ -139,12 +139,11 @@ type route struct {
 // literal prefix and suffix ("{servicesId}:enable"); rest variables
 // ({+name}) take every remaining segment.
 type seg struct {
-	literal              string
-	variable             string
-	prefix, suffix       string
-	rest                 bool
-	isVar                bool
-	literalCount, varLen int
+	literal        string
+	variable       string
+	prefix, suffix string
+	rest           bool
+	isVar          bool
 }
 
 func parseTemplate(t string) []seg {
