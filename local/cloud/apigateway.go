@@ -107,15 +107,13 @@ func (c *Cloud) apiGateway(s *Service) {
 			}
 			return nil
 		},
+		Check: func(r *Request) error { return checkDocuments(r.Body) },
 		Handle: func(r *Request) (any, error) {
 			id := r.Query.Get("apiConfigId")
 			if err := checkID("apiConfigId", id); err != nil {
 				return nil, err
 			}
 			if _, err := c.get(apiName(r), "API"); err != nil {
-				return nil, err
-			}
-			if err := checkDocuments(r.Body); err != nil {
 				return nil, err
 			}
 			n := apiName(r) + "/configs/" + id

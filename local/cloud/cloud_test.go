@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/spec"
 )
 
 // fixture is a cloud with one project, owned by owner, served over HTTP.
@@ -355,4 +358,45 @@ func FuzzServe(f *testing.F) {
 			t.Fatalf("%s %s → %d %s", method, path, rec.Code, rec.Body.String())
 		}
 	})
+}
+
+// An API config's document is validated as API Gateway would (spec.Validate),
+// and the config it serves cannot be deleted from under a gateway.
+func TestAPIConfigDocuments(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.enable("apigateway.googleapis.com", "iam.googleapis.com")
+	f.must(f.owner, "POST", "/iam/v1/projects/proj-one/serviceAccounts", `{"accountId":"gw-account","serviceAccount":{}}`)
+	f.must(f.owner, "POST", "/apigateway/v1beta/projects/proj-one/locations/global/apis?apiId=demo", `{}`)
+	good, err := spec.Render(spec.Params{BackendURL: "https://demo-abc-ew.a.run.app", FirebaseProjectID: "proj-one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := func(id string, doc []byte) (int, map[string]any) {
+		b, _ := json.Marshal(map[string]any{
+			"openapiDocuments": []any{map[string]any{"document": map[string]any{"path": "openapi.yaml", "contents": base64.StdEncoding.EncodeToString(doc)}}},
+			"gatewayConfig":    map[string]any{"backendConfig": map[string]any{"googleServiceAccount": "gw-account@proj-one.iam.gserviceaccount.com"}},
+		})
+		return f.do(f.owner, "POST", "/apigateway/v1beta/projects/proj-one/locations/global/apis/demo/configs?apiConfigId="+id, string(b))
+	}
+	bad := []byte(strings.Replace(string(good), "swagger: \"2.0\"", "swagger: \"3.0\"", 1))
+	if code, out := config("bad", bad); code != 400 {
+		t.Errorf("a document API Gateway refuses: %d %v, want 400", code, out)
+	}
+	if code, out := config("cfg-1", good); code != 200 {
+		t.Fatalf("good document: %d %v", code, out)
+	}
+	got := f.must(f.owner, "GET", "/apigateway/v1beta/projects/proj-one/locations/global/apis/demo/configs/cfg-1?view=FULL", "")
+	docs := got["openapiDocuments"].([]any)[0].(map[string]any)["document"].(map[string]any)
+	if raw, _ := base64.StdEncoding.DecodeString(docs["contents"].(string)); string(raw) != string(good) {
+		t.Error("the document does not come back byte for byte")
+	}
+	if !strings.HasPrefix(got["name"].(string), "projects/"+projectNumber("proj-one")+"/") {
+		t.Errorf("config name %v, want the project-number form", got["name"])
+	}
+	f.must(f.owner, "POST", "/apigateway/v1beta/projects/proj-one/locations/europe-west1/gateways?gatewayId=gw",
+		`{"apiConfig":"projects/proj-one/locations/global/apis/demo/configs/cfg-1"}`)
+	code, out := f.do(f.owner, "DELETE", "/apigateway/v1beta/projects/proj-one/locations/global/apis/demo/configs/cfg-1", "")
+	if s, _ := errStatus(out); code != 400 || s != "FAILED_PRECONDITION" {
+		t.Errorf("delete a config a gateway serves: %d %v", code, out)
+	}
 }
