@@ -104,7 +104,33 @@ func (e *env) rolesOf(t *testing.T, token, project, member string) []string {
 	return slices.Compact(roles)
 }
 
-var permissionRe = regexp.MustCompile(`Permission '([a-z]+\.[A-Za-z.]+)' denied`)
+// permissionRe finds the permission a 403 names: "Permission 'P' denied on
+// ...", or the quota project's "... with the serviceusage.services.use
+// permission".
+var permissionRe = regexp.MustCompile(`Permission '([a-z]+\.[A-Za-z.]+)' denied|with the ([a-z]+\.[A-Za-z.]+) permission`)
+
+func namedPermission(out string) string {
+	m := permissionRe.FindStringSubmatch(out)
+	if m == nil {
+		return ""
+	}
+	return m[1] + m[2]
+}
+
+// diagnostics keeps the error lines of a pulumi run, once each.
+func diagnostics(out string) string {
+	seen := map[string]bool{}
+	var keep []string
+	for _, l := range lines(out) {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "+ ") || strings.HasPrefix(l, "@ ") || seen[l] || !(strings.Contains(l, "error") || strings.Contains(l, "Error")) {
+			continue
+		}
+		seen[l] = true
+		keep = append(keep, "    "+l)
+	}
+	return strings.Join(keep, "\n")
+}
 
 // TestScenarioE is scenario e, the CI path: the bootstrap as the owner;
 // the main stack's up as the deployer (its own token, least privilege);
@@ -122,7 +148,7 @@ func TestScenarioE(t *testing.T) {
 		"gatehouse-bootstrap:stateBucket":      project + "-pulumi-state",
 	})
 	if out, err := boot.up("e: bootstrap up (owner)"); err != nil {
-		t.Fatalf("e: the bootstrap as the owner failed: %v\n%s", err, tail(out, 40))
+		t.Fatalf("e: the bootstrap as the owner failed: %v\n%s", err, diagnostics(out))
 	}
 	bo := boot.outputs()
 	deployer, _ := bo["GCP_DEPLOY_SERVICE_ACCOUNT"].(string)
@@ -140,8 +166,10 @@ func TestScenarioE(t *testing.T) {
 		"gatehouse:existingServiceAccounts": "true", "gatehouse:identityPlatformExists": "true",
 	})
 	main.token = e.impersonate(t, ownerToken, deployer)
+	baseline := ""
 	if out, err := main.up("e: main stack up (deployer)"); err != nil {
-		t.Errorf("e: the main stack's up as the deployer failed: %v\n%s", err, tail(out, 25))
+		baseline = namedPermission(out)
+		t.Errorf("e: the main stack's up as the deployer failed: %v\n%s", err, diagnostics(out))
 	}
 
 	// Every deployer role is needed: without it, a first deploy fails
@@ -160,14 +188,16 @@ func TestScenarioE(t *testing.T) {
 		e.setRoleMember(t, ownerToken, project, role, member, false)
 		out, err := main.up("e: up as the deployer without " + role)
 		e.setRoleMember(t, ownerToken, project, role, member, true)
-		m := permissionRe.FindStringSubmatch(out)
+		perm := namedPermission(out)
 		switch {
 		case err == nil:
 			t.Errorf("e: %s is not needed: the deployer's up succeeded without it", role)
-		case m == nil || !strings.Contains(out, "403"):
-			t.Errorf("e: without %s the up failed, but not with a 403 naming a permission:\n%s", role, tail(out, 20))
+		case perm == "" || !strings.Contains(out, "403"):
+			t.Errorf("e: without %s the up failed, but not with a 403 naming a permission:\n%s", role, diagnostics(out))
+		case perm == baseline:
+			t.Errorf("e: without %s the up fails on %s, as it does with every role: this does not show the role is needed", role, perm)
 		default:
-			fmt.Printf("    without %-40s 403 on %s\n", role, m[1])
+			fmt.Printf("    without %-40s 403 on %s\n", role, perm)
 		}
 	}
 
@@ -175,11 +205,11 @@ func TestScenarioE(t *testing.T) {
 	pre := *main
 	pre.token = e.impersonate(t, ownerToken, previewer)
 	if out, err := pre.run("preview", "--stack", main.name); err != nil {
-		t.Errorf("e: preview as the previewer failed: %v\n%s", err, tail(out, 20))
+		t.Errorf("e: preview as the previewer failed: %v\n%s", err, diagnostics(out))
 	}
 	out, err := pre.up("e: up as the previewer")
 	if err == nil || !strings.Contains(out, "403") {
-		t.Errorf("e: up as the previewer was not refused with 403: %v\n%s", err, tail(out, 20))
+		t.Errorf("e: up as the previewer was not refused with 403: %v\n%s", err, diagnostics(out))
 	}
 	fmt.Printf("    scenario e: %.0fs\n", time.Since(start).Seconds())
 }
@@ -218,7 +248,7 @@ func TestScenarioF(t *testing.T) {
 		"gatehouse-bootstrap:backends[0]":          "notes",
 	})
 	if out, err := boot.up("f: bootstrap up with adoptServiceAccounts (owner)"); err != nil {
-		t.Errorf("f: the bootstrap with adoptServiceAccounts failed: %v\n%s", err, tail(out, 30))
+		t.Errorf("f: the bootstrap with adoptServiceAccounts failed: %v\n%s", err, diagnostics(out))
 	}
 
 	// The main stack's next up, with existingServiceAccounts, as the deployer.
@@ -228,7 +258,7 @@ func TestScenarioF(t *testing.T) {
 	}
 	from := e.seq(t) + 1
 	if out, err := main.up("f: main stack's next up (existingServiceAccounts)"); err != nil {
-		t.Errorf("f: the main stack's next up failed: %v\n%s", err, tail(out, 30))
+		t.Errorf("f: the main stack's next up failed: %v\n%s", err, diagnostics(out))
 	}
 	// Adoption never deletes or recreates an account.
 	for _, r := range e.requests(t, project, from) {
