@@ -400,3 +400,51 @@ func TestAPIConfigDocuments(t *testing.T) {
 		t.Errorf("delete a config a gateway serves: %d %v", code, out)
 	}
 }
+
+// With an operation delay, an operation is not done in its first answer and
+// is done once the delay has passed (the provider polls {base}{name}).
+func TestOperationDelay(t *testing.T) {
+	f := newFixture(t, Options{OperationDelay: 20 * time.Second})
+	f.enable("artifactregistry.googleapis.com")
+	op := f.must(f.owner, "POST", "/artifactregistry/v1/projects/proj-one/locations/europe-west1/repositories?repository_id=images", `{"format":"DOCKER"}`)
+	if op["done"] == true {
+		t.Fatalf("operation done at once with a delay: %v", op)
+	}
+	name := op["name"].(string)
+	if !strings.HasPrefix(name, "projects/proj-one/locations/europe-west1/operations/") {
+		t.Errorf("operation name %q", name)
+	}
+	if got := f.must(f.owner, "GET", "/artifactregistry/v1/"+name, ""); got["done"] == true {
+		t.Errorf("done before the delay: %v", got)
+	}
+	f.now = f.now.Add(21 * time.Second)
+	got := f.must(f.owner, "GET", "/artifactregistry/v1/"+name, "")
+	resp, _ := got["response"].(map[string]any)
+	if got["done"] != true || resp["name"] != "projects/proj-one/locations/europe-west1/repositories/images" || resp["mode"] != "STANDARD_REPOSITORY" {
+		t.Errorf("after the delay: %v", got)
+	}
+}
+
+// State survives a restart with a state directory.
+func TestStatePersists(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, Options{StateDir: dir})
+	f.enable("iam.googleapis.com")
+	f.must(f.owner, "POST", "/iam/v1/projects/proj-one/serviceAccounts", `{"accountId":"kept-account","serviceAccount":{}}`)
+	again, err := New(Options{StateDir: dir, Projects: []string{"proj-one"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(again)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/iam/v1/projects/proj-one/serviceAccounts/kept-account@proj-one.iam.gserviceaccount.com", nil)
+	req.Header.Set("Authorization", "Bearer "+f.owner) // tokens persist too
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("after a restart: %d", resp.StatusCode)
+	}
+}
