@@ -92,11 +92,12 @@ func TestScenarioABC(t *testing.T) {
 	// up with the stack's Firebase API key (against the cloud's sign-up), then
 	// `call --stack dev` goes to the stack's gateway URL, which it reads from
 	// pulumi (unreachable offline: the error names it).
+	cliHome := t.TempDir() // the CLI keeps its session here between calls
 	cli := func(stdin string, args ...string) (string, error) {
 		cmd := exec.Command(e.cliBin, args...)
 		cmd.Dir = s.dir
 		cmd.Env = append(s.environ(), "PATH="+filepath.Dir(e.pulumiBin)+":"+os.Getenv("PATH"),
-			"FIREBASE_AUTH_EMULATOR_HOST="+e.registry, "XDG_CONFIG_HOME="+t.TempDir(), "HOME="+t.TempDir())
+			"FIREBASE_AUTH_EMULATOR_HOST="+e.registry, "XDG_CONFIG_HOME="+filepath.Join(cliHome, "config"), "HOME="+cliHome)
 		cmd.Stdin = strings.NewReader(stdin)
 		b, err := cmd.CombinedOutput()
 		return string(b), err
