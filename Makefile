@@ -235,4 +235,4 @@ cloud-ci-test: ## CI-path and adoption scenarios against the local Google Cloud 
 
 .PHONY: cloud-bench
 cloud-bench: ## Benchmark a warm pulumi up of the dev stack against the local Google Cloud
-	@local/image/docker.sh run bash -c "cd infra && GATEHOUSE_LIFECYCLE_TEST=1 go test -count=1 -run '^$$' -bench WarmUp -benchtime 3x -timeout 30m ./lifecycle/"
+	@local/image/docker.sh run bash -c "cd infra && GATEHOUSE_LIFECYCLE_TEST=1 go test -count=1 -run '^$$' -bench WarmUp -benchtime 2x -timeout 30m ./lifecycle/"
