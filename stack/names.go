@@ -21,6 +21,10 @@ type Names struct {
 	Service string // gatehouse:serviceName
 	Project string // gcp:project
 	Region  string // gcp:region
+	// LocalRegistry is TEST-ONLY (gatehouse:imageRegistry): the local
+	// Google Cloud's loopback registry, pushed to instead of Artifact
+	// Registry's host.
+	LocalRegistry string
 }
 
 // Account is one of the stack's service accounts: its id, its display name
@@ -74,8 +78,15 @@ func (n Names) API() string { return n.Service }
 // to, one per stack.
 func (n Names) Repository() string { return n.Service }
 
-// Registry is the Artifact Registry host of the stack's region.
-func (n Names) Registry() string { return n.Region + "-docker.pkg.dev" }
+// Registry is the Artifact Registry host of the stack's region, or the
+// TEST-ONLY loopback registry of the local Google Cloud
+// (gatehouse:imageRegistry).
+func (n Names) Registry() string {
+	if n.LocalRegistry != "" {
+		return n.LocalRegistry
+	}
+	return n.Region + "-docker.pkg.dev"
+}
 
 // Image is backend's image name, without tag: named as its Cloud Run
 // service, in the stack's repository.

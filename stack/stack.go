@@ -87,11 +87,14 @@ type Config struct {
 	CORSOrigins           []string              // browser origins allowed cross-origin; none: CORS off
 
 	ImageTag string
+	// ImageRegistry is TEST-ONLY: a loopback registry (the local Google
+	// Cloud's) images are pushed to instead of REGION-docker.pkg.dev.
+	ImageRegistry string
 }
 
 // Names are the physical names of the stack's resources.
 func (c Config) Names() Names {
-	return Names{Service: c.ServiceName, Project: c.Project, Region: c.Region}
+	return Names{Service: c.ServiceName, Project: c.Project, Region: c.Region, LocalRegistry: c.ImageRegistry}
 }
 
 // Source is where values come from: pulumi config in the program, a stack
@@ -101,7 +104,11 @@ type Source interface {
 	Get(key string) string
 }
 
-var imageTagRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+var (
+	imageTagRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	// loopbackRegistryRe: the test-only imageRegistry must stay on this machine.
+	loopbackRegistryRe = regexp.MustCompile(`^(127\.0\.0\.1|localhost|\[::1\]):[0-9]{1,5}$`)
+)
 
 // Load reads and validates the configuration. Errors name the config key.
 // gcp:project and gcp:region come from the gcp namespace; everything else
@@ -135,6 +142,7 @@ func Load(gcp, own Source, repo string) (Config, error) {
 		FirebaseProjectID:  str("firebaseProjectId", ""),
 		FirebaseAPIKey:     str("firebaseApiKey", ""),
 		ImageTag:           str("imageTag", DefaultImageTag),
+		ImageRegistry:      str("imageRegistry", ""),
 
 		IdentityPlatformExists: boolean("identityPlatformExists", DefaultIdentityExists),
 		ExtraGatewayRegions:    f.List("extraGatewayRegions"),
@@ -198,6 +206,9 @@ func Load(gcp, own Source, repo string) (Config, error) {
 	c.parseBackends(own.Get("backends"), repo, bad)
 	if !imageTagRe.MatchString(c.ImageTag) {
 		bad(Namespace+":imageTag", "%q is not a valid image tag", c.ImageTag)
+	}
+	if c.ImageRegistry != "" && !loopbackRegistryRe.MatchString(c.ImageRegistry) {
+		bad(Namespace+":imageRegistry", "%q: this test-only key takes a loopback host:port (127.0.0.1:PORT, localhost:PORT or [::1]:PORT) of the local Google Cloud; leave it empty to push to Artifact Registry", c.ImageRegistry)
 	}
 	if f.Err() == nil {
 		c.checkContract(bad)

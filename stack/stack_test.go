@@ -99,6 +99,8 @@ func TestLoadErrors(t *testing.T) {
 		{gcp, mapSource{"firebaseApiKey": "AIza"}, "gatehouse:firebaseApiKey"},
 		{gcp, mapSource{"manageFirebase": "false", "firebaseProjectId": "BAD"}, "gatehouse:firebaseProjectId"},
 		{gcp, mapSource{"imageTag": "bad tag"}, "gatehouse:imageTag"},
+		{gcp, mapSource{"imageRegistry": "europe-west1-docker.pkg.dev"}, "gatehouse:imageRegistry"},
+		{gcp, mapSource{"imageRegistry": "10.0.0.1:5000"}, "gatehouse:imageRegistry"},
 		{gcp, mapSource{"serviceAccountIssuers": `["no-equals-sign"]`}, "want EMAIL=AUDIENCE"},
 		{gcp, mapSource{"serviceAccountIssuers": `["bob@gmail.com=aud"]`}, "gatehouse:serviceAccountIssuers"},
 	}
@@ -143,7 +145,7 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		"cpu": DefaultCPU, "memory": DefaultMemory, "concurrency": fmt.Sprint(DefaultConcurrency), "requestTimeout": DefaultRequestTimeout,
 		"backendDeadline": DefaultBackendDeadline, "logLevel": DefaultLogLevel, "deletionProtection": fmt.Sprint(DefaultDeletionProtect),
 		"manageFirebase": fmt.Sprint(DefaultManageFirebase), "firebaseProjectId": "", "firebaseApiKey": "",
-		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag,
+		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag, "imageRegistry": "",
 		"identityPlatformExists": fmt.Sprint(DefaultIdentityExists), "extraGatewayRegions": "[]",
 		"existingServiceAccounts": fmt.Sprint(DefaultExistingSAs), "backends": DefaultBackends,
 		"allowSignUp":          "<nil>", // no default: unset has a meaning of its own

@@ -225,6 +225,13 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 	// Push with a short-lived OAuth token of the credentials Pulumi runs
 	// with; no key file is involved.
 	token := organizations.GetClientConfigOutput(ctx, pulumi.Parent(c)).AccessToken()
+	// With the TEST-ONLY loopback registry of the local Google Cloud
+	// (gatehouse:imageRegistry), the build runs on the host's network: the
+	// offline test daemon (local/image/docker.sh) has no bridge.
+	var network pulumi.StringPtrInput
+	if args.Repository.Local() {
+		network = pulumi.String("host")
+	}
 	var err error
 	c.Image, err = docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
 		ImageName: pulumi.String(args.ImageName + ":" + args.ImageTag),
@@ -233,6 +240,7 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 			Dockerfile: pulumi.String(args.Build.Dockerfile),
 			Platform:   pulumi.String(ImagePlatform),
 			Args:       buildArgs,
+			Network:    network,
 		},
 		Registry: &docker.RegistryArgs{
 			Server:   pulumi.String(args.Repository.Host),

@@ -1,6 +1,8 @@
 package components
 
 import (
+	"strings"
+
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/artifactregistry"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -30,6 +32,18 @@ type ImageRepository struct {
 
 	Repository *artifactregistry.Repository
 	Host       string // the registry host, such as europe-west1-docker.pkg.dev
+}
+
+// Local says whether the host is a loopback registry: the TEST-ONLY local
+// Google Cloud's (gatehouse:imageRegistry, which the stack accepts only on
+// loopback).
+func (c *ImageRepository) Local() bool {
+	for _, p := range []string{"127.0.0.1:", "localhost:", "[::1]:"} {
+		if strings.HasPrefix(c.Host, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewImageRepository creates the repository.
