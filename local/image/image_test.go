@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,25 +86,48 @@ func buildImage(t testing.TB) {
 // the context's .dockerignore instead.
 func buildBackendImage(t testing.TB, name, cmd, tag string) ([]byte, error) {
 	t.Helper()
-	platform, _, context := imageEnv(t)
+	_, _, context := imageEnv(t)
 	dir := "../../" + context
-	files, err := ContextFiles(dir, dir+"/cmd/"+name+"/Dockerfile")
+	var args map[string]string
+	if cmd != "" {
+		args = map[string]string{"CMD": cmd}
+	}
+	return buildImageFrom(t, dir, dir+"/cmd/"+name+"/Dockerfile", args, tag)
+}
+
+// buildImageFrom builds dockerfile with contextDir as its context, packed
+// as pulumi-docker packs it (only what the Dockerfile's own ignore file
+// admits: ContextFiles), with the build arguments args, for the platform
+// infra's docker.Image uses.
+func buildImageFrom(t testing.TB, contextDir, dockerfile string, args map[string]string, tag string) ([]byte, error) {
+	t.Helper()
+	platform, _, _ := imageEnv(t)
+	files, err := ContextFiles(contextDir, dockerfile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rel, err := filepath.Rel(contextDir, dockerfile)
+	if err != nil || !filepath.IsLocal(rel) {
+		t.Fatalf("%s is outside its build context %s: the image tests send the Dockerfile inside the context", dockerfile, contextDir)
+	}
 	var tarball bytes.Buffer
-	if err := WriteContextTar(&tarball, dir, files); err != nil {
+	if err := WriteContextTar(&tarball, contextDir, files); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"build", "--network", "host", "--platform", platform, "-f", "cmd/" + name + "/Dockerfile", "-t", tag}
-	if cmd != "" {
-		args = append(args, "--build-arg", "CMD="+cmd)
+	argv := []string{"build", "--network", "host", "--platform", platform, "-f", filepath.ToSlash(rel), "-t", tag}
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
 	}
-	build := exec.Command("docker", append(args, "-")...)
+	sort.Strings(keys)
+	for _, k := range keys {
+		argv = append(argv, "--build-arg", k+"="+args[k])
+	}
+	build := exec.Command("docker", append(argv, "-")...)
 	build.Stdin = &tarball
 	out, err := build.CombinedOutput()
 	if err != nil {
-		return out, fmt.Errorf("docker build of cmd/%s: %w", name, err)
+		return out, fmt.Errorf("docker build of %s: %w", rel, err)
 	}
 	return out, nil
 }

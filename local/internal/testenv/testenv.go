@@ -1,12 +1,13 @@
 // Package testenv holds what the local twin, its command and the end-to-end
-// tests need of their surroundings: the repository root, and free loopback
-// ports.
+// tests need of their surroundings: the repository root, free loopback
+// ports, a copy of the checkout.
 package testenv
 
 import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 )
@@ -45,4 +46,15 @@ func PortFree(port int) bool {
 	}
 	ln.Close()
 	return true
+}
+
+// CopyCheckout copies the checkout at root (without .git, .cache and bin)
+// into dst, for tests that change it (a scaffolded backend, a planted
+// mistake).
+func CopyCheckout(root, dst string) error {
+	cp := exec.Command("bash", "-c", `tar -C "$1" --exclude=./.git --exclude=./.cache --exclude=./bin -c . | tar -C "$2" -x`, "cp", root, dst)
+	if out, err := cp.CombinedOutput(); err != nil {
+		return fmt.Errorf("copy the checkout: %v\n%s", err, out)
+	}
+	return nil
 }
