@@ -190,8 +190,11 @@ func run(ctx context.Context, opts *Options) error {
 		done = "cleared the custom claims of " + who
 	}
 	roles := "no roles"
-	if r := authadmin.Roles(claims); len(r) > 0 {
-		roles = "roles " + printable.Line(strings.Join(r, ", "))
+	switch r := authadmin.Roles(claims); {
+	case len(r) == 1:
+		roles = "the role " + printable.Line(r[0])
+	case len(r) > 1:
+		roles = "the roles " + printable.Line(strings.Join(r, ", "))
 	}
 	fmt.Fprintf(opts.IO.Out, "%s (%s, uid %s; were %s)\n", done, where, printable.Line(u.UID), was)
 	fmt.Fprintf(opts.IO.Out, "%s now holds %s. Their ID token shows it when it is next refreshed: within the hour, or at once with `gatehouse token --refresh` (or by signing in again).\n", who, roles)

@@ -98,7 +98,7 @@ func TestRunSetGetClear(t *testing.T) {
 	stdout, _ := out()
 	for _, want := range []string{
 		`set the custom claims of ada@example.com to {"plan":"pro","roles":["admin"]} (project stack-project, uid uid-ada; were {})`,
-		"ada@example.com now holds roles admin. Their ID token shows it when it is next refreshed",
+		"ada@example.com now holds the role admin. Their ID token shows it when it is next refreshed",
 		"gatehouse token --refresh",
 	} {
 		if !strings.Contains(stdout, want) {
