@@ -93,7 +93,9 @@ var (
 	ErrRoles = errors.New("gateway identity: the roles claim is not an array of strings")
 )
 
-// Identity is the verified caller as the gateway saw it.
+// Identity is the verified caller as the gateway saw it. One Identity is
+// shared by every request made with the same token (Cache): treat its
+// slices and map as read-only.
 type Identity struct {
 	UID            string    `json:"uid"`
 	Email          string    `json:"email,omitempty"`
