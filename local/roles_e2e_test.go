@@ -14,9 +14,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/local/emulator"
-	"github.com/gatehouse/gatehouse/local/twin"
-	"github.com/gatehouse/gatehouse/spec"
-	"github.com/gatehouse/gatehouse/stack"
 )
 
 // operatorCanary stands for an operator's Google access token in the
@@ -242,19 +239,7 @@ func TestE2EClaimsRefusedNothingSent(t *testing.T) {
 // one without (403) or with a malformed roles claim (401).
 func TestE2EMachineClientRoles(t *testing.T) {
 	is := newIssuer(t)
-	v2, err := stack.LoadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"), repoRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var backends []twin.Backend
-	for _, b := range v2.Backends {
-		backends = append(backends, twin.Backend{Backend: b})
-	}
-	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &childLog, Backends: backends})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tw.Stop)
+	tw := startTwoBackendTwin(t, is, &childLog)
 	bearer := func(change map[string]any) map[string]string {
 		return map[string]string{"Authorization": "Bearer " + is.sign(t, is.key, "key-1", claims(change))}
 	}
