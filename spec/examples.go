@@ -21,6 +21,9 @@ type Call struct {
 	// in: body parameter), built from its schema: each property's example,
 	// enum or default, else a value of its type. Empty: no body.
 	Body string
+	// Roles are the operation's x-gatehouse-roles: a caller needs one of
+	// them (none: any signed-in caller).
+	Roles []string
 }
 
 // methodOrder is the order of a path's example calls.
@@ -44,6 +47,11 @@ func ExampleCalls(fragment []byte) ([]Call, error) {
 				continue
 			}
 			c := Call{Method: m, Path: fillPath(path, append(append([]oaspec.Parameter{}, item.Parameters...), op.Parameters...)), Summary: op.Summary}
+			roles, err := operationRoles(op)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", m, path, err)
+			}
+			c.Roles = roles
 			for _, p := range op.Parameters {
 				if p.In == "body" && p.Schema != nil {
 					b, err := json.Marshal(exampleValue(p.Schema, frag.Definitions, 0))
@@ -62,7 +70,7 @@ func ExampleCalls(fragment []byte) ([]Call, error) {
 // ExampleLines are the commands that show a backend's operations, as the
 // twin's banner and the README print them: each call as a gatehouse
 // command, and a call with a body also as curl to gatewayURL (showing the
-// Content-Type a JSON operation needs).
+// Content-Type a JSON operation needs); a call that needs a role says so.
 func ExampleLines(fragment []byte, gatewayURL string) ([]string, error) {
 	calls, err := ExampleCalls(fragment)
 	if err != nil {
@@ -70,7 +78,11 @@ func ExampleLines(fragment []byte, gatewayURL string) ([]string, error) {
 	}
 	var lines []string
 	for _, c := range calls {
-		lines = append(lines, c.CLI())
+		cli := c.CLI()
+		if len(c.Roles) > 0 {
+			cli += "   # 403 without the role " + strings.Join(c.Roles, " or ")
+		}
+		lines = append(lines, cli)
 		if c.Body != "" {
 			lines = append(lines, c.Curl(gatewayURL))
 		}

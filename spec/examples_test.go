@@ -24,6 +24,7 @@ paths:
     parameters:
       - {in: path, name: id, required: true, type: string}
     delete:
+      x-gatehouse-roles: [admin, support]
       responses: {"204": {description: gone}}
     put:
       parameters:
@@ -49,7 +50,8 @@ definitions:
 // TestExampleCalls: every operation but HEAD gets a call, by path then
 // method, with path parameters filled in and a JSON body built from the
 // body's schema (examples, enums, minimums, types); each call reads as a
-// gatehouse command and as curl with the JSON Content-Type.
+// gatehouse command and as curl with the JSON Content-Type; a call that
+// needs a role (x-gatehouse-roles) says which.
 func TestExampleCalls(t *testing.T) {
 	calls, err := ExampleCalls([]byte(examplesFragment))
 	if err != nil {
@@ -80,8 +82,11 @@ func TestExampleCalls(t *testing.T) {
 		t.Errorf("POST call = %+v, want body %s", calls[1], body)
 	}
 	lines, err := ExampleLines([]byte(examplesFragment), "http://127.0.0.1:8080")
-	if err != nil || len(lines) != 6 || lines[1] != want[1].cli || lines[2] != want[1].curl || lines[5] != want[3].cli {
-		t.Errorf("ExampleLines = %q, %v: want each call, and curl after each call with a body", lines, err)
+	if err != nil || len(lines) != 6 || lines[0] != want[0].cli || lines[1] != want[1].cli || lines[2] != want[1].curl || lines[5] != want[3].cli+"   # 403 without the role admin or support" {
+		t.Errorf("ExampleLines = %q, %v: want each call, curl after each call with a body, and the roles of a call that needs one", lines, err)
+	}
+	if strings.Join(calls[3].Roles, ",") != "admin,support" || calls[0].Roles != nil {
+		t.Errorf("roles: DELETE %v, GET %v; want [admin support] and none", calls[3].Roles, calls[0].Roles)
 	}
 	if _, err := ExampleCalls([]byte("paths: [")); err == nil {
 		t.Error("ExampleCalls accepted a fragment that is not YAML")
@@ -122,7 +127,7 @@ func TestExampleCallsOfTheExamples(t *testing.T) {
 			got = append(got, c.CLI())
 		}
 	}
-	want := "gatehouse call /v1/hello\ngatehouse call /v1/me\ngatehouse call /v2/notes\ngatehouse call POST /v2/notes -d '{\"text\":\"buy milk\"}'"
+	want := "gatehouse call /v1/admin/hello\ngatehouse call /v1/hello\ngatehouse call /v1/me\ngatehouse call /v2/admin/stats\ngatehouse call /v2/notes\ngatehouse call POST /v2/notes -d '{\"text\":\"buy milk\"}'"
 	if strings.Join(got, "\n") != want {
 		t.Errorf("example calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
 	}

@@ -7,8 +7,9 @@ const backendGo = `// Package {{.Name}} is the {{.Prefix}} API, made by ` + "`ma
 // that answers the signed-in caller, on the kit (package backend), which
 // brings the JSON errors, the logs and the identity checks. Add a route to
 // routeTable and its operation to openapi.yaml beside this file (the drift
-// test, local/drift, keeps them in step); key anything kept per user by
-// backend.UserOf, never by the subject alone.
+// test, local/drift, keeps them in step); a route for some callers only
+// sets Roles, and its operation x-gatehouse-roles. Key anything kept per
+// user by backend.UserOf, never by the subject alone.
 package {{.Name}}
 
 import (

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -112,6 +113,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	roles, err := roleLines(backends)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, `gatehouse local twin is up:
   gateway   %s   (enforces the rendered spec: a call without a token gets 401)
 %s  auth      http://%s   (Firebase Auth emulator, project %s; %s)
@@ -119,10 +124,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build):
   export FIREBASE_AUTH_EMULATOR_HOST=%s
   export GATEHOUSE_GATEWAY_URL=%s
-%s%s
+%s%s%s
 Press Ctrl-C to stop.
 `, t.GatewayURL, backendLines(t, backends), t.AuthHost, *project, keeps(dataDir), webLine(t), t.AuthHost, t.GatewayURL,
-		accountLines(cfg, t.AuthHost, *project), calls)
+		accountLines(cfg, t.AuthHost, *project), calls, roles)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	return nil
@@ -208,6 +213,32 @@ func exampleLines(backends []twin.Backend, gatewayURL string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// roleLines are the banner's lines that give the account a role, when an
+// operation of a backend needs one (x-gatehouse-roles): the first such
+// call, with the claims set as the emulator's administrator and the token
+// refreshed (a token carries the claims of when it was issued).
+func roleLines(backends []twin.Backend) (string, error) {
+	for _, be := range backends {
+		calls, err := spec.ExampleCalls(be.Fragment)
+		if err != nil {
+			return "", fmt.Errorf("backend %s: example calls from %s: %w", be.Name, be.Spec, err)
+		}
+		for _, c := range calls {
+			if len(c.Roles) == 0 {
+				continue
+			}
+			claims, err := json.Marshal(map[string][]string{"roles": c.Roles[:1]})
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("  # a role, for %s %s: set it as the emulator's admin, then refresh the token\n"+
+				"  gatehouse claims set you@example.com %s\n"+
+				"  gatehouse token --refresh && %s\n", c.Method, c.Path, spec.ShellQuote(string(claims)), c.CLI()), nil
+		}
+	}
+	return "", nil
 }
 
 // webLine is the banner's line of the browser client.

@@ -213,7 +213,7 @@ func TestStopsEveryWay(t *testing.T) {
 			}
 			cmd, out, done := start(t, shell)
 			// The banner tells the truth: loopback backend, the installed CLI.
-			for _, want := range []string{fmt.Sprintf("v1        http://127.0.0.1:%d   (loopback only", p.backend), "gatehouse signup --email", "accounts are forgotten"} {
+			for _, want := range []string{fmt.Sprintf("v1        http://127.0.0.1:%d   (loopback only", p.backend), "gatehouse signup --email", "accounts are forgotten", "gatehouse claims set you@example.com '{\"roles\":[\"admin\"]}'"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("banner lacks %q:\n%s", want, out.String())
 				}
@@ -353,8 +353,9 @@ func TestBannerShowsEveryBackendsCalls(t *testing.T) {
 	cmd, out, done := start(t, fmt.Sprintf("%s %s --stack-file %s; exit $?", bin, p.args(), filepath.Join(root, "Pulumi.v2.yaml")))
 	gateway := fmt.Sprintf("http://127.0.0.1:%d", p.gateway)
 	for _, want := range []string{
-		"# v1 (service/hello/openapi.yaml)\n  gatehouse call /v1/hello\n  gatehouse call /v1/me\n",
-		"# notes (service/notes/openapi.yaml)\n  gatehouse call /v2/notes\n  gatehouse call POST /v2/notes -d '{\"text\":\"buy milk\"}'\n",
+		"# v1 (service/hello/openapi.yaml)\n  gatehouse call /v1/admin/hello   # 403 without the role admin\n  gatehouse call /v1/hello\n  gatehouse call /v1/me\n",
+		"# notes (service/notes/openapi.yaml)\n  gatehouse call /v2/admin/stats   # 403 without the role admin\n  gatehouse call /v2/notes\n  gatehouse call POST /v2/notes -d '{\"text\":\"buy milk\"}'\n",
+		"gatehouse claims set you@example.com '{\"roles\":[\"admin\"]}'\n  gatehouse token --refresh && gatehouse call /v1/admin/hello\n",
 		`curl -H "Authorization: Bearer $(gatehouse token)" -H 'Content-Type: application/json' -d '{"text":"buy milk"}' ` + gateway + "/v2/notes\n",
 	} {
 		if !strings.Contains(out.String(), want) {
