@@ -195,26 +195,13 @@ func TestImage(t *testing.T) {
 	}
 
 	// Serves the API with a gateway identity.
-	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1/hello", port), nil)
-	req.Header.Set("X-Apigateway-Api-Userinfo", base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`)))
-	req.Header.Set("Authorization", invokerToken(gatewayAccount))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Errorf("GET /v1/hello = %d, want 200", res.StatusCode)
+	if code := getAs(t, port, "/v1/hello", gatewayAccount); code != http.StatusOK {
+		t.Errorf("GET /v1/hello = %d, want 200", code)
 	}
 	// Another invoker (a project Editor's default compute account) with
 	// the same forged identity: refused.
-	req.Header.Set("Authorization", invokerToken("123456789-compute@developer.gserviceaccount.com"))
-	if res, err = http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusForbidden {
-		t.Errorf("GET /v1/hello invoked by another account = %d, want 403", res.StatusCode)
+	if code := getAs(t, port, "/v1/hello", "123456789-compute@developer.gserviceaccount.com"); code != http.StatusForbidden {
+		t.Errorf("GET /v1/hello invoked by another account = %d, want 403", code)
 	}
 
 	// docker stop sends SIGTERM: a clean exit 0, well before the 10 s kill.
@@ -229,6 +216,22 @@ func TestImage(t *testing.T) {
 
 	size, _ := strconv.ParseFloat(mustDocker(t, "image", "inspect", "-f", "{{.Size}}", tag), 64)
 	fmt.Printf("image: %s %.1f MB (target <= 20 MB), docker run to first 200 in %v (target <= 1s)\n", tag, size/1e6, ready.Round(time.Millisecond))
+}
+
+// getAs sends GET path to the container on port as Cloud Run would after
+// the gateway's call: invoked by invoker, with the gateway's identity header
+// of a signed-in user; it returns the status.
+func getAs(t testing.TB, port int, path, invoker string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+	req.Header.Set("X-Apigateway-Api-Userinfo", base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`)))
+	req.Header.Set("Authorization", invokerToken(invoker))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // BenchmarkImageStart measures the time from `docker run` to the first 200.

@@ -1,7 +1,6 @@
 package image
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -89,16 +88,8 @@ func TestScaffoldedImage(t *testing.T) {
 	}
 	id, port, _ := runImage(t, tag, 10*time.Second)
 	t.Cleanup(func() { _, _ = docker(t, "rm", "-f", id) })
-	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v3/greet", port), nil)
-	req.Header.Set("X-Apigateway-Api-Userinfo", base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u1","email":"ada@example.com"}`)))
-	req.Header.Set("Authorization", invokerToken(gatewayAccount))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Errorf("GET /v3/greet on the scaffolded image = %d, want 200", res.StatusCode)
+	if code := getAs(t, port, "/v3/greet", gatewayAccount); code != http.StatusOK {
+		t.Errorf("GET /v3/greet on the scaffolded image = %d, want 200", code)
 	}
 
 	// The planted mistake: notes' packages in greet's context.
