@@ -94,12 +94,6 @@ export GOOGLE_OAUTH_ACCESS_TOKEN=offline-dummy-token
 # printed "failed to get regions list ... could not find default credentials", which read like a
 # problem; the stack checks the region itself (package stack, GatewayRegions), so skip it.
 export PULUMI_GCP_SKIP_REGION_VALIDATION=true
-# pulumi-gcp checks gcp:region against the compute API's list of regions with Application Default
-# Credentials and the real endpoint, whatever the provider is configured with (its preconfigure
-# hook, provider/resources.go; ../shared/reference/gcp-control-plane.md section 1.5). Offline that
-# printed "failed to get regions list ... could not find default credentials", which read like a
-# problem; the stack checks the region itself (package stack, GatewayRegions), so skip it.
-export PULUMI_GCP_SKIP_REGION_VALIDATION=true
 
 # inner runs with the Docker daemon up; only from here on is the network closed (installing
 # docker.io, if needed, happened before).
