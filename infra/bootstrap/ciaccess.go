@@ -36,7 +36,7 @@ type CIAccessArgs struct {
 	// DeployEnvironment is the GitHub environment whose jobs may deploy,
 	// and DeployBranch the branch they must run on.
 	DeployEnvironment, DeployBranch string
-	PoolID            string
+	PoolID                          string
 	// Names are the main stack's names (its serviceName and project).
 	Names stack.Names
 	// Backends are the main stack's backends, whose runtime accounts are

@@ -176,7 +176,7 @@ func TestBootstrapGraph(t *testing.T) {
 		count[r.Type]++
 	}
 	want := map[string]int{tPool: 1, tProvider: 1, tAccount: 4, tBucket: 0, tAuth: 1, tFirebase: 1,
-		"gcp:projects/service:Service": len(BootstrapAPIs) + 2, // + firebase, identitytoolkit
+		"gcp:projects/service:Service": len(BootstrapAPIs) + 2,                 // + firebase, identitytoolkit
 		tProjMember:                    len(deployNeeds(true).DeployRoles) + 2, // + each CI account's custom role
 		tCustomRole:                    2,
 		tSAMember:                      4, // two workload identity grants, two actAs

@@ -45,7 +45,7 @@ func (c *CIAccess) stateBucket(ctx *pulumi.Context, name string, args *CIAccessA
 	}
 	for _, g := range grants {
 		if _, err := storage.NewBucketIAMMember(ctx, name+"-state-"+g.suffix, &storage.BucketIAMMemberArgs{
-			Bucket:    c.Bucket.Name,
+			Bucket: c.Bucket.Name,
 			Role:   pulumi.String(g.role),
 			Member: g.acct.Member,
 		}, pulumi.Parent(c)); err != nil {

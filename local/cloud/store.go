@@ -25,7 +25,7 @@ type state struct {
 	// Federated are the principal sets of federated tokens (sts.go):
 	// access token → principalSet://... members.
 	Federated map[string][]string `json:"federated,omitempty"`
-	Serial     uint64                    `json:"serial"`     // etags, ids and operation names
+	Serial    uint64              `json:"serial"` // etags, ids and operation names
 }
 
 // Project is a Google Cloud project.

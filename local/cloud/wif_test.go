@@ -155,7 +155,7 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, refusedAt, want string
-		claims              map[string]any
+		claims                map[string]any
 	}{
 		{"deploy job of a new repository (immutable subject)", "", "", job()},
 		{"deploy job, old subject format", "", "", job("sub", "repo:octo/app:environment:production")},

@@ -346,7 +346,7 @@ func RepositoryPinned(rs []pt.Resource) error {
 		if r := g.Str("role"); r != "roles/iam.workloadIdentityUser" && r != "roles/iam.workloadIdentityPoolUser" {
 			continue
 		}
-		if m := g.Str("member");  !strings.HasPrefix(m, "principalSet://iam.googleapis.com/projects/") || !strings.Contains(m, "/workloadIdentityPools/") {
+		if m := g.Str("member"); !strings.HasPrefix(m, "principalSet://iam.googleapis.com/projects/") || !strings.Contains(m, "/workloadIdentityPools/") {
 			return fmt.Errorf("workload identity is granted to %q, want a principal set of the provider's pool", m)
 		}
 	}
