@@ -19,8 +19,7 @@ const (
 	DefaultServiceName       = stack.DefaultServiceName
 	DefaultManageFirebase    = true
 	DefaultAdoptAccounts     = false
-	// initializeAuth's default is !adoptServiceAccounts: a stack deployed
-	// before the bootstrap has turned Identity Platform on already.
+	DefaultInitializeAuth    = true
 )
 
 // Config is the bootstrap's whole configuration.
@@ -125,16 +124,11 @@ func Load(gcp, own Source) (Config, error) {
 	}
 	// Identity Platform is initialised once per project: a stack deployed
 	// before the bootstrap (adoptServiceAccounts) has done it, and a second
-	// initializeAuth fails ("Identity Platform has already been enabled").
-	c.InitializeAuth = c.ManageFirebase && !c.AdoptAccounts
-	if own.Get("initializeAuth") != "" {
-		c.InitializeAuth = boolean("initializeAuth", c.InitializeAuth)
-		switch {
-		case c.InitializeAuth && !c.ManageFirebase:
-			bad(Namespace+":initializeAuth", "needs manageFirebase: without it the stack uses another Firebase project")
-		case c.InitializeAuth && c.AdoptAccounts:
-			bad(Namespace+":initializeAuth", "must stay false with adoptServiceAccounts: the stack deployed before the bootstrap turned Identity Platform on, and it can be initialised only once per project")
-		}
+	// initializeAuth fails ("Identity Platform has already been enabled"),
+	// so adopting never initialises it, whatever initializeAuth says.
+	c.InitializeAuth = boolean("initializeAuth", DefaultInitializeAuth) && !c.AdoptAccounts
+	if c.InitializeAuth && !c.ManageFirebase {
+		bad(Namespace+":initializeAuth", "needs manageFirebase: without it the stack uses another Firebase project")
 	}
 	if c.StateBucket != "" {
 		if !bucketRe.MatchString(c.StateBucket) || strings.Contains(c.StateBucket, "goog") {

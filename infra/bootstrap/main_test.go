@@ -229,7 +229,7 @@ func TestBootstrapGraph(t *testing.T) {
 	if p := byType(pinned.rs, tProvider); len(p) != 1 || p[0].Str("attributeCondition") != "assertion.repository == 'OWNER/REPO' && assertion.repository_id == '42'" {
 		t.Errorf("condition with a repository id: %v", p)
 	}
-	noFirebase := run(t, with(exampleConfig(t), Namespace+":manageFirebase", "false"))
+	noFirebase := run(t, with(exampleConfig(t), Namespace+":manageFirebase", "false", Namespace+":initializeAuth", "false"))
 	if noFirebase.err != nil || len(byType(noFirebase.rs, tAuth)) != 0 || len(byType(noFirebase.rs, tFirebase)) != 0 ||
 		len(byType(noFirebase.rs, tProjMember)) != len(deployNeeds(false).DeployRoles)+1 {
 		t.Errorf("without Firebase: %v, %d project roles", noFirebase.err, len(byType(noFirebase.rs, tProjMember)))
@@ -254,8 +254,7 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 		{with(ex, Namespace+":initializeAuth", "maybe"), "initializeAuth"},
 		{with(ex, Namespace+":adoptServiceAccounts", "1"), "adoptServiceAccounts"},
 		{with(ex, Namespace+":backends", `["Bad"]`), "backends"},
-		{with(ex, Namespace+":manageFirebase", "false", Namespace+":initializeAuth", "true"), "initializeAuth"},
-		{with(ex, Namespace+":adoptServiceAccounts", "true", Namespace+":initializeAuth", "true"), "initializeAuth"},
+		{with(ex, Namespace+":manageFirebase", "false"), "initializeAuth"},
 		{with(ex, Namespace+":githubRepositoryId", ""), "githubRepositoryId"},
 		{with(ex, Namespace+":deployBranch", "../main"), "deployBranch"},
 		{with(ex, Namespace+":deployBranch", "a:b"), "deployBranch"},
@@ -298,7 +297,7 @@ func TestPulumiYAMLDefaults(t *testing.T) {
 	want := map[string]any{
 		"githubRepository": nil, "githubRepositoryId": nil, "deployEnvironment": DefaultDeployEnvironment, "deployBranch": DefaultDeployBranch,
 		"workloadIdentityPoolId": DefaultPoolID, "serviceName": DefaultServiceName, "manageFirebase": DefaultManageFirebase,
-		"initializeAuth": nil, "stateBucket": "", "stateBucketLocation": "", "adoptServiceAccounts": DefaultAdoptAccounts, "backends": "[]",
+		"initializeAuth": DefaultInitializeAuth, "stateBucket": "", "stateBucketLocation": "", "adoptServiceAccounts": DefaultAdoptAccounts, "backends": "[]",
 	}
 	for key, def := range want {
 		c, ok := project.Config[key]
