@@ -13,14 +13,16 @@ var wantBootstrapTypes = map[string]int{
 	"pulumi:providers:gcp":                                              1,
 	"gatehouse:components:CIAccess":                                     1,
 	"gatehouse:components:ProjectServices":                              1,
-	"gcp:projects/service:Service":                                      7, // 5 bootstrap APIs + storage + identitytoolkit
+	"gcp:projects/service:Service":                                      8, // 5 bootstrap APIs + storage + firebase + identitytoolkit
 	"gcp:iam/workloadIdentityPool:WorkloadIdentityPool":                 1,
 	"gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": 1,
 	"gcp:serviceaccount/account:Account":                                4, // deployer, previewer, the stack's runtime and gateway
 	"gcp:serviceaccount/iAMMember:IAMMember":                            4, // 2 workload identity users, 2 actAs
-	"gcp:projects/iAMMember:IAMMember":                                  8, // 6 deployer, 2 previewer
+	"gcp:projects/iAMMember:IAMMember":                                  6, // the deployer's 4 predefined roles and its custom role, the previewer's custom role
+	"gcp:projects/iAMCustomRole:IAMCustomRole":                          2, // the deployer's (Firebase's single permissions) and the previewer's (read-only)
+	"gcp:firebase/project:Project":                                      1, // Firebase added by the owner
 	"gcp:storage/bucket:Bucket":                                         1,
-	"gcp:storage/bucketIAMMember:BucketIAMMember":                       3,
+	"gcp:storage/bucketIAMMember:BucketIAMMember":                       2, // deployer read-write, previewer read (a preview takes no lock)
 	"gcp:identityplatform/config:Config":                                1,
 }
 

@@ -100,6 +100,7 @@ func (g *registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		registryError(rec, http.StatusForbidden, "DENIED", fmt.Sprintf("Permission %q denied on resource %q (or it may not exist)", perm, repoName))
 		return
 	}
+	entry.Permissions = []string{perm}
 	g.h.ServeHTTP(rec, r)
 	if r.Method == http.MethodPut && m[4] == "manifests" && rec.code < 300 {
 		digest := rec.Header().Get("Docker-Content-Digest")
