@@ -363,6 +363,12 @@ func TestWorkloadIdentityMapping(t *testing.T) {
 			t.Errorf("%s mapped from %q, the invariants expect %q", attr, AttributeMapping[attr], want)
 		}
 	}
+	// google.subject reads claims of bounded length only: a mapped subject
+	// over 127 bytes refuses the exchange, and GitHub's sub passes that
+	// for long names (the local cloud's scenario e signs in with one).
+	if subj := AttributeMapping["google.subject"]; subj != GitHubSubject || strings.Contains(subj, "assertion.sub") {
+		t.Errorf("google.subject mapped from %q", subj)
+	}
 	res := run(t, with(exampleConfig(t), Namespace+":deployEnvironment", "prod", Namespace+":deployBranch", "release/v1"))
 	if res.err != nil {
 		t.Fatal(res.err)

@@ -32,7 +32,17 @@ func RepositoryCondition(repository, repositoryID string) string {
 // (https://docs.github.com/en/actions/reference/openid-connect-reference#oidc-token-claims).
 //
 //   - google.subject is required by Workload Identity Federation; it names
-//     the job in audit logs and nothing is granted on it.
+//     the job in audit logs and nothing is granted on it. It is NOT the
+//     `sub` claim, which Google's GitHub examples map: a mapped subject
+//     longer than 127 bytes refuses the exchange ("The size of mapped
+//     attribute exceeds the 127 bytes limit",
+//     https://cloud.google.com/iam/docs/troubleshooting-workload-identity-federation),
+//     and the new subject (repo:OWNER@ID/REPO@ID:environment:NAME) passes
+//     127 bytes for long owner, repository or environment names (owner
+//     up to 39 characters, repository up to 100). Repository id, event,
+//     run id and attempt (claims of every job's token:
+//     https://docs.github.com/en/actions/reference/openid-connect-reference#oidc-token-claims)
+//     name the one run in at most about 75 bytes.
 //   - attribute.event_name: a pull-request job's event is pull_request
 //     (pull_request_target, which runs with the base branch's secrets, is
 //     another event).
@@ -44,13 +54,16 @@ func RepositoryCondition(repository, repositoryID string) string {
 //     to ":REF"; `has` keeps a missing claim from failing the mapping.
 //     Neither an environment name nor a git ref contains ':'.
 var AttributeMapping = map[string]string{
-	"google.subject":            "assertion.sub",
+	"google.subject":            GitHubSubject,
 	"attribute.repository":      "assertion.repository",
 	"attribute.repository_id":   "assertion.repository_id",
 	"attribute.event_name":      "assertion.event_name",
 	"attribute.ref":             "assertion.ref",
 	"attribute.environment_ref": "(has(assertion.environment) ? assertion.environment : '') + ':' + assertion.ref",
 }
+
+// GitHubSubject is the google.subject mapping (see AttributeMapping).
+const GitHubSubject = "assertion.repository_id + ':' + assertion.event_name + ':' + assertion.run_id + ':' + assertion.run_attempt"
 
 // DeployAttribute and PreviewAttribute are the principal sets the CI
 // accounts' workload identity bindings name: a job of the deploy

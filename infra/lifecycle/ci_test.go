@@ -243,6 +243,10 @@ func TestScenarioE(t *testing.T) {
 		{"the deploy job on main", deployer, repoClaims(repoID), true},
 		{"a manual deploy (workflow_dispatch) on main", deployer, repoClaims(repoID, "event_name", "workflow_dispatch"), true},
 		{"the deploy job, subject in the old format", deployer, repoClaims(repoID, "sub", "repo:octo-org/gatehouse:environment:production"), true},
+		// Long owner and repository names: the new subject passes the 127
+		// bytes a mapped google.subject may hold (infra/bootstrap maps
+		// another subject).
+		{"the deploy job, a subject over 127 bytes", deployer, repoClaims(repoID, "sub", "repo:"+strings.Repeat("o", 39)+"@9001/"+strings.Repeat("g", 80)+"@"+repoID+":environment:production"), true},
 		{"a branch naming the production environment", deployer, repoClaims(repoID, "ref", "refs/heads/feature"), false},
 		{"a pull request", deployer, prClaims(), false},
 		{"a repository of the same name (another id)", deployer, repoClaims("7"), false},

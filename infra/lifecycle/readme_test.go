@@ -251,7 +251,7 @@ func (e *env) githubJob(t testing.TB, provider, account string, claims map[strin
 // with a nil value, removed.
 func repoClaims(repoID string, kv ...any) map[string]any {
 	c := map[string]any{"repository": "octo-org/gatehouse", "repository_id": repoID, "repository_owner": "octo-org", "repository_owner_id": "9001",
-		"event_name": "push", "ref": "refs/heads/main", "environment": "production", "workflow": "deploy",
+		"event_name": "push", "ref": "refs/heads/main", "environment": "production", "workflow": "deploy", "run_id": "16000000001", "run_attempt": "1",
 		"sub": "repo:octo-org@9001/gatehouse@" + repoID + ":environment:production"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] == nil {

@@ -163,6 +163,9 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 		{"pull request (no environment claim)", "generateAccessToken", "iam.serviceAccounts.getAccessToken", job("environment", nil, "event_name", "pull_request", "ref", "refs/pull/1/merge", "sub", "repo:octo@7/app@42:pull_request")},
 		{"same name, another repository", "sts", "rejected by the attribute condition", job("repository_id", "43")},
 		{"another audience", "sts", "audience", job("aud", "https://example.com")},
+		// google.subject is mapped from sub here: a subject over 127 bytes
+		// (long owner and repository names in the new format) is refused.
+		{"a mapped subject over 127 bytes", "sts", "127 bytes", job("sub", "repo:"+strings.Repeat("o", 39)+"@123456789/"+strings.Repeat("r", 80)+"@987654321:environment:production")},
 	} {
 		stage, out := exchange(f, audience, tt.claims)
 		msg, _ := json.Marshal(out)
