@@ -51,8 +51,12 @@ func TestRealBootstrapPlan(t *testing.T) {
 		role, _ := in["role"].(string)
 		switch s.NewState.Type {
 		case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
-			if c := in["attributeCondition"]; c != "assertion.repository == 'OWNER/REPO'" {
-				t.Errorf("provider condition %v, want the repository pinned", c)
+			if c := in["attributeCondition"]; c != "assertion.repository == 'OWNER/REPO' && assertion.repository_id == '123456789'" {
+				t.Errorf("provider condition %v, want the repository pinned by name and id", c)
+			}
+			m, _ := in["attributeMapping"].(map[string]any)
+			if subj, _ := m["google.subject"].(string); subj == "" || strings.Contains(subj, "assertion.sub") {
+				t.Errorf("google.subject mapped from %q, want claims of bounded length (a mapped subject holds 127 bytes)", subj)
 			}
 		case "gcp:projects/iAMMember:IAMMember":
 			if strings.HasPrefix(role, "roles/iam.") || role == "roles/owner" || role == "roles/editor" || role == "roles/viewer" {
