@@ -69,29 +69,73 @@ func TestWorkflowsSetupGoReadsGoWork(t *testing.T) {
 
 var secretRe = regexp.MustCompile(`secrets\.([A-Z_]+)`)
 
+// deploySecretLeaks lists the jobs of a deploy workflow that read secrets
+// outside the deploy environment.
+func deploySecretLeaks(t *testing.T, raw string) []string {
+	t.Helper()
+	var wf workflow
+	if err := yaml.Unmarshal([]byte(raw), &wf); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for name, j := range wf.Jobs {
+		b, _ := yaml.Marshal(j)
+		if secretRe.Match(b) && j.Environment != DefaultDeployEnvironment {
+			out = append(out, "job "+name+" reads secrets outside the "+DefaultDeployEnvironment+" environment")
+		}
+	}
+	return out
+}
+
+// previewLeaks lists what a preview workflow reads beyond the preview's
+// own read-only credentials.
+func previewLeaks(raw string) []string {
+	var out []string
+	for _, m := range secretRe.FindAllStringSubmatch(raw, -1) {
+		if !strings.HasPrefix(m[1], "PULUMI_PREVIEW_") && m[1] != "GITHUB_TOKEN" {
+			out = append(out, "reads secret "+m[1]+": previews get their own read-only credentials (PULUMI_PREVIEW_*)")
+		}
+	}
+	if strings.Contains(raw, "GCP_DEPLOY_SERVICE_ACCOUNT") {
+		out = append(out, "previews as the deployer")
+	}
+	return out
+}
+
 // TestDeploySecretsOnlyInProduction: the deploy workflow reads secrets only
 // in a job of the production environment (environment secrets, which no
 // pull-request job can read); the preview workflow reads only the
 // preview's own, read-only credentials, and previews as the previewer.
+// GitHub: "A workflow job that references an environment must follow any
+// protection rules for the environment before running or accessing the
+// environment's secrets"; "The job can access the environment's secrets
+// only after the job is sent to a runner"
+// (https://docs.github.com/en/actions/deployment/targeting-different-environments,
+// https://docs.github.com/en/actions/concepts/workflows-and-actions/deployment-environments).
 func TestDeploySecretsOnlyInProduction(t *testing.T) {
-	deploy, raw := readWorkflow(t, "deploy.yml")
+	_, raw := readWorkflow(t, "deploy.yml")
 	if len(secretRe.FindAllString(raw, -1)) == 0 {
 		t.Fatal("deploy.yml reads no secret")
 	}
-	for name, j := range deploy.Jobs {
-		b, _ := yaml.Marshal(j)
-		if secretRe.Match(b) && j.Environment != DefaultDeployEnvironment {
-			t.Errorf("deploy.yml job %s reads secrets outside the %s environment", name, DefaultDeployEnvironment)
-		}
+	for _, l := range deploySecretLeaks(t, raw) {
+		t.Errorf("deploy.yml: %s", l)
 	}
-	_, raw = readWorkflow(t, "preview.yml")
-	for _, m := range secretRe.FindAllStringSubmatch(raw, -1) {
-		if !strings.HasPrefix(m[1], "PULUMI_PREVIEW_") && m[1] != "GITHUB_TOKEN" {
-			t.Errorf("preview.yml reads secret %s: previews get their own read-only credentials (PULUMI_PREVIEW_*)", m[1])
-		}
+	_, praw := readWorkflow(t, "preview.yml")
+	for _, l := range previewLeaks(praw) {
+		t.Errorf("preview.yml: %s", l)
 	}
-	if strings.Contains(raw, "GCP_DEPLOY_SERVICE_ACCOUNT") {
-		t.Error("preview.yml previews as the deployer")
+	// The checks themselves: each finds a planted leak.
+	noEnv := strings.Replace(raw, "environment: "+DefaultDeployEnvironment, "environment: staging", 1)
+	if noEnv == raw || len(deploySecretLeaks(t, noEnv)) == 0 {
+		t.Error("a deploy job outside production reading secrets is not found")
+	}
+	for name, planted := range map[string]string{
+		"the deploy passphrase":  strings.Replace(praw, "secrets.PULUMI_PREVIEW_CONFIG_PASSPHRASE", "secrets.PULUMI_CONFIG_PASSPHRASE", 1),
+		"the deployer's account": strings.Replace(praw, "vars.GCP_PREVIEW_SERVICE_ACCOUNT", "vars.GCP_DEPLOY_SERVICE_ACCOUNT", 1),
+	} {
+		if planted == praw || len(previewLeaks(planted)) == 0 {
+			t.Errorf("a preview reading %s is not found", name)
+		}
 	}
 }
 
