@@ -6,8 +6,8 @@
 // module or infra's Go packages: the scenarios drive stack files and the
 // pulumi CLI, as a user does.
 //
-// Run with `make cloud-test` (inside make test) and `make cloud-ci-test`
-// (scenarios e and f). Every scenario asserts on the engine's result and on
+// Run with `make cloud-test` (every scenario, inside make test), or `make
+// cloud-ci-test` (scenarios e and f alone). Every scenario asserts on the engine's result and on
 // the cloud's request log.
 package lifecycle
 
@@ -172,15 +172,15 @@ func TestMain(m *testing.M) {
 
 // logEntry is one line of the cloud's request log.
 type logEntry struct {
-	Seq          int    `json:"seq"`
-	Principal    string `json:"principal"`
-	Method       string `json:"method"`
-	Path         string `json:"path"`
-	MethodID     string `json:"methodId"`
-	Resource     string `json:"resource"`
-	Code         int    `json:"code"`
-	Status       string `json:"status"`
-	Message      string `json:"message"`
+	Seq          int      `json:"seq"`
+	Principal    string   `json:"principal"`
+	Method       string   `json:"method"`
+	Path         string   `json:"path"`
+	MethodID     string   `json:"methodId"`
+	Resource     string   `json:"resource"`
+	Code         int      `json:"code"`
+	Status       string   `json:"status"`
+	Message      string   `json:"message"`
 	QuotaProject string   `json:"quotaProject"`
 	Micros       int64    `json:"micros"`
 	Permissions  []string `json:"permissions"`
