@@ -314,7 +314,7 @@ func TestStackBackends(t *testing.T) {
 	for name, tt := range map[string]struct{ extra, want string }{
 		"image":                  {", image: europe-docker.pkg.dev/p/r/i:1, command: ./cmd/x", "gatehouse:backends[0].image: an existing image takes no"},
 		"image alone":            {"", ""}, // valid: checked below with the image only
-		"context":                {", context: other", "the twin runs Go packages of service/"},
+		"context":                {", context: other, command: ./cmd/notes", "the twin runs Go packages of service/"},
 		"toolexec":               {", command: -toolexec=/bin/sh", "gatehouse:backends[0].command"},
 		"max instances 0":        {", maxInstances: 0", "gatehouse:backends[0].maxInstances"},
 		"no paths":               {"", ""},
