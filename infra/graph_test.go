@@ -498,45 +498,16 @@ func TestNoCredentialInInputs(t *testing.T) {
 			t.Fatal(res.Err)
 		}
 		for _, r := range res.Mocks.Resources() {
-			for _, hit := range credentials(r.Inputs.Mappable(), "") {
+			for _, hit := range invariants.CredentialPaths(r.Inputs.Mappable(), "") {
 				t.Errorf("%s %s input %s", r.Type, r.Name, hit)
 			}
 		}
 	}
 	// The check itself: a password or an access token anywhere is found.
 	planted := map[string]any{"registry": map[string]any{"server": "h", "password": "x"}, "envs": []any{map[string]any{"value": "ya29.a0AfB"}}}
-	if got := credentials(planted, ""); len(got) != 2 {
+	if got := invariants.CredentialPaths(planted, ""); len(got) != 2 {
 		t.Errorf("planted credentials found: %v, want 2", got)
 	}
-}
-
-// credentials lists the paths of v that hold a credential: a non-empty
-// value under a key that names one, or a Google OAuth access token.
-func credentials(v any, path string) []string {
-	var out []string
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			p := strings.TrimPrefix(path+"."+k, ".")
-			switch strings.ToLower(k) {
-			case "password", "accesstoken", "credentials", "token", "privatekey":
-				if e != nil && fmt.Sprint(e) != "" {
-					out = append(out, p+" holds a credential")
-					continue
-				}
-			}
-			out = append(out, credentials(e, p)...)
-		}
-	case []any:
-		for i, e := range t {
-			out = append(out, credentials(e, fmt.Sprintf("%s.%d", path, i))...)
-		}
-	case string:
-		if strings.HasPrefix(t, "ya29.") {
-			out = append(out, path+" holds an OAuth access token")
-		}
-	}
-	return out
 }
 
 // TestStackAccountsRetained: the stack's own accounts are retained on

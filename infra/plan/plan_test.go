@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/infra/internal/invariants"
 )
 
 // preview is what `pulumi preview --json` prints, the parts we read.
@@ -207,8 +209,8 @@ func TestRealPlan(t *testing.T) {
 		if strings.Contains(string(raw), "offline-dummy-token") {
 			t.Errorf("%s holds the run's access token in its inputs: %s", s.URN, raw)
 		}
-		for _, k := range credentialKeys(in, "") {
-			t.Errorf("%s input %s holds a credential", s.URN, k)
+		for _, k := range invariants.CredentialPaths(in, "") {
+			t.Errorf("%s input %s", s.URN, k)
 		}
 		switch s.NewState.Type {
 		case "pulumi:providers:gcp":
@@ -238,31 +240,6 @@ func TestRealPlan(t *testing.T) {
 	if !accounts["gatehouse-runtime"] || !accounts["gatehouse-gateway"] {
 		t.Errorf("service accounts %v, want gatehouse-runtime and gatehouse-gateway (dedicated, one each)", accounts)
 	}
-}
-
-// credentialKeys lists the paths of in whose key names a credential and
-// whose value is set.
-func credentialKeys(v any, path string) []string {
-	var out []string
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			p := strings.TrimPrefix(path+"."+k, ".")
-			switch strings.ToLower(k) {
-			case "password", "accesstoken", "credentials", "token", "privatekey":
-				if e != nil && e != "" {
-					out = append(out, p)
-					continue
-				}
-			}
-			out = append(out, credentialKeys(e, p)...)
-		}
-	case []any:
-		for i, e := range t {
-			out = append(out, credentialKeys(e, fmt.Sprintf("%s.%d", path, i))...)
-		}
-	}
-	return out
 }
 
 // Bad configuration fails in the real engine with our message, before any
@@ -622,11 +599,11 @@ func planAfterChange(t *testing.T, dst, state string, conf []string, file string
 	return changed(p)
 }
 
-// TestCredentialKeysFindsTheOldToken: the check TestRealPlan runs on every
+// TestCredentialPathsFindTheOldToken: the check TestRealPlan runs on every
 // planned input finds the token main's code before issue #24 put in the
 // state (the docker.Image's registry password, in the state recorded from
 // 81c0a1b for the upgrade tests), and nothing in a clean input.
-func TestCredentialKeysFindsTheOldToken(t *testing.T) {
+func TestCredentialPathsFindTheOldToken(t *testing.T) {
 	b, err := os.ReadFile("testdata/upgrade-from-81c0a1b/v2.state.json")
 	if err != nil {
 		t.Fatal(err)
@@ -644,15 +621,15 @@ func TestCredentialKeysFindsTheOldToken(t *testing.T) {
 	}
 	var hits []string
 	for _, r := range st.Deployment.Resources {
-		for _, k := range credentialKeys(r.Inputs, "") {
+		for _, k := range invariants.CredentialPaths(r.Inputs, "") {
 			hits = append(hits, r.URN+" "+k)
 		}
 	}
-	if len(hits) == 0 || !strings.Contains(strings.Join(hits, "\n"), "registry.password") {
+	if len(hits) == 0 || !strings.Contains(strings.Join(hits, "\n"), "registry.password holds a credential") {
 		t.Errorf("the old state's registry password is not found: %v", hits)
 	}
 	clean := map[string]any{"registry": map[string]any{"server": "h", "username": "oauth2accesstoken", "password": ""}, "name": "x"}
-	if got := credentialKeys(clean, ""); len(got) != 0 {
+	if got := invariants.CredentialPaths(clean, ""); len(got) != 0 {
 		t.Errorf("a clean input is flagged: %v", got)
 	}
 }

@@ -529,3 +529,35 @@ func PreviewerReadOnly(rs []pt.Resource) error {
 	}
 	return nil
 }
+
+// CredentialPaths lists the paths in a resource's inputs v that hold a
+// credential: a set value under a key that names one (password,
+// accessToken, credentials, token, privateKey), or a Google OAuth access
+// token (ya29.) anywhere. Inputs are stored in the stack's state, which
+// pull-request jobs can read (issue #24): no input may hold one.
+func CredentialPaths(v any, path string) []string {
+	var out []string
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			p := strings.TrimPrefix(path+"."+k, ".")
+			switch strings.ToLower(k) {
+			case "password", "accesstoken", "credentials", "token", "privatekey":
+				if e != nil && fmt.Sprint(e) != "" {
+					out = append(out, p+" holds a credential")
+					continue
+				}
+			}
+			out = append(out, CredentialPaths(e, p)...)
+		}
+	case []any:
+		for i, e := range t {
+			out = append(out, CredentialPaths(e, fmt.Sprintf("%s.%d", path, i))...)
+		}
+	case string:
+		if strings.HasPrefix(t, "ya29.") {
+			out = append(out, path+" holds an OAuth access token")
+		}
+	}
+	return out
+}
