@@ -230,13 +230,11 @@ func (e *env) requests(t testing.TB, project string, from int) []logEntry {
 	var all []logEntry
 	e.call(t, http.MethodGet, "/_cloud/requests?from="+strconv.Itoa(from), nil, &all)
 	var out []logEntry
+	// The project as a whole name: scenarios run side by side, and
+	// "gatehouse-d" is a prefix of "gatehouse-deploy@gatehouse-e...".
+	named := regexp.MustCompile(`[/@]` + regexp.QuoteMeta(project) + `([/:.?]|$)`)
 	for _, r := range all {
-		if project == "" {
-			out = append(out, r)
-			continue
-		}
-		if strings.Contains(r.Path, "/"+project+"/") || strings.HasSuffix(r.Path, "/"+project) ||
-			strings.Contains(r.Path, "/"+project+":") || strings.Contains(r.Resource, "/"+project) || r.QuotaProject == project {
+		if project == "" || r.QuotaProject == project || named.MatchString(r.Path) || named.MatchString(r.Resource) {
 			out = append(out, r)
 		}
 	}
