@@ -140,3 +140,13 @@ func mibString(mib int) string {
 	}
 	return fmt.Sprintf("%dMi", mib)
 }
+
+// BelowOneCPU says whether the CPU limit is a fraction of one CPU, where
+// Cloud Run requires the first-generation execution environment ("If you
+// use less than 1 vCPU ... Execution environment: You must use the first
+// generation execution environment",
+// https://cloud.google.com/run/docs/configuring/services/cpu).
+func (r RunSettings) BelowOneCPU() bool {
+	milli, err := parseCPU(r.CPU)
+	return err == nil && milli < 1000
+}

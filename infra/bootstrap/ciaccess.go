@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/firebase"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/iam"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/identityplatform"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
@@ -28,26 +29,27 @@ var BootstrapAPIs = []string{
 // CIAccessArgs configures keyless, least-privilege GitHub Actions access.
 type CIAccessArgs struct {
 	Project string
-	// Repository is OWNER/REPO; RepositoryID, when set, its numeric id,
-	// which survives renames and is not reused by a new repository of the
-	// same name.
+	// Repository is OWNER/REPO; RepositoryID its numeric id, which
+	// survives renames and is not reused by a new repository of the same
+	// name.
 	Repository, RepositoryID string
-	// DeployEnvironment is the GitHub environment whose jobs may deploy.
-	DeployEnvironment string
-	PoolID            string
+	// DeployEnvironment is the GitHub environment whose jobs may deploy,
+	// and DeployBranch the branch they must run on.
+	DeployEnvironment, DeployBranch string
+	PoolID                          string
 	// Names are the main stack's names (its serviceName and project).
 	Names stack.Names
 	// Backends are the main stack's backends, whose runtime accounts are
 	// created here, with actAs for the deployer.
-	Backends       []string
+	Backends []string
+	// ManageFirebase adds Firebase to the project (addFirebase: an owner's
+	// call, so done here and adopted by the main stack) and gives the
+	// deployer what the main stack's Firebase resources need.
 	ManageFirebase bool
 	// InitializeAuth turns on Identity Platform (initializeAuth, once per
 	// project) with email/password sign-in, which needs more than any
 	// deployer role (hashicorp/terraform-provider-google#19111).
 	InitializeAuth bool
-	// AdoptAccounts imports the stack's accounts, which a stack deployed
-	// before the bootstrap created itself, instead of creating them.
-	AdoptAccounts bool
 	// StateBucket, when set, is created for `pulumi login gs://...` in
 	// StateLocation.
 	StateBucket, StateLocation string
@@ -70,8 +72,9 @@ type CIAccess struct {
 
 // NewCIAccess creates the Workload Identity pool and GitHub provider, the
 // deployer and previewer accounts and their grants, the main stack's
-// service accounts (so actAs can be granted on them alone), and optionally
-// the state bucket and Identity Platform's initialisation.
+// service accounts (so actAs can be granted on them alone), Firebase in the
+// project, and optionally the state bucket and Identity Platform's
+// initialisation.
 func NewCIAccess(ctx *pulumi.Context, name string, args *CIAccessArgs, opts ...pulumi.ResourceOption) (*CIAccess, error) {
 	c := &CIAccess{}
 	if err := ctx.RegisterComponentResource(ciAccessType, name, c, opts...); err != nil {
@@ -80,6 +83,9 @@ func NewCIAccess(ctx *pulumi.Context, name string, args *CIAccessArgs, opts ...p
 	apiList := append([]string{}, BootstrapAPIs...)
 	if args.StateBucket != "" {
 		apiList = append(apiList, "storage.googleapis.com")
+	}
+	if args.ManageFirebase {
+		apiList = append(apiList, "firebase.googleapis.com")
 	}
 	if args.InitializeAuth {
 		apiList = append(apiList, "identitytoolkit.googleapis.com")
@@ -99,6 +105,27 @@ func NewCIAccess(ctx *pulumi.Context, name string, args *CIAccessArgs, opts ...p
 	if err := c.stateBucket(ctx, name, args, apis); err != nil {
 		return nil, err
 	}
+	var firebaseProject []pulumi.Resource
+	if args.ManageFirebase {
+		// Firebase added by the owner: addFirebase needs
+		// firebase.projects.update, serviceusage.services.enable and a
+		// caller who has accepted Firebase's terms ("the IAM roles of Editor
+		// and Owner contain these permissions",
+		// https://firebase.google.com/docs/reference/firebase-management/rest/v1beta1/projects/addFirebase).
+		// The main stack's firebase.Project then finds it and adopts it
+		// (the provider reads projects.get before it would add Firebase),
+		// so the deployer needs firebase.projects.get only. Its delete does
+		// nothing in Google (a Firebase project is never removed).
+		api, err := apis.Require("firebase.googleapis.com")
+		if err != nil {
+			return nil, err
+		}
+		fb, err := firebase.NewProject(ctx, name+"-firebase", &firebase.ProjectArgs{Project: pulumi.String(args.Project)}, pulumi.Parent(c), api)
+		if err != nil {
+			return nil, err
+		}
+		firebaseProject = append(firebaseProject, fb)
+	}
 	if args.InitializeAuth {
 		// Identity Platform's one-time initialisation, with the main stack's
 		// email/password sign-in. Retained on delete (its delete does
@@ -109,7 +136,7 @@ func NewCIAccess(ctx *pulumi.Context, name string, args *CIAccessArgs, opts ...p
 			return nil, err
 		}
 		if _, err := identityplatform.NewConfig(ctx, name+"-auth", components.EmailPasswordAuth(pulumi.String(args.Project), nil),
-			pulumi.Parent(c), api, pulumi.RetainOnDelete(true)); err != nil {
+			pulumi.Parent(c), api, pulumi.DependsOn(firebaseProject), pulumi.RetainOnDelete(true)); err != nil {
 			return nil, err
 		}
 	}

@@ -14,19 +14,21 @@ const Namespace = "gatehouse-bootstrap"
 // Defaults, mirrored by Pulumi.yaml (a test keeps them equal).
 const (
 	DefaultDeployEnvironment = "production"
+	DefaultDeployBranch      = "main"
 	DefaultPoolID            = "github-actions"
 	DefaultServiceName       = stack.DefaultServiceName
 	DefaultManageFirebase    = true
-	DefaultInitializeAuth    = true
 	DefaultAdoptAccounts     = false
+	DefaultInitializeAuth    = true
 )
 
 // Config is the bootstrap's whole configuration.
 type Config struct {
 	Project, Region   string
 	Repository        string // OWNER/REPO
-	RepositoryID      string // numeric, optional
+	RepositoryID      string // numeric, required
 	DeployEnvironment string
+	DeployBranch      string // the branch the deploy job must run on (refs/heads/DeployBranch)
 	PoolID            string
 	ServiceName       string
 	ManageFirebase    bool
@@ -43,8 +45,12 @@ var (
 	// alphanumerics, '.', '_' and '-'.
 	repositoryRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
 	digitsRe     = regexp.MustCompile(`^[0-9]{1,20}$`)
-	// Environment names end up in an OIDC subject: no ':' or quotes.
+	// Environment names end up in a mapped attribute ENV:REF and an IAM
+	// principal set: no ':', '/' or quotes.
 	environmentRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,255}$`)
+	// Branch names as git allows them, without the forms git refuses
+	// (git check-ref-format): no "..", no ':' and no leading '-' or '/'.
+	branchRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$`)
 	// Workload Identity pool ids: 4-32 lowercase letters, digits, hyphens;
 	// "gcp-" is reserved.
 	poolRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,30}[a-z0-9]$`)
@@ -67,10 +73,10 @@ func Load(gcp, own Source) (Config, error) {
 		Repository:        str("githubRepository", ""),
 		RepositoryID:      str("githubRepositoryId", ""),
 		DeployEnvironment: str("deployEnvironment", DefaultDeployEnvironment),
+		DeployBranch:      str("deployBranch", DefaultDeployBranch),
 		PoolID:            str("workloadIdentityPoolId", DefaultPoolID),
 		ServiceName:       str("serviceName", DefaultServiceName),
 		ManageFirebase:    boolean("manageFirebase", DefaultManageFirebase),
-		InitializeAuth:    boolean("initializeAuth", DefaultInitializeAuth),
 		AdoptAccounts:     boolean("adoptServiceAccounts", DefaultAdoptAccounts),
 		StateBucket:       str("stateBucket", ""),
 		StateLocation:     str("stateBucketLocation", ""),
@@ -84,8 +90,18 @@ func Load(gcp, own Source) (Config, error) {
 	case !repositoryRe.MatchString(c.Repository):
 		bad(Namespace+":githubRepository", "%q is not OWNER/REPO", c.Repository)
 	}
-	if c.RepositoryID != "" && !digitsRe.MatchString(c.RepositoryID) {
+	// The id pins the repository itself: a repository renamed, or deleted
+	// and re-created under the same name by someone else, keeps or gets
+	// another id (ids are never reused).
+	switch {
+	case c.RepositoryID == "":
+		bad(Namespace+":githubRepositoryId", "is required: the repository's numeric id, which the identity provider pins besides its name (gh api repos/OWNER/REPO --jq .id)")
+	case !digitsRe.MatchString(c.RepositoryID):
 		bad(Namespace+":githubRepositoryId", "%q is not a numeric repository id (gh api repos/OWNER/REPO --jq .id)", c.RepositoryID)
+	}
+	if !branchRe.MatchString(c.DeployBranch) || strings.Contains(c.DeployBranch, "..") || strings.HasSuffix(c.DeployBranch, "/") ||
+		strings.HasSuffix(c.DeployBranch, ".lock") {
+		bad(Namespace+":deployBranch", "%q is not a branch name (such as main)", c.DeployBranch)
 	}
 	if !environmentRe.MatchString(c.DeployEnvironment) {
 		bad(Namespace+":deployEnvironment", "%q is not a GitHub environment name (letters, digits, '_', '-', '.')", c.DeployEnvironment)
@@ -106,6 +122,11 @@ func Load(gcp, own Source) (Config, error) {
 		}
 		c.Backends = append(c.Backends, name)
 	}
+	// Identity Platform is initialised once per project: a stack deployed
+	// before the bootstrap (adoptServiceAccounts) has done it, and a second
+	// initializeAuth fails ("Identity Platform has already been enabled"),
+	// so adopting never initialises it, whatever initializeAuth says.
+	c.InitializeAuth = boolean("initializeAuth", DefaultInitializeAuth) && !c.AdoptAccounts
 	if c.InitializeAuth && !c.ManageFirebase {
 		bad(Namespace+":initializeAuth", "needs manageFirebase: without it the stack uses another Firebase project")
 	}

@@ -1,9 +1,10 @@
 // Command bootstrap is gatehouse's one-time CI setup, run once by a project
 // owner: keyless GitHub Actions access (a Workload Identity pool and GitHub
 // provider pinned to one repository), a deployer and a previewer service
-// account with the least roles the main stack needs, the main stack's two
-// service accounts (so the deployer's actAs covers those alone), and
-// optionally a bucket for Pulumi state. Its outputs are the GitHub
+// account with the least roles the main stack needs, the main stack's
+// service accounts (so the deployer's actAs covers those alone), Firebase
+// and Identity Platform (which only an owner can turn on), and optionally
+// a bucket for Pulumi state. Its outputs are the GitHub
 // repository variables the workflows read.
 package main
 
@@ -38,12 +39,12 @@ func build(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		Repository:        cfg.Repository,
 		RepositoryID:      cfg.RepositoryID,
 		DeployEnvironment: cfg.DeployEnvironment,
+		DeployBranch:      cfg.DeployBranch,
 		PoolID:            cfg.PoolID,
 		Names:             stack.Names{Service: cfg.ServiceName, Project: cfg.Project, Region: cfg.Region},
 		Backends:          stackBackends(cfg.Backends),
 		ManageFirebase:    cfg.ManageFirebase,
 		InitializeAuth:    cfg.InitializeAuth,
-		AdoptAccounts:     cfg.AdoptAccounts,
 		StateBucket:       cfg.StateBucket,
 		StateLocation:     cfg.StateLocation,
 	}, pulumi.Providers(provider))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,6 +26,8 @@ const (
 	tBucket     = invariants.Bucket
 	tBucketIAM  = invariants.BucketIAMMember
 	tAuth       = "gcp:identityplatform/config:Config"
+	tFirebase   = "gcp:firebase/project:Project"
+	tCustomRole = invariants.CustomRole
 	projectNum  = pt.ProjectNumber
 )
 
@@ -88,7 +91,9 @@ func TestBootstrapInvariants(t *testing.T) {
 	}
 	deployer := "serviceAccount:" + accountEmail(good, "gatehouse-deploy")
 	previewer := "serviceAccount:" + accountEmail(good, "gatehouse-preview")
-	pool := "principal://iam.googleapis.com/projects/" + projectNum + "/locations/global/workloadIdentityPools/github-actions"
+	pool := "principalSet://iam.googleapis.com/projects/" + projectNum + "/locations/global/workloadIdentityPools/github-actions"
+	subject := "principal://iam.googleapis.com/projects/" + projectNum + "/locations/global/workloadIdentityPools/github-actions/subject/"
+	deployerRole := "projects/my-gcp-project-id/roles/" + CustomRoleID("gatehouse", "deployer")
 	violations := []struct {
 		invariant, name string
 		graph           []registered
@@ -98,17 +103,45 @@ func TestBootstrapInvariants(t *testing.T) {
 		{"repository pinned", "condition widened", edit(t, good, tProvider, "", func(m map[string]any) {
 			m["attributeCondition"] = "assertion.repository == 'OWNER/REPO' || true"
 		})},
+		{"repository pinned", "pinned by name only", edit(t, good, tProvider, "", func(m map[string]any) {
+			m["attributeCondition"] = "assertion.repository == 'OWNER/REPO'"
+		})},
+		{"repository pinned", "event name mapped from another claim", edit(t, good, tProvider, "", func(m map[string]any) {
+			m["attributeMapping"].(map[string]any)["attribute.event_name"] = "assertion.actor"
+		})},
+		{"repository pinned", "environment_ref without the ref", edit(t, good, tProvider, "", func(m map[string]any) {
+			m["attributeMapping"].(map[string]any)["attribute.environment_ref"] = "assertion.environment + ':refs/heads/main'"
+		})},
 		{"deploy only from environment", "any job of the repository", edit(t, good, tSAMember, "deployer-wif", func(m map[string]any) {
-			m["member"] = "principalSet://iam.googleapis.com/projects/" + projectNum + "/locations/global/workloadIdentityPools/github-actions/attribute.repository/OWNER/REPO"
+			m["member"] = pool + "/attribute.repository/OWNER/REPO"
 		})},
-		{"deploy only from environment", "a branch instead of the environment", edit(t, good, tSAMember, "deployer-wif", func(m map[string]any) {
-			m["member"] = pool + "/subject/repo:OWNER/REPO:ref:refs/heads/feature"
+		{"deploy only from environment", "the environment from any branch", edit(t, good, tSAMember, "deployer-wif", func(m map[string]any) {
+			m["member"] = pool + "/attribute.environment/production"
 		})},
+		{"deploy only from environment", "a subject (the old format, which new repositories do not send)", edit(t, good, tSAMember, "deployer-wif", func(m map[string]any) {
+			m["member"] = subject + "repo:OWNER/REPO:environment:production"
+		})},
+		{"deploy only from environment", "the whole pool", edit(t, good, tSAMember, "deployer-wif", func(m map[string]any) { m["member"] = pool + "/*" })},
 		{"deploy only from environment", "pull requests may deploy", plus(good, tSAMember, "pr-deploy", map[string]any{
 			"serviceAccountId": "projects/my-gcp-project-id/serviceAccounts/" + accountEmail(good, "gatehouse-deploy"),
-			"role":             "roles/iam.workloadIdentityUser", "member": pool + "/subject/repo:OWNER/REPO:pull_request"})},
+			"role":             "roles/iam.workloadIdentityUser", "member": pool + "/" + PreviewAttribute})},
+		{"deploy only from environment", "previews from any event", edit(t, good, tSAMember, "previewer-wif", func(m map[string]any) {
+			m["member"] = pool + "/attribute.repository_id/1"
+		})},
 		{"roles documented", "previewer can deploy Cloud Run", plus(good, tProjMember, "pv-run", map[string]any{"role": "roles/run.admin", "member": previewer})},
+		{"roles documented", "previewer holds firebase.viewer", plus(good, tProjMember, "pv-fb", map[string]any{"role": "roles/firebase.viewer", "member": previewer})},
 		{"roles documented", "undocumented deployer role", plus(good, tProjMember, "dp-sec", map[string]any{"role": "roles/secretmanager.admin", "member": deployer})},
+		{"roles documented", "firebase.admin for the deployer", plus(good, tProjMember, "dp-fb", map[string]any{"role": "roles/firebase.admin", "member": deployer})},
+		{"roles documented", "an undeclared permission in the deployer's role", edit(t, good, tCustomRole, "deployer-role", func(m map[string]any) {
+			m["permissions"] = append(m["permissions"].([]any), "firebase.projects.delete")
+		})},
+		{"roles documented", "the deployer's permission in the previewer's role", edit(t, good, tCustomRole, "previewer-role", func(m map[string]any) {
+			m["permissions"] = append(m["permissions"].([]any), "firebase.clients.create")
+		})},
+		{"previewer read-only", "the previewer may create", edit(t, good, tCustomRole, "previewer-role", func(m map[string]any) {
+			m["permissions"] = append(m["permissions"].([]any), "firebase.clients.create")
+		})},
+		{"roles documented", "previewer holds the deployer's role", edit(t, good, tProjMember, "previewer-custom", func(m map[string]any) { m["role"] = deployerRole })},
 		{"no basic roles", "editor", plus(good, tProjMember, "dp-editor", map[string]any{"role": "roles/editor", "member": deployer})},
 		{"no project-wide identity roles", "project-wide serviceAccountUser", plus(good, tProjMember, "dp-sau", map[string]any{"role": "roles/iam.serviceAccountUser", "member": deployer})},
 		{"no project-wide identity roles", "project-wide serviceAccountAdmin", plus(good, tProjMember, "dp-saa", map[string]any{"role": "roles/iam.serviceAccountAdmin", "member": deployer})},
@@ -121,7 +154,9 @@ func TestBootstrapInvariants(t *testing.T) {
 		{"state bucket private", "no public access prevention", edit(t, good, tBucket, "", func(m map[string]any) { m["publicAccessPrevention"] = "inherited" })},
 		{"state bucket private", "fine-grained ACLs", edit(t, good, tBucket, "", func(m map[string]any) { m["uniformBucketLevelAccess"] = false })},
 		{"state bucket private", "unversioned", edit(t, good, tBucket, "", func(m map[string]any) { m["versioning"] = map[string]any{"enabled": false} })},
-		{"state bucket private", "previewer may write state", edit(t, good, tBucketIAM, "previewer-locks", func(m map[string]any) { delete(m, "condition") })},
+		{"state bucket private", "previewer may write state (even Pulumi's locks only)", plus(good, tBucketIAM, "pv-locks", map[string]any{
+			"role": "roles/storage.objectUser", "member": previewer,
+			"condition": map[string]any{"expression": `resource.name.startsWith("projects/_/buckets/my-gcp-project-id-pulumi-state/objects/.pulumi/locks/")`}})},
 	}
 	for _, v := range violations {
 		if err := invariants.All[v.invariant](v.graph); err == nil {
@@ -140,9 +175,10 @@ func TestBootstrapGraph(t *testing.T) {
 	for _, r := range res.rs {
 		count[r.Type]++
 	}
-	want := map[string]int{tPool: 1, tProvider: 1, tAccount: 4, tBucket: 0, tAuth: 1,
-		"gcp:projects/service:Service": len(BootstrapAPIs) + 1, // + identitytoolkit
-		tProjMember:                    len(deployNeeds(true).DeployRoles) + len(deployNeeds(true).PreviewRoles),
+	want := map[string]int{tPool: 1, tProvider: 1, tAccount: 4, tBucket: 0, tAuth: 1, tFirebase: 1,
+		"gcp:projects/service:Service": len(BootstrapAPIs) + 2,                 // + firebase, identitytoolkit
+		tProjMember:                    len(deployNeeds(true).DeployRoles) + 2, // + each CI account's custom role
+		tCustomRole:                    2,
 		tSAMember:                      4, // two workload identity grants, two actAs
 	}
 	for typ, n := range want {
@@ -194,8 +230,8 @@ func TestBootstrapGraph(t *testing.T) {
 		t.Errorf("condition with a repository id: %v", p)
 	}
 	noFirebase := run(t, with(exampleConfig(t), Namespace+":manageFirebase", "false", Namespace+":initializeAuth", "false"))
-	if noFirebase.err != nil || len(byType(noFirebase.rs, tAuth)) != 0 ||
-		len(byType(noFirebase.rs, tProjMember)) != len(deployNeeds(false).DeployRoles)+len(deployNeeds(false).PreviewRoles) {
+	if noFirebase.err != nil || len(byType(noFirebase.rs, tAuth)) != 0 || len(byType(noFirebase.rs, tFirebase)) != 0 ||
+		len(byType(noFirebase.rs, tProjMember)) != len(deployNeeds(false).DeployRoles)+1 {
 		t.Errorf("without Firebase: %v, %d project roles", noFirebase.err, len(byType(noFirebase.rs, tProjMember)))
 	}
 }
@@ -219,6 +255,9 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 		{with(ex, Namespace+":adoptServiceAccounts", "1"), "adoptServiceAccounts"},
 		{with(ex, Namespace+":backends", `["Bad"]`), "backends"},
 		{with(ex, Namespace+":manageFirebase", "false"), "initializeAuth"},
+		{with(ex, Namespace+":githubRepositoryId", ""), "githubRepositoryId"},
+		{with(ex, Namespace+":deployBranch", "../main"), "deployBranch"},
+		{with(ex, Namespace+":deployBranch", "a:b"), "deployBranch"},
 		{with(ex, Namespace+":stateBucket", "Bad Bucket"), "stateBucket"},
 		{with(ex, "gcp:project", ""), "gcp:project"},
 	}
@@ -256,7 +295,7 @@ func TestPulumiYAMLDefaults(t *testing.T) {
 		t.Errorf("Pulumi.yaml name/runtime = %s/%s", project.Name, project.Runtime)
 	}
 	want := map[string]any{
-		"githubRepository": nil, "githubRepositoryId": "", "deployEnvironment": DefaultDeployEnvironment,
+		"githubRepository": nil, "githubRepositoryId": nil, "deployEnvironment": DefaultDeployEnvironment, "deployBranch": DefaultDeployBranch,
 		"workloadIdentityPoolId": DefaultPoolID, "serviceName": DefaultServiceName, "manageFirebase": DefaultManageFirebase,
 		"initializeAuth": DefaultInitializeAuth, "stateBucket": "", "stateBucketLocation": "", "adoptServiceAccounts": DefaultAdoptAccounts, "backends": "[]",
 	}
@@ -276,29 +315,94 @@ func TestPulumiYAMLDefaults(t *testing.T) {
 	}
 }
 
-// TestAdoptServiceAccounts: a stack deployed before the bootstrap keeps its
-// two accounts: the bootstrap imports them, with the names and descriptions
-// the main stack gave them, and creates the CI accounts as usual.
+// TestAdoptServiceAccounts: the stack's accounts (every backend's runtime
+// account and the gateway's) are created or adopted (a stack deployed
+// before the bootstrap made them: createIgnoreAlreadyExists reads the
+// existing one on 409) and retained on delete, since a live service runs
+// as them; the CI accounts are plain. Adopting, the bootstrap does not
+// initialise Identity Platform a second time.
 func TestAdoptServiceAccounts(t *testing.T) {
 	for _, adopt := range []bool{false, true} {
-		res := run(t, with(exampleConfig(t), Namespace+":adoptServiceAccounts", fmt.Sprint(adopt)))
+		res := run(t, with(exampleConfig(t), Namespace+":adoptServiceAccounts", fmt.Sprint(adopt), Namespace+":backends", `["notes"]`))
 		if res.err != nil {
 			t.Fatal(res.err)
 		}
+		stackIDs := map[string]bool{}
+		for _, a := range names.Accounts(stackBackends([]string{"notes"})) {
+			stackIDs[a.ID] = true
+		}
 		for _, a := range byType(res.rs, tAccount) {
 			id := a.Str("accountId")
+			own := stackIDs[id]
+			if a.ImportID != "" {
+				t.Errorf("adopt=%v: %s imported (%s): an import fails on an account that does not exist", adopt, id, a.ImportID)
+			}
+			if own != a.RetainOnDelete || own != (a.Input("createIgnoreAlreadyExists") == true) {
+				t.Errorf("adopt=%v: %s (stack account %v) retained %v, createIgnoreAlreadyExists %v", adopt, id, own, a.RetainOnDelete, a.Input("createIgnoreAlreadyExists"))
+			}
+			delete(stackIDs, id)
 			runtime := names.RuntimeAccount(stack.OriginalBackend)
-			own := id == runtime.ID || id == names.GatewayAccount().ID
-			want := ""
-			if adopt && own {
-				want = "projects/my-gcp-project-id/serviceAccounts/" + id + "@my-gcp-project-id.iam.gserviceaccount.com"
-			}
-			if a.ImportID != want {
-				t.Errorf("adopt=%v: %s import id %q, want %q", adopt, id, a.ImportID, want)
-			}
 			if id == runtime.ID && (a.Str("displayName") != runtime.DisplayName || a.Str("description") != runtime.Description) {
 				t.Errorf("runtime account %q / %q differs from the main stack's", a.Str("displayName"), a.Str("description"))
 			}
+		}
+		if len(stackIDs) != 0 {
+			t.Errorf("adopt=%v: no account for %v", adopt, stackIDs)
+		}
+		if got := len(byType(res.rs, tAuth)); got != map[bool]int{false: 1, true: 0}[adopt] {
+			t.Errorf("adopt=%v: %d Identity Platform configs (initializeAuth works once per project)", adopt, got)
+		}
+	}
+}
+
+// TestWorkloadIdentityMapping: the attributes the bindings name are mapped
+// as the invariants require, and the bindings name no subject.
+func TestWorkloadIdentityMapping(t *testing.T) {
+	for attr, want := range invariants.GitHubAttributes {
+		if AttributeMapping[attr] != want {
+			t.Errorf("%s mapped from %q, the invariants expect %q", attr, AttributeMapping[attr], want)
+		}
+	}
+	// google.subject reads claims of bounded length only: a mapped subject
+	// over 127 bytes refuses the exchange, and GitHub's sub passes that
+	// for long names (the local cloud's scenario e signs in with one).
+	if subj := AttributeMapping["google.subject"]; subj != GitHubSubject || strings.Contains(subj, "assertion.sub") {
+		t.Errorf("google.subject mapped from %q", subj)
+	}
+	res := run(t, with(exampleConfig(t), Namespace+":deployEnvironment", "prod", Namespace+":deployBranch", "release/v1"))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	pool := "principalSet://iam.googleapis.com/projects/" + projectNum + "/locations/global/workloadIdentityPools/github-actions/"
+	want := map[string]string{"ci-deployer-wif": pool + "attribute.environment_ref/prod:refs/heads/release/v1", "ci-previewer-wif": pool + "attribute.event_name/pull_request"}
+	for _, m := range byType(res.rs, tSAMember) {
+		if w, ok := want[m.Name]; ok && m.Str("member") != w {
+			t.Errorf("%s member %q, want %q", m.Name, m.Str("member"), w)
+		}
+	}
+}
+
+// TestProjectIAMWaitsForResourceManager: every project-level grant waits
+// for Cloud Resource Manager, through which the provider reads and writes
+// the project's policy (a fresh project may not have it on yet).
+func TestProjectIAMWaitsForResourceManager(t *testing.T) {
+	res := run(t, exampleConfig(t))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	crm := ""
+	for _, s := range byType(res.rs, "gcp:projects/service:Service") {
+		if s.Str("service") == "cloudresourcemanager.googleapis.com" {
+			crm = s.Name
+		}
+	}
+	members := byType(res.rs, tProjMember)
+	if crm == "" || len(members) == 0 {
+		t.Fatalf("no Cloud Resource Manager service (%q) or no project grants (%d)", crm, len(members))
+	}
+	for _, m := range members {
+		if !slices.ContainsFunc(m.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::"+crm) }) {
+			t.Errorf("%s does not wait for %s (depends on %v)", m.Name, crm, m.Dependencies)
 		}
 	}
 }

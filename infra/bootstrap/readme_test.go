@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,20 +17,33 @@ const (
 	rolesEnd   = "<!-- deployer-roles:end -->"
 )
 
-// roleList renders the deployer's project roles, each with its reason:
-// the union of the main stack's components' needs (what this program
-// grants), then the ones managed Firebase adds.
+// roleList renders what the CI accounts hold, each with its reason: the
+// deployer's predefined project roles (the union of the main stack's
+// components' needs, what this program grants), then the permissions of
+// its custom role and of the previewer's, each with the call that needs it.
 func roleList() string {
 	var b strings.Builder
-	base := deployNeeds(false).DeployRoles
-	for _, g := range base {
+	base, fb := deployNeeds(false), deployNeeds(true)
+	b.WriteString("The deployer's project roles:\n\n")
+	for _, g := range base.DeployRoles {
 		b.WriteString("- `" + g.Role + "`: " + g.Reason + ".\n")
 	}
-	b.WriteString("- with `manageFirebase` (the default), also:\n")
-	for _, g := range deployNeeds(true).DeployRoles {
-		if !hasRole(base, g.Role) {
-			b.WriteString("  - `" + g.Role + "`: " + g.Reason + ".\n")
+	for _, g := range fb.DeployRoles {
+		if !hasRole(base.DeployRoles, g.Role) {
+			b.WriteString("- `" + g.Role + "` (with `manageFirebase`): " + g.Reason + ".\n")
 		}
+	}
+	b.WriteString("- its custom role `" + CustomRoleID("SERVICE", "deployer") + "` (with `manageFirebase`, the default), instead of `roles/firebase.admin` and `roles/identitytoolkit.admin`:\n")
+	for _, p := range fb.DeployPermissions {
+		b.WriteString("  - `" + p.Name + "`: " + p.Reason + ".\n")
+	}
+	b.WriteString("\nThe previewer's custom role `" + CustomRoleID("SERVICE", "previewer") + "`, its only project role (read-only):\n\n")
+	for _, p := range fb.PreviewPermissions {
+		suffix := ""
+		if !slices.ContainsFunc(base.PreviewPermissions, func(q components.Permission) bool { return q.Name == p.Name }) {
+			suffix = " (with `manageFirebase`)"
+		}
+		b.WriteString("- `" + p.Name + "`" + suffix + ": " + p.Reason + ".\n")
 	}
 	return b.String()
 }

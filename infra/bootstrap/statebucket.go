@@ -10,8 +10,10 @@ import (
 
 // stateBucket creates the bucket for Pulumi state (pulumi login gs://...)
 // when asked: versioned, uniform access, public access prevented,
-// protected; the deployer reads and writes it, the previewer reads it and
-// writes only Pulumi's locks.
+// protected; the deployer reads and writes it, the previewer only reads it:
+// a preview takes no lock and writes nothing (pulumi's diy backend Preview
+// calls apply without Lock, where Update, Refresh, Import and Destroy lock
+// first: pkg/backend/diy/backend.go).
 func (c *CIAccess) stateBucket(ctx *pulumi.Context, name string, args *CIAccessArgs, apis *components.ProjectServices) error {
 	c.StateURL = pulumi.String("").ToStringOutput()
 	if args.StateBucket == "" {
@@ -33,27 +35,19 @@ func (c *CIAccess) stateBucket(ctx *pulumi.Context, name string, args *CIAccessA
 	if err != nil {
 		return err
 	}
-	// The previewer takes the stack's lock, which the filesystem backend
-	// writes under .pulumi/locks/ even for a preview.
 	grants := []struct {
-		suffix    string
-		acct      *serviceaccount.Account
-		role      string
-		condition *storage.BucketIAMMemberConditionArgs
+		suffix string
+		acct   *serviceaccount.Account
+		role   string
 	}{
-		{"deployer", c.Deployer, "roles/storage.objectAdmin", nil},
-		{"previewer", c.Previewer, "roles/storage.objectViewer", nil},
-		{"previewer-locks", c.Previewer, "roles/storage.objectUser", &storage.BucketIAMMemberConditionArgs{
-			Title:      pulumi.String("pulumi-locks-only"),
-			Expression: pulumi.Sprintf(`resource.name.startsWith("projects/_/buckets/%s/objects/.pulumi/locks/")`, args.StateBucket),
-		}},
+		{"deployer", c.Deployer, "roles/storage.objectAdmin"},
+		{"previewer", c.Previewer, "roles/storage.objectViewer"},
 	}
 	for _, g := range grants {
 		if _, err := storage.NewBucketIAMMember(ctx, name+"-state-"+g.suffix, &storage.BucketIAMMemberArgs{
-			Bucket:    c.Bucket.Name,
-			Role:      pulumi.String(g.role),
-			Member:    g.acct.Member,
-			Condition: g.condition,
+			Bucket: c.Bucket.Name,
+			Role:   pulumi.String(g.role),
+			Member: g.acct.Member,
 		}, pulumi.Parent(c)); err != nil {
 			return err
 		}

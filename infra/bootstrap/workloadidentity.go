@@ -13,26 +13,72 @@ import (
 const GitHubOIDCIssuer = "https://token.actions.githubusercontent.com"
 
 // RepositoryCondition is the provider's attribute condition: only tokens of
-// this repository (and, with its id, of this very repository) are accepted.
+// this repository, by its name and by its numeric id, are accepted. Ids are
+// never reused, so a repository renamed away, or deleted and re-created
+// under the same name by someone else, gets nothing.
 func RepositoryCondition(repository, repositoryID string) string {
-	c := fmt.Sprintf("assertion.repository == '%s'", repository)
-	if repositoryID != "" {
-		c += fmt.Sprintf(" && assertion.repository_id == '%s'", repositoryID)
-	}
-	return c
+	return fmt.Sprintf("assertion.repository == '%s' && assertion.repository_id == '%s'", repository, repositoryID)
 }
 
-// GitHub's default OIDC subjects: a job in an environment, and a job run for
-// a pull request (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#example-subject-claims).
-func deploySubject(repository, environment string) string {
-	return fmt.Sprintf("repo:%s:environment:%s", repository, environment)
+// AttributeMapping maps GitHub's claims to the attributes the bindings
+// name. The bindings never name the `sub` claim: since 2026-06-18 GitHub
+// writes immutable owner and repository ids into the default subject of
+// every repository created, renamed or transferred after that date
+// (repo:OWNER@ID/REPO@ID:..., GitHub changelog 2026-04-23, "Immutable
+// subject claims for GitHub Actions OIDC tokens";
+// https://docs.github.com/en/actions/reference/openid-connect-reference),
+// so a binding on the old repo:OWNER/REPO:... subject admits no job of a
+// new repository. The claims below have the same form in both formats
+// (https://docs.github.com/en/actions/reference/openid-connect-reference#oidc-token-claims).
+//
+//   - google.subject is required by Workload Identity Federation; it names
+//     the job in audit logs and nothing is granted on it. It is NOT the
+//     `sub` claim, which Google's GitHub examples map: a mapped subject
+//     longer than 127 bytes refuses the exchange ("The size of mapped
+//     attribute exceeds the 127 bytes limit",
+//     https://cloud.google.com/iam/docs/troubleshooting-workload-identity-federation),
+//     and the new subject (repo:OWNER@ID/REPO@ID:environment:NAME) passes
+//     127 bytes for long owner, repository or environment names (owner
+//     up to 39 characters, repository up to 100). Repository id, event,
+//     run id and attempt (claims of every job's token:
+//     https://docs.github.com/en/actions/reference/openid-connect-reference#oidc-token-claims)
+//     name the one run in at most about 75 bytes.
+//   - attribute.event_name: a pull-request job's event is pull_request
+//     (pull_request_target, which runs with the base branch's secrets, is
+//     another event).
+//   - attribute.environment_ref is ENVIRONMENT:REF, so one binding can
+//     require both the deploy environment and the deploy branch: a branch
+//     can name the environment in its own workflow (its environment's
+//     protection rules then apply, and reviewers may be careless), but its
+//     ref is its own. A job without an environment (a pull request's) maps
+//     to ":REF"; `has` keeps a missing claim from failing the mapping.
+//     Neither an environment name nor a git ref contains ':'.
+var AttributeMapping = map[string]string{
+	"google.subject":            GitHubSubject,
+	"attribute.repository":      "assertion.repository",
+	"attribute.repository_id":   "assertion.repository_id",
+	"attribute.event_name":      "assertion.event_name",
+	"attribute.ref":             "assertion.ref",
+	"attribute.environment_ref": "(has(assertion.environment) ? assertion.environment : '') + ':' + assertion.ref",
 }
-func previewSubject(repository string) string { return fmt.Sprintf("repo:%s:pull_request", repository) }
+
+// GitHubSubject is the google.subject mapping (see AttributeMapping).
+const GitHubSubject = "assertion.repository_id + ':' + assertion.event_name + ':' + assertion.run_id + ':' + assertion.run_attempt"
+
+// DeployAttribute and PreviewAttribute are the principal sets the CI
+// accounts' workload identity bindings name: a job of the deploy
+// environment on the deploy branch, and a pull request's job.
+func DeployAttribute(environment, branch string) string {
+	return "attribute.environment_ref/" + environment + ":refs/heads/" + branch
+}
+
+// PreviewAttribute: see DeployAttribute.
+const PreviewAttribute = "attribute.event_name/pull_request"
 
 // workloadIdentity creates the Workload Identity pool and its GitHub
-// provider, pinned to one repository, and returns the principal of one
-// subject of that pool.
-func (c *CIAccess) workloadIdentity(ctx *pulumi.Context, name string, args *CIAccessArgs, apis *components.ProjectServices) (func(subject string) pulumi.StringOutput, error) {
+// provider, pinned to one repository, and returns the principal set of one
+// attribute value of that pool.
+func (c *CIAccess) workloadIdentity(ctx *pulumi.Context, name string, args *CIAccessArgs, apis *components.ProjectServices) (func(attribute string) pulumi.StringOutput, error) {
 	iamAPI, err := apis.Require("iam.googleapis.com")
 	if err != nil {
 		return nil, err
@@ -51,20 +97,18 @@ func (c *CIAccess) workloadIdentity(ctx *pulumi.Context, name string, args *CIAc
 		WorkloadIdentityPoolId:         pool.WorkloadIdentityPoolId,
 		WorkloadIdentityPoolProviderId: pulumi.String("github"),
 		DisplayName:                    pulumi.String("GitHub"),
-		AttributeMapping: pulumi.StringMap{
-			"google.subject":          pulumi.String("assertion.sub"),
-			"attribute.repository":    pulumi.String("assertion.repository"),
-			"attribute.repository_id": pulumi.String("assertion.repository_id"),
-		},
-		AttributeCondition: pulumi.String(RepositoryCondition(args.Repository, args.RepositoryID)),
-		Oidc:               &iam.WorkloadIdentityPoolProviderOidcArgs{IssuerUri: pulumi.String(GitHubOIDCIssuer)},
+		AttributeMapping:               pulumi.ToStringMap(AttributeMapping),
+		AttributeCondition:             pulumi.String(RepositoryCondition(args.Repository, args.RepositoryID)),
+		Oidc:                           &iam.WorkloadIdentityPoolProviderOidcArgs{IssuerUri: pulumi.String(GitHubOIDCIssuer)},
 	}, pulumi.Parent(c))
 	if err != nil {
 		return nil, err
 	}
-	// principal://.../subject/SUBJECT names exactly one subject; pool.Name is
-	// projects/NUMBER/locations/global/workloadIdentityPools/ID.
-	return func(subject string) pulumi.StringOutput {
-		return pulumi.Sprintf("principal://iam.googleapis.com/%s/subject/%s", pool.Name, subject)
+	// principalSet://iam.googleapis.com/POOL/attribute.NAME/VALUE names
+	// every identity of the pool with that attribute value
+	// (https://cloud.google.com/iam/docs/principal-identifiers); pool.Name
+	// is projects/NUMBER/locations/global/workloadIdentityPools/ID.
+	return func(attribute string) pulumi.StringOutput {
+		return pulumi.Sprintf("principalSet://iam.googleapis.com/%s/%s", pool.Name, attribute)
 	}, nil
 }

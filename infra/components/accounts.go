@@ -60,12 +60,8 @@ func NewServiceAccounts(ctx *pulumi.Context, name string, args *ServiceAccountsA
 		if args.Existing {
 			c.Emails[a.Key] = pulumi.String(stack.AccountEmail(a.ID, args.Project)).ToStringOutput()
 		} else {
-			acct, err := serviceaccount.NewAccount(ctx, name+"-"+a.Key, &serviceaccount.AccountArgs{
-				Project:     pulumi.String(args.Project),
-				AccountId:   pulumi.String(a.ID),
-				DisplayName: pulumi.String(a.DisplayName),
-				Description: pulumi.String(a.Description),
-			}, withParent(c, iamAPI, FormerName(name, a.Key, a.FormerKey))...)
+			acct, err := NewStackAccount(ctx, name+"-"+a.Key, args.Project, a,
+				withParent(c, iamAPI, FormerName(name, a.Key, a.FormerKey))...)
 			if err != nil {
 				return nil, err
 			}
@@ -77,6 +73,31 @@ func NewServiceAccounts(ctx *pulumi.Context, name string, args *ServiceAccountsA
 		return nil, err
 	}
 	return c, nil
+}
+
+// NewStackAccount creates one of the stack's own accounts (a backend's
+// runtime account or the gateway's), as the main stack and the CI
+// bootstrap both do, so that either can hand it to the other:
+//   - retained on delete: a live Cloud Run service runs as it and the API
+//     config names it, so the engine never deletes it in Google, whether
+//     the stack is destroyed or the account leaves the program (the main
+//     stack with existingServiceAccounts, after the bootstrap took the
+//     accounts over: README, "A stack already deployed from a laptop");
+//   - created or adopted: createIgnoreAlreadyExists makes a create that
+//     meets 409 ALREADY_EXISTS read the existing account instead
+//     (terraform-provider-google resource_google_service_account.go), so
+//     the bootstrap adopts the accounts a laptop stack made, and an up
+//     after a destroy adopts the retained ones. The flag matters at create
+//     only: changes to it are ignored, so stacks created without it are
+//     not updated for it.
+func NewStackAccount(ctx *pulumi.Context, name, project string, a stack.Account, opts ...pulumi.ResourceOption) (*serviceaccount.Account, error) {
+	return serviceaccount.NewAccount(ctx, name, &serviceaccount.AccountArgs{
+		Project:                   pulumi.String(project),
+		AccountId:                 pulumi.String(a.ID),
+		DisplayName:               pulumi.String(a.DisplayName),
+		Description:               pulumi.String(a.Description),
+		CreateIgnoreAlreadyExists: pulumi.Bool(true),
+	}, append(opts, pulumi.RetainOnDelete(true), pulumi.IgnoreChanges([]string{"createIgnoreAlreadyExists"}))...)
 }
 
 // Email is account a's email.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/gatehouse/gatehouse/stack"
@@ -115,6 +114,14 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 			Name: pulumi.String("REQUIRE_EMAIL_VERIFIED"), Value: pulumi.String("true"),
 		})
 	}
+	// Below 1 CPU Cloud Run requires the first-generation execution
+	// environment (https://cloud.google.com/run/docs/configuring/services/cpu:
+	// "If you use less than 1 vCPU ... You must use the first generation
+	// execution environment"); otherwise Cloud Run picks one.
+	var executionEnvironment pulumi.StringPtrInput
+	if args.Run.BelowOneCPU() {
+		executionEnvironment = pulumi.String("EXECUTION_ENVIRONMENT_GEN1")
+	}
 	c.Service, err = cloudrunv2.NewService(ctx, name+"-service", &cloudrunv2.ServiceArgs{
 		Project:     pulumi.String(args.Project),
 		Location:    pulumi.String(args.Region),
@@ -127,6 +134,7 @@ func NewSecureBackend(ctx *pulumi.Context, name string, args *SecureBackendArgs,
 		Ingress: pulumi.String("INGRESS_TRAFFIC_ALL"),
 		Template: &cloudrunv2.ServiceTemplateArgs{
 			ServiceAccount:                args.RuntimeServiceAccount,
+			ExecutionEnvironment:          executionEnvironment,
 			MaxInstanceRequestConcurrency: pulumi.Int(args.Run.Concurrency),
 			Timeout:                       pulumi.String(strconv.Itoa(int(args.Run.RequestTimeout.Seconds())) + "s"),
 			Scaling: &cloudrunv2.ServiceTemplateScalingArgs{
@@ -222,9 +230,16 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 		}
 		buildArgs = m
 	}
-	// Push with a short-lived OAuth token of the credentials Pulumi runs
-	// with; no key file is involved.
-	token := organizations.GetClientConfigOutput(ctx, pulumi.Parent(c)).AccessToken()
+	// No credential is an input here: resource inputs are stored in the
+	// stack's state, which pull-request jobs can read (issue #24). Without
+	// registry username and password, pulumi-docker v4.10.0 pushes with the
+	// host's Docker credentials for the registry host: the Docker config's
+	// auths and credential helpers (config.Load(config.Dir()) and
+	// GetAuthConfig in provider/image.go, getRegistryAuth). So a laptop runs
+	// `gcloud auth configure-docker REGION-docker.pkg.dev` once (the gcloud
+	// credential helper), and the deploy workflow logs Docker in with the
+	// deployer's short-lived token (docker/login-action), as Artifact
+	// Registry documents (https://cloud.google.com/artifact-registry/docs/docker/authentication).
 	// With the TEST-ONLY loopback registry of the local Google Cloud
 	// (gatehouse:imageRegistry), the build runs on the host's network: the
 	// offline test daemon (local/image/docker.sh) has no bridge.
@@ -242,11 +257,7 @@ func (c *SecureBackend) image(ctx *pulumi.Context, name string, args *SecureBack
 			Args:       buildArgs,
 			Network:    network,
 		},
-		Registry: &docker.RegistryArgs{
-			Server:   pulumi.String(args.Repository.Host),
-			Username: pulumi.String("oauth2accesstoken"),
-			Password: pulumi.ToSecret(token).(pulumi.StringOutput),
-		},
+		Registry: &docker.RegistryArgs{Server: pulumi.String(args.Repository.Host)},
 	}, withParent(c, pulumi.DependsOn([]pulumi.Resource{args.Repository.Repository}))...)
 	if err != nil {
 		return pulumi.StringOutput{}, err

@@ -129,11 +129,19 @@ func TestStackNeeds(t *testing.T) {
 		t.Errorf("deploy roles = %s", got)
 	}
 	fb := StackNeeds(StackOptions{ManageFirebase: true, ExistingServiceAccounts: true})
-	if got := strings.Join(Roles(fb.DeployRoles[len(base.DeployRoles):]), " "); got != "roles/firebase.admin roles/identitytoolkit.admin" {
-		t.Errorf("Firebase adds deploy roles %s", got)
+	if len(fb.DeployRoles) != len(base.DeployRoles) {
+		t.Errorf("Firebase adds deploy roles %v: it needs single permissions, not roles/firebase.admin", Roles(fb.DeployRoles[len(base.DeployRoles):]))
 	}
-	if got := strings.Join(Roles(fb.PreviewRoles), " "); got != "roles/serviceusage.serviceUsageConsumer roles/firebase.viewer" {
-		t.Errorf("preview roles = %s", got)
+	if got := strings.Join(Names(fb.DeployPermissions), " "); got != "firebase.projects.get firebase.clients.create firebase.clients.get firebaseauth.configs.get" {
+		t.Errorf("Firebase's deploy permissions = %s", got)
+	}
+	if got := strings.Join(Names(fb.PreviewPermissions), " "); got != "serviceusage.services.use firebase.clients.get" {
+		t.Errorf("preview permissions = %s", got)
+	}
+	for _, p := range append(fb.DeployPermissions, fb.PreviewPermissions...) {
+		if p.Reason == "" {
+			t.Errorf("permission %s has no reason", p.Name)
+		}
 	}
 	if own := StackNeeds(StackOptions{}); !strings.Contains(strings.Join(Roles(own.DeployRoles), " "), "roles/iam.serviceAccountAdmin") {
 		t.Error("creating the accounts needs no role")

@@ -6,20 +6,33 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// firebaseAuthNeeds: a managed Firebase project needs its APIs and the
-// deployer's roles; an existing one (manageFirebase false) needs nothing.
+// firebaseAuthNeeds: a managed Firebase project needs its APIs and, for
+// the CI deployer, single permissions instead of roles/firebase.admin
+// (which also deletes the Firebase project, changes its billing plan and
+// manages every Firebase product). The CI bootstrap, run by an owner, adds
+// Firebase (addFirebase needs firebase.projects.update with
+// serviceusage.services.enable and the Firebase terms accepted by the
+// caller: https://firebase.google.com/docs/reference/firebase-management/rest/v1beta1/projects/addFirebase)
+// and initialises Identity Platform, so the deployer only reads those two
+// and creates the web app. Firebase's docs ask every Firebase role to hold
+// firebase.projects.get, resourcemanager.projects.get and
+// serviceusage.services.list (https://firebase.google.com/docs/projects/iam/permissions#required-permissions);
+// the deployer has the last two through roles/serviceusage.serviceUsageAdmin.
+// An existing Firebase project (manageFirebase false) needs nothing.
 func firebaseAuthNeeds(manage bool) Needs {
 	if !manage {
 		return Needs{}
 	}
 	return Needs{
 		APIs: []string{"firebase.googleapis.com", "identitytoolkit.googleapis.com"},
-		DeployRoles: []Grant{
-			{"roles/firebase.admin", "add Firebase to the project, create the web app and read its configuration (the API key the stack exports)"},
-			{"roles/identitytoolkit.admin", "read and adopt the Identity Platform configuration (firebaseauth.configs.*); its one-time initialisation is done by the bootstrap itself, run by a project owner"},
+		DeployPermissions: []Permission{
+			{"firebase.projects.get", "adopt the Firebase project the CI bootstrap added (firebase.Project reads projects.get and adopts an existing project instead of calling addFirebase)"},
+			{"firebase.clients.create", "create the web app (projects.webApps.create)"},
+			{"firebase.clients.get", "read the web app and its configuration, the API key the stack exports (projects.webApps.get, projects.webApps.getConfig)"},
+			{"firebaseauth.configs.get", "adopt the Identity Platform configuration the CI bootstrap initialised (gatehouse:identityPlatformExists imports it: projects.getConfig)"},
 		},
-		PreviewRoles: []Grant{
-			{"roles/firebase.viewer", "read the web app's configuration, which the preview looks up once the app exists"},
+		PreviewPermissions: []Permission{
+			{"firebase.clients.get", "read the web app's configuration, which a preview looks up once the app exists (projects.webApps.getConfig)"},
 		},
 	}
 }

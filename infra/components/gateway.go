@@ -4,17 +4,18 @@ import (
 	"encoding/base64"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/apigateway"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/gatehouse/gatehouse/spec"
 )
 
+// gatewayNeeds: API Gateway needs its own API, Service Management and
+// Service Control on (https://cloud.google.com/api-gateway/docs/secure-traffic-gcloud,
+// "Enabling required services").
 var gatewayNeeds = Needs{
 	APIs: []string{"apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com"},
 	DeployRoles: []Grant{
 		{"roles/apigateway.admin", "create and update the API, its configs and the gateway"},
-		serviceUsageAdmin, // the API's managed service (ManagedService below)
 	},
 }
 
@@ -36,14 +37,27 @@ type GatewayArgs struct {
 }
 
 // Gateway is the API, its config (the rendered spec) and the gateway serving
-// it, plus the API's own managed service enabled in the project.
+// it.
+//
+// The API's own managed service (API.ManagedService,
+// NAME-HASH.apigateway.PROJECT.cloud.goog) is NOT enabled in the project:
+// API Gateway's docs ask for it only to accept API keys ("If you are using
+// an API key for authentication, you must first enable API key support for
+// your service: gcloud services enable MANAGED_SERVICE_NAME",
+// https://cloud.google.com/api-gateway/docs/authenticate-api-keys) and for
+// quotas, which need API keys too
+// (https://cloud.google.com/api-gateway/docs/quotas). gatehouse's spec
+// uses neither: clients authenticate with Firebase ID tokens. Enabling it
+// needs servicemanagement.services.bind, which no deployer role holds, so
+// the first deploy from CI stopped there (issue #24). A stack deployed with
+// the resource drops it from its state on the next up without a call to
+// Google (it was created with disableOnDestroy false).
 type Gateway struct {
 	pulumi.ResourceState
 
-	API            *apigateway.Api
-	Config         *apigateway.ApiConfig
-	Gateway        *apigateway.Gateway
-	ManagedService *projects.Service
+	API     *apigateway.Api
+	Config  *apigateway.ApiConfig
+	Gateway *apigateway.Gateway
 
 	Document pulumi.StringOutput // rendered OpenAPI document
 	ConfigID pulumi.StringOutput // content-hash config id
@@ -118,16 +132,6 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 		DisplayName: pulumi.String(args.APIID),
 		ApiConfig:   c.Config.ID().ToStringOutput(),
 	}, withParent(c, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "30m", Update: "30m", Delete: "30m"}))...)
-	if err != nil {
-		return nil, err
-	}
-
-	// Enabling the API's managed service lets API keys and quotas work.
-	c.ManagedService, err = projects.NewService(ctx, name+"-managed-service", &projects.ServiceArgs{
-		Project:          pulumi.String(args.Project),
-		Service:          c.API.ManagedService,
-		DisableOnDestroy: pulumi.Bool(false),
-	}, withParent(c, pulumi.DependsOn([]pulumi.Resource{c.Config}))...)
 	if err != nil {
 		return nil, err
 	}

@@ -6,10 +6,18 @@ import "slices"
 // closing note to quote.
 type Grant struct{ Role, Reason string }
 
+// Permission is one permission of a CI account's custom role, with the
+// call that needs it.
+type Permission struct{ Name, Reason string }
+
 // Needs are what a component's resources need in the project, declared in
 // the component's own file next to those resources: the Google APIs they
-// wait on, and the project roles the identity that deploys them (the CI
-// deployer) and the one that previews them (the CI previewer) must hold.
+// wait on, the predefined project roles the identity that deploys them (the
+// CI deployer) must hold, and the single permissions that the CI bootstrap
+// puts in the deployer's and the previewer's custom roles instead of a
+// predefined role far wider than the call (roles/firebase.admin holds
+// firebase.projects.delete and billing; roles/firebase.viewer reads every
+// Storage object, Auth user and Firestore document).
 //
 // The main program enables the union of the needs of what it builds
 // (StackNeeds), each component waits on its own APIs through
@@ -17,14 +25,19 @@ type Grant struct{ Role, Reason string }
 // silently dropped wait), the bootstrap grants the union's roles, and the
 // README's role list is generated from it.
 type Needs struct {
-	APIs         []string // such as run.googleapis.com
-	DeployRoles  []Grant
-	PreviewRoles []Grant
+	APIs              []string // such as run.googleapis.com
+	DeployRoles       []Grant
+	DeployPermissions []Permission // the deployer's custom role
+	// PreviewPermissions are the previewer's custom role: read-only
+	// permissions only (an invariant checks it), what `pulumi preview`
+	// calls.
+	PreviewPermissions []Permission
 }
 
 // Plus is the union of n and more, each list in first-seen order.
 func (n Needs) Plus(more ...Needs) Needs {
-	out := Needs{APIs: slices.Clone(n.APIs), DeployRoles: slices.Clone(n.DeployRoles), PreviewRoles: slices.Clone(n.PreviewRoles)}
+	out := Needs{APIs: slices.Clone(n.APIs), DeployRoles: slices.Clone(n.DeployRoles),
+		DeployPermissions: slices.Clone(n.DeployPermissions), PreviewPermissions: slices.Clone(n.PreviewPermissions)}
 	for _, m := range more {
 		for _, a := range m.APIs {
 			if !slices.Contains(out.APIs, a) {
@@ -32,7 +45,8 @@ func (n Needs) Plus(more ...Needs) Needs {
 			}
 		}
 		out.DeployRoles = addGrants(out.DeployRoles, m.DeployRoles)
-		out.PreviewRoles = addGrants(out.PreviewRoles, m.PreviewRoles)
+		out.DeployPermissions = addPermissions(out.DeployPermissions, m.DeployPermissions)
+		out.PreviewPermissions = addPermissions(out.PreviewPermissions, m.PreviewPermissions)
 	}
 	return out
 }
@@ -44,6 +58,24 @@ func addGrants(to, more []Grant) []Grant {
 		}
 	}
 	return to
+}
+
+func addPermissions(to, more []Permission) []Permission {
+	for _, p := range more {
+		if !slices.ContainsFunc(to, func(q Permission) bool { return q.Name == p.Name }) {
+			to = append(to, p)
+		}
+	}
+	return to
+}
+
+// Names are the names of permissions.
+func Names(perms []Permission) []string {
+	out := make([]string, len(perms))
+	for i, p := range perms {
+		out[i] = p.Name
+	}
+	return out
 }
 
 // Roles are the roles of grants.

@@ -6,12 +6,12 @@ import (
 )
 
 // providerNeeds: every request carries the project as its quota project
-// (user_project_override, below), which needs serviceusage.services.use.
-// The deployer has it through roles/serviceusage.serviceUsageAdmin
-// (services.go); the previewer, which may change nothing, through the
-// consumer role.
-var providerNeeds = Needs{PreviewRoles: []Grant{
-	{"roles/serviceusage.serviceUsageConsumer", "serviceusage.services.use, which every request needs because the provider sets user_project_override"},
+// (user_project_override, below), which needs serviceusage.services.use
+// (https://cloud.google.com/docs/quotas/set-quota-project). The deployer
+// has it through roles/serviceusage.serviceUsageAdmin (services.go); the
+// previewer, which may change nothing, in its custom role.
+var providerNeeds = Needs{PreviewPermissions: []Permission{
+	{"serviceusage.services.use", "every request names the project as its quota project (X-Goog-User-Project: the provider sets user_project_override)"},
 }}
 
 // GoogleProviderArgs configure a program's own Google provider.

@@ -8,9 +8,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// serviceUsageAdmin enables APIs and services (projects.Service): the
-// stack's APIs here, and the gateway's managed service (gateway.go).
-var serviceUsageAdmin = Grant{"roles/serviceusage.serviceUsageAdmin", "enable the stack's APIs and the gateway's managed service (projects.Service); also carries serviceusage.services.use, which every request needs because the provider sets user_project_override"}
+// serviceUsageAdmin enables the stack's APIs (projects.Service: list, get,
+// enable and batchEnable and their operations, resourcemanager.projects.get
+// to read the project). It also carries serviceusage.services.use, which
+// every request needs because the provider names the project as the quota
+// project, and the serviceusage.services.list and
+// resourcemanager.projects.get Firebase asks every Firebase role to hold.
+var serviceUsageAdmin = Grant{"roles/serviceusage.serviceUsageAdmin", "enable the stack's APIs (projects.Service: serviceusage.services.enable, get, list, and resourcemanager.projects.get); also carries serviceusage.services.use, which every request needs because the provider sets user_project_override"}
 
 var servicesNeeds = Needs{DeployRoles: []Grant{serviceUsageAdmin}}
 

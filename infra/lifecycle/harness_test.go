@@ -6,14 +6,16 @@
 // module or infra's Go packages: the scenarios drive stack files and the
 // pulumi CLI, as a user does.
 //
-// Run with `make cloud-test` (inside make test) and `make cloud-ci-test`
-// (scenarios e and f). Every scenario asserts on the engine's result and on
+// Run with `make cloud-test` (every scenario, inside make test), or `make
+// cloud-ci-test` (scenarios e and f alone). Every scenario asserts on the engine's result and on
 // the cloud's request log.
 package lifecycle
 
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -149,8 +151,12 @@ func (e *env) setup() error {
 	return nil
 }
 
-// TestMain stops the cloud after the scenarios.
+// TestMain stops the cloud after the scenarios; called by a stand-in's
+// name, it is that stand-in (readme_test.go).
 func TestMain(m *testing.M) {
+	if standIn() { // this binary, called as gcloud, gh, git or pulumi by a README step
+		os.Exit(0)
+	}
 	code := m.Run()
 	if shared.cloud != nil && shared.cloud.Process != nil {
 		_ = shared.cloud.Process.Kill()
@@ -166,17 +172,18 @@ func TestMain(m *testing.M) {
 
 // logEntry is one line of the cloud's request log.
 type logEntry struct {
-	Seq          int    `json:"seq"`
-	Principal    string `json:"principal"`
-	Method       string `json:"method"`
-	Path         string `json:"path"`
-	MethodID     string `json:"methodId"`
-	Resource     string `json:"resource"`
-	Code         int    `json:"code"`
-	Status       string `json:"status"`
-	Message      string `json:"message"`
-	QuotaProject string `json:"quotaProject"`
-	Micros       int64  `json:"micros"`
+	Seq          int      `json:"seq"`
+	Principal    string   `json:"principal"`
+	Method       string   `json:"method"`
+	Path         string   `json:"path"`
+	MethodID     string   `json:"methodId"`
+	Resource     string   `json:"resource"`
+	Code         int      `json:"code"`
+	Status       string   `json:"status"`
+	Message      string   `json:"message"`
+	QuotaProject string   `json:"quotaProject"`
+	Micros       int64    `json:"micros"`
+	Permissions  []string `json:"permissions"`
 }
 
 func (e *env) call(t testing.TB, method, path string, in, out any) {
@@ -223,13 +230,11 @@ func (e *env) requests(t testing.TB, project string, from int) []logEntry {
 	var all []logEntry
 	e.call(t, http.MethodGet, "/_cloud/requests?from="+strconv.Itoa(from), nil, &all)
 	var out []logEntry
+	// The project as a whole name: scenarios run side by side, and
+	// "gatehouse-d" is a prefix of "gatehouse-deploy@gatehouse-e...".
+	named := regexp.MustCompile(`[/@]` + regexp.QuoteMeta(project) + `([/:.?]|$)`)
 	for _, r := range all {
-		if project == "" {
-			out = append(out, r)
-			continue
-		}
-		if strings.Contains(r.Path, "/"+project+"/") || strings.HasSuffix(r.Path, "/"+project) ||
-			strings.Contains(r.Path, "/"+project+":") || strings.Contains(r.Resource, "/"+project) || r.QuotaProject == project {
+		if project == "" || r.QuotaProject == project || named.MatchString(r.Path) || named.MatchString(r.Resource) {
 			out = append(out, r)
 		}
 	}
@@ -277,36 +282,59 @@ type timing struct {
 	CloudRequests int
 }
 
-// newStack copies the checkout (without .git and caches) and sets up the
-// main program (or the bootstrap, with boot) to run from the shared binary.
-func (e *env) newStack(t testing.TB, project string, boot bool, stackFile string, config map[string]string) *stack {
+// newCheckout copies the checkout (without .git and caches) and sets up
+// both Pulumi programs, the main one and infra/bootstrap, to run from the
+// shared binaries.
+func (e *env) newCheckout(t testing.TB) string {
 	t.Helper()
 	dst := t.TempDir()
 	cp := exec.Command("bash", "-c", `tar -C "$1" --exclude=./.git --exclude=./.cache --exclude=./bin --exclude='./client/web/node_modules' -c . | tar -C "$2" -x`, "cp", e.root, dst)
 	if out, err := cp.CombinedOutput(); err != nil {
 		t.Fatalf("copy: %v\n%s", err, out)
 	}
-	s := &stack{e: e, t: t, checkout: dst, dir: dst, project: project, name: "dev", home: t.TempDir()}
-	bin := e.stackBin
-	if boot {
-		s.dir, s.name, bin = filepath.Join(dst, "infra", "bootstrap"), "ci", e.bootBin
+	for dir, bin := range map[string]string{dst: e.stackBin, filepath.Join(dst, "infra", "bootstrap"): e.bootBin} {
+		yml := filepath.Join(dir, "Pulumi.yaml")
+		b, err := os.ReadFile(yml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = regexp.MustCompile(`(?m)^runtime: go$`).ReplaceAll(b, []byte("runtime:\n  name: go\n  options:\n    binary: "+bin))
+		if err := os.WriteFile(yml, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	yml := filepath.Join(s.dir, "Pulumi.yaml")
-	b, err := os.ReadFile(yml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = regexp.MustCompile(`(?m)^runtime: go$`).ReplaceAll(b, []byte("runtime:\n  name: go\n  options:\n    binary: "+bin))
-	if err := os.WriteFile(yml, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(s.home, "state"), 0o755); err != nil {
+	return dst
+}
+
+// newHome is a Pulumi home with a throw-away backend, the plugins linked.
+func newHome(t testing.TB) string {
+	t.Helper()
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "state"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if plugins := pluginsDir(); plugins != "" {
-		if err := os.Symlink(plugins, filepath.Join(s.home, "plugins")); err != nil {
+		if err := os.Symlink(plugins, filepath.Join(home, "plugins")); err != nil {
 			t.Fatal(err)
 		}
+	}
+	return home
+}
+
+// newStack copies the checkout and inits a stack of the main program (or
+// of the bootstrap, with boot) as the owner, with the scenario's project.
+func (e *env) newStack(t testing.TB, project string, boot bool, stackFile string, config map[string]string) *stack {
+	t.Helper()
+	return e.newStackIn(t, e.newCheckout(t), newHome(t), project, boot, stackFile, config)
+}
+
+// newStackIn inits a stack in a checkout made by newCheckout, with a Pulumi
+// home of its own or shared with another stack of the checkout.
+func (e *env) newStackIn(t testing.TB, dst, home, project string, boot bool, stackFile string, config map[string]string) *stack {
+	t.Helper()
+	s := &stack{e: e, t: t, checkout: dst, dir: dst, project: project, name: "dev", home: home}
+	if boot {
+		s.dir, s.name = filepath.Join(dst, "infra", "bootstrap"), "ci"
 	}
 	s.token = e.token(t, "user:owner@example.com")
 	if stackFile != "" {
@@ -359,14 +387,30 @@ func (s *stack) config(kv map[string]string) {
 	}
 }
 
+// dockerConfig writes the Docker config a `docker login -u
+// oauth2accesstoken` with the stack's token writes (auths, keyed by the
+// registry host), in a folder of the run's own: pulumi-docker pushes with
+// the host's Docker credentials (config.Load(config.Dir()): DOCKER_CONFIG),
+// as a laptop after `gcloud auth configure-docker` and the deploy workflow
+// after docker/login-action do. The stack's inputs hold no credential.
+func (s *stack) dockerConfig() string {
+	dir := filepath.Join(s.home, "docker-"+strconv.Itoa(len(s.token)%7)+"-"+fmt.Sprintf("%x", sha256.Sum256([]byte(s.token)))[:12])
+	auth := base64.StdEncoding.EncodeToString([]byte("oauth2accesstoken:" + s.token))
+	b, _ := json.Marshal(map[string]any{"auths": map[string]any{s.e.registry: map[string]string{"auth": auth}}})
+	if err := os.MkdirAll(dir, 0o700); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
+	}
+	return dir
+}
+
 // environ is the environment of a pulumi run: a throw-away backend and
-// home, the cloud's endpoints, the principal's token, and every other
-// outbound connection sent to a closed port.
+// home, the cloud's endpoints, the principal's token (and Docker logged in
+// with it), and every other outbound connection sent to a closed port.
 func (s *stack) environ() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PULUMI_") || strings.HasPrefix(k, "GOOGLE_") || strings.HasSuffix(strings.ToUpper(k), "_PROXY") {
+		if strings.HasPrefix(k, "PULUMI_") || strings.HasPrefix(k, "GOOGLE_") || k == "DOCKER_CONFIG" || strings.HasSuffix(strings.ToUpper(k), "_PROXY") {
 			continue
 		}
 		out = append(out, kv)
@@ -376,7 +420,7 @@ func (s *stack) environ() []string {
 		"PULUMI_HOME="+s.home, "PULUMI_BACKEND_URL=file://"+filepath.Join(s.home, "state"),
 		"PULUMI_CONFIG_PASSPHRASE=lifecycle", "PULUMI_SKIP_UPDATE_CHECK=true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
-		"GOOGLE_OAUTH_ACCESS_TOKEN="+s.token,
+		"GOOGLE_OAUTH_ACCESS_TOKEN="+s.token, "DOCKER_CONFIG="+s.dockerConfig(),
 		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
 		"NO_PROXY=127.0.0.1,localhost,::1", "no_proxy=127.0.0.1,localhost,::1", "GOPROXY=off",
 	)

@@ -13,14 +13,16 @@ var wantBootstrapTypes = map[string]int{
 	"pulumi:providers:gcp":                                              1,
 	"gatehouse:components:CIAccess":                                     1,
 	"gatehouse:components:ProjectServices":                              1,
-	"gcp:projects/service:Service":                                      7, // 5 bootstrap APIs + storage + identitytoolkit
+	"gcp:projects/service:Service":                                      8, // 5 bootstrap APIs + storage + firebase + identitytoolkit
 	"gcp:iam/workloadIdentityPool:WorkloadIdentityPool":                 1,
 	"gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": 1,
 	"gcp:serviceaccount/account:Account":                                4, // deployer, previewer, the stack's runtime and gateway
 	"gcp:serviceaccount/iAMMember:IAMMember":                            4, // 2 workload identity users, 2 actAs
-	"gcp:projects/iAMMember:IAMMember":                                  8, // 6 deployer, 2 previewer
+	"gcp:projects/iAMMember:IAMMember":                                  6, // the deployer's 4 predefined roles and its custom role, the previewer's custom role
+	"gcp:projects/iAMCustomRole:IAMCustomRole":                          2, // the deployer's (Firebase's single permissions) and the previewer's (read-only)
+	"gcp:firebase/project:Project":                                      1, // Firebase added by the owner
 	"gcp:storage/bucket:Bucket":                                         1,
-	"gcp:storage/bucketIAMMember:BucketIAMMember":                       3,
+	"gcp:storage/bucketIAMMember:BucketIAMMember":                       2, // deployer read-write, previewer read (a preview takes no lock)
 	"gcp:identityplatform/config:Config":                                1,
 }
 
@@ -49,8 +51,12 @@ func TestRealBootstrapPlan(t *testing.T) {
 		role, _ := in["role"].(string)
 		switch s.NewState.Type {
 		case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
-			if c := in["attributeCondition"]; c != "assertion.repository == 'OWNER/REPO'" {
-				t.Errorf("provider condition %v, want the repository pinned", c)
+			if c := in["attributeCondition"]; c != "assertion.repository == 'OWNER/REPO' && assertion.repository_id == '123456789'" {
+				t.Errorf("provider condition %v, want the repository pinned by name and id", c)
+			}
+			m, _ := in["attributeMapping"].(map[string]any)
+			if subj, _ := m["google.subject"].(string); subj == "" || strings.Contains(subj, "assertion.sub") {
+				t.Errorf("google.subject mapped from %q, want claims of bounded length (a mapped subject holds 127 bytes)", subj)
 			}
 		case "gcp:projects/iAMMember:IAMMember":
 			if strings.HasPrefix(role, "roles/iam.") || role == "roles/owner" || role == "roles/editor" || role == "roles/viewer" {

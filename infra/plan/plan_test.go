@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/infra/internal/invariants"
 )
 
 // preview is what `pulumi preview --json` prints, the parts we read.
@@ -119,7 +121,7 @@ var wantTypes = map[string]int{
 	"gatehouse:components:ImageRepository":             1,
 	"gatehouse:components:SecureBackend":               1,
 	"gatehouse:components:Gateway":                     1,
-	"gcp:projects/service:Service":                     9, // 8 APIs + the API's managed service
+	"gcp:projects/service:Service":                     8, // the stack's APIs; not the API's managed service (API keys only)
 	"gcp:firebase/project:Project":                     1,
 	"gcp:firebase/webApp:WebApp":                       1,
 	"gcp:identityplatform/config:Config":               1,
@@ -200,6 +202,15 @@ func TestRealPlan(t *testing.T) {
 			if strings.Contains(string(raw), basic) {
 				t.Errorf("%s uses a basic role %s", s.URN, basic)
 			}
+		}
+		// No credential in any resource input: inputs are stored in the
+		// state, which pull-request jobs can read (issue #24). plan.sh's
+		// credential is the environment's dummy token.
+		if strings.Contains(string(raw), "offline-dummy-token") {
+			t.Errorf("%s holds the run's access token in its inputs: %s", s.URN, raw)
+		}
+		for _, k := range invariants.CredentialPaths(in, "") {
+			t.Errorf("%s input %s", s.URN, k)
 		}
 		switch s.NewState.Type {
 		case "pulumi:providers:gcp":
@@ -623,4 +634,39 @@ func planAfterChange(t *testing.T, dst, state string, conf []string, file string
 		t.Fatalf("preview after changing %s: %v\n%s", file, err, out)
 	}
 	return changed(p)
+}
+
+// TestCredentialPathsFindTheOldToken: the check TestRealPlan runs on every
+// planned input finds the token main's code before issue #24 put in the
+// state (the docker.Image's registry password, in the state recorded from
+// 81c0a1b for the upgrade tests), and nothing in a clean input.
+func TestCredentialPathsFindTheOldToken(t *testing.T) {
+	b, err := os.ReadFile("testdata/upgrade-from-81c0a1b/v2.state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Deployment struct {
+			Resources []struct {
+				URN    string         `json:"urn"`
+				Inputs map[string]any `json:"inputs"`
+			} `json:"resources"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	var hits []string
+	for _, r := range st.Deployment.Resources {
+		for _, k := range invariants.CredentialPaths(r.Inputs, "") {
+			hits = append(hits, r.URN+" "+k)
+		}
+	}
+	if len(hits) == 0 || !strings.Contains(strings.Join(hits, "\n"), "registry.password holds a credential") {
+		t.Errorf("the old state's registry password is not found: %v", hits)
+	}
+	clean := map[string]any{"registry": map[string]any{"server": "h", "username": "oauth2accesstoken", "password": ""}, "name": "x"}
+	if got := invariants.CredentialPaths(clean, ""); len(got) != 0 {
+		t.Errorf("a clean input is flagged: %v", got)
+	}
 }

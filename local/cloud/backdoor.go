@@ -18,6 +18,7 @@ func nullLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 // API (like mockgcp's test commands):
 //
 //	POST /_cloud/tokens    {"principal":"user:EMAIL"}        → {"token"}: a signed-in user's token
+//	POST /_cloud/github/token {"claims":{...}}                → {"token"}: a GitHub Actions job's OIDC token (sts.go)
 //	POST /_cloud/projects  {"id","owner","propagationDelay"} → the project (a new one, as the console makes it)
 //	GET  /_cloud/requests?from=N                              → the request log from entry N
 //	GET  /_cloud/state                                        → every resource, by name
@@ -37,6 +38,18 @@ func (c *Cloud) backdoor(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tok, err := c.Mint(in.Principal)
+		if err != nil {
+			bad("%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"token": tok})
+	case path == "github/token" && r.Method == http.MethodPost:
+		var in struct{ Claims map[string]any }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil {
+			bad("body: %v", err)
+			return
+		}
+		tok, err := c.MintGitHubToken(in.Claims)
 		if err != nil {
 			bad("%v", err)
 			return

@@ -18,6 +18,7 @@ package cloud
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,6 +65,10 @@ type Cloud struct {
 	mu  sync.Mutex // guards st and log
 	st  *state
 	log []LogEntry
+
+	keyOnce  sync.Once // the stand-in GitHub issuer's signing key (sts.go)
+	ghKey    *rsa.PrivateKey
+	ghKeyErr error
 }
 
 // LogEntry is one request in the request log (GET /_cloud/requests).
@@ -82,6 +87,9 @@ type LogEntry struct {
 	QuotaProject string `json:"quotaProject,omitempty"`
 	// Micros is how long the cloud took to answer.
 	Micros int64 `json:"micros"`
+	// Permissions are the permissions the call was checked for and
+	// granted: what a least-privilege role must hold for it.
+	Permissions []string `json:"permissions,omitempty"`
 }
 
 // New builds a Cloud, loading its state from opts.StateDir when there is one.
@@ -168,6 +176,7 @@ type Request struct {
 	Project   *Project // the resource's project, when the path names one
 	Service   *Service
 	resource  string
+	granted   []string // the permissions the call was granted, in order
 }
 
 // Var returns a path variable.
@@ -191,6 +200,9 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	case hr.URL.Path == "/v2/" || strings.HasPrefix(hr.URL.Path, "/v2/"):
 		c.registry.ServeHTTP(w, hr)
 		return
+	case hr.URL.Path == "/sts/v1/token" && hr.Method == http.MethodPost:
+		c.stsToken(w, hr)
+		return
 	case hr.URL.Path == "/identitytoolkit.googleapis.com/v1/accounts:signUp" && hr.Method == http.MethodPost:
 		c.authSignUp(w, hr)
 		return
@@ -206,6 +218,7 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			entry.MethodID = r.Method.ID
 		}
 		entry.Resource = r.resource
+		entry.Permissions = r.granted
 	}
 	if e, ok := body.(*Error); ok {
 		entry.Status, entry.Message = e.Status, e.Message
@@ -257,11 +270,19 @@ func (c *Cloud) handle(hr *http.Request) (int, any, *Request) {
 
 	// Authenticate.
 	token, _ := strings.CutPrefix(hr.Header.Get("Authorization"), "Bearer ")
-	principal, ok := c.st.Tokens[strings.TrimSpace(token)]
+	who, ok := c.callerOf(strings.TrimSpace(token))
 	if !ok {
 		return failR(r, Unauthenticated())
 	}
-	r.Principal = principal
+	r.Principal = who.principal()
+	// allowed records each permission the call was granted, for the log.
+	allowed := func(perm string, resources ...string) bool {
+		ok := c.allowed(who, perm, resources...)
+		if ok && !slices.Contains(r.granted, perm) {
+			r.granted = append(r.granted, perm)
+		}
+		return ok
+	}
 
 	// Validate the query and body against the discovery document.
 	if err := svc.Doc.ValidateQuery(m, r.Query); err != nil {
@@ -298,7 +319,7 @@ func (c *Cloud) handle(hr *http.Request) (int, any, *Request) {
 		}
 		// A quota project needs serviceusage.services.use on it
 		// (https://cloud.google.com/docs/quotas/set-quota-project).
-		if !c.allowed(principal, "serviceusage.services.use", "projects/"+consumer.ID) {
+		if !allowed("serviceusage.services.use", "projects/"+consumer.ID) {
 			return failR(r, &Error{Code: 403, Status: "PERMISSION_DENIED", Reason: "forbidden",
 				Message: fmt.Sprintf("Caller does not have required permission to use project %s. Grant the caller the roles/serviceusage.serviceUsageConsumer role, or a custom role with the serviceusage.services.use permission, by visiting https://console.developers.google.com/iam-admin/iam/project?project=%s and then retry. Propagation of the new permission may take a few minutes.", consumer.ID, consumer.ID),
 				Details: []map[string]any{errorInfo("USER_PROJECT_DENIED", "googleapis.com", map[string]string{"consumer": "projects/" + consumer.ID})}})
@@ -324,21 +345,24 @@ func (c *Cloud) handle(hr *http.Request) (int, any, *Request) {
 	// Authorise: the method's permission on the resource (and its project),
 	// further project permissions, and actAs on named service accounts.
 	if impl.Permission != "" {
-		if !c.allowed(principal, impl.Permission, c.policyChain(resource)...) {
+		if !allowed(impl.Permission, c.policyChain(resource)...) {
 			return failR(r, PermissionDenied(impl.Permission, resource))
 		}
 	}
 	if impl.Extra != nil && r.Project != nil {
 		for _, perm := range impl.Extra(r) {
-			if !c.allowed(principal, perm, "projects/"+r.Project.ID) {
+			if !allowed(perm, "projects/"+r.Project.ID) {
 				return failR(r, PermissionDenied(perm, "projects/"+r.Project.ID))
 			}
 		}
 	}
 	if impl.ActAs != nil {
 		for _, email := range impl.ActAs(r) {
-			if err := c.checkActAs(principal, email); err != nil {
+			if err := c.checkActAs(who, email); err != nil {
 				return failR(r, err)
+			}
+			if !slices.Contains(r.granted, "iam.serviceAccounts.actAs") {
+				r.granted = append(r.granted, "iam.serviceAccounts.actAs")
 			}
 		}
 	}
@@ -460,12 +484,12 @@ func (c *Cloud) serviceEnabled(p *Project, svc *Service) *Error {
 // checkActAs checks iam.serviceAccounts.actAs on the account, through its
 // own policy or its project's
 // (https://cloud.google.com/iam/docs/service-accounts-actas).
-func (c *Cloud) checkActAs(principal, email string) *Error {
+func (c *Cloud) checkActAs(who caller, email string) *Error {
 	name, acct := c.findAccount(email)
 	if acct == nil {
 		return InvalidArgument("serviceAccount", "Service account %s does not exist.", email)
 	}
-	if !c.allowed(principal, "iam.serviceAccounts.actAs", c.policyChain(name)...) {
+	if !c.allowed(who, "iam.serviceAccounts.actAs", c.policyChain(name)...) {
 		e := PermissionDenied("iam.serviceAccounts.actAs", name)
 		e.Message = fmt.Sprintf("Permission 'iam.serviceaccounts.actAs' denied on service account %s (or it may not exist).", email)
 		return e

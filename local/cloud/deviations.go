@@ -13,6 +13,18 @@ type Deviation struct {
 // Deviations is the one list.
 var Deviations = []Deviation{
 	{
+		Title:  "The cloud stands in for GitHub's OIDC issuer",
+		Reason: "POST /_cloud/github/token mints a GitHub Actions job's token with the claims given, signed with the cloud's own key, and Security Token Service (POST /sts/v1/token) trusts that key for the issuer https://token.actions.githubusercontent.com instead of fetching GitHub's keys. The exchange itself follows Google: the provider's issuer and audience, its attribute mapping and condition evaluated as CEL, principal and principal-set identities, OAuth-style errors.",
+	},
+	{
+		Title:  "A mapping that fails on a token fails the exchange (assumed)",
+		Reason: "an attribute mapping that cannot be evaluated on a token (it reads a claim the token lacks) refuses the exchange with invalid_grant; Google's documentation does not say, so gatehouse's mapping guards the one optional claim it reads with has().",
+	},
+	{
+		Title:  "Custom roles accept the permissions roles.json knows",
+		Reason: "Google refuses a custom role permission that does not exist or is not supported in custom roles; here the catalogue is the permissions of the predefined roles in roles.json. A deleted custom role keeps its id and grants nothing until undeleted, as Google's does for 7 days; it is never purged.",
+	},
+	{
 		Title:  "Projects exist before any call",
 		Reason: "projects come from --project or POST /_cloud/projects, owned by one principal; there is no projects.create, billing or organisation.",
 	},
@@ -26,7 +38,7 @@ var Deviations = []Deviation{
 	},
 	{
 		Title:  "IAM changes apply at once; conditions grant nothing",
-		Reason: "Google's IAM changes can take minutes to apply and conditional bindings are evaluated with CEL; here a policy change applies to the next request and a binding with a condition is kept but grants nothing. Only API enablement has a propagation delay (--propagation-delay).",
+		Reason: "Google's IAM changes (new roles, bindings, pool settings) can take minutes to apply and conditional bindings are evaluated with CEL; here a policy change applies to the next request and a binding with a condition is kept but grants nothing. Only API enablement has a propagation delay (--propagation-delay).",
 	},
 	{
 		Title:  "Long-running operations finish at once",

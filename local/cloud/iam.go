@@ -47,6 +47,22 @@ func (r Roles) grants(role, permission string) bool {
 	return slices.Contains(perms, "*") || slices.Contains(perms, permission)
 }
 
+// roleGrants says whether role holds permission: a predefined role by
+// roles.json, a custom role (projects/P/roles/ID) by its
+// includedPermissions, unless it is deleted ("the role's bindings remain
+// but are inactive": https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role)
+// or disabled.
+func (c *Cloud) roleGrants(role, permission string) bool {
+	if !strings.HasPrefix(role, "projects/") {
+		return c.roles.grants(role, permission)
+	}
+	obj, ok := c.st.Objects[role]
+	if !ok || obj["deleted"] == true || obj["stage"] == "DISABLED" {
+		return false
+	}
+	return slices.Contains(stringList(obj["includedPermissions"]), permission)
+}
+
 // policy returns the resource's policy, an empty one with an etag when it
 // has none yet.
 func (c *Cloud) policy(resource string) *Policy {
@@ -57,26 +73,50 @@ func (c *Cloud) policy(resource string) *Policy {
 	return p
 }
 
-// allowed says whether principal holds permission through the IAM policy of
-// any of the resources (a resource's own, its project's, ...). Conditional
-// bindings grant nothing here (the local cloud does not evaluate CEL; see
-// Deviations).
-func (c *Cloud) allowed(principal, permission string, resources ...string) bool {
+// allowed says whether the caller holds permission through the IAM policy
+// of any of the resources (a resource's own, its project's, ...). A caller
+// is its principal and, for a federated token, the principal sets it
+// belongs to (sts.go). Conditional bindings grant nothing here (the local
+// cloud does not evaluate IAM Conditions; see Deviations).
+func (c *Cloud) allowed(who caller, permission string, resources ...string) bool {
 	for _, res := range resources {
 		p, ok := c.st.Policies[res]
 		if !ok {
 			continue
 		}
 		for _, b := range p.Bindings {
-			if b.Condition != nil || !slices.Contains(b.Members, principal) {
+			if b.Condition != nil || !slices.ContainsFunc(b.Members, who.is) {
 				continue
 			}
-			if c.roles.grants(b.Role, permission) {
+			if c.roleGrants(b.Role, permission) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// caller is who a token names: its principal, then the principal sets a
+// federated identity belongs to.
+type caller []string
+
+func (w caller) principal() string {
+	if len(w) == 0 {
+		return ""
+	}
+	return w[0]
+}
+
+// is says whether member names the caller.
+func (w caller) is(member string) bool { return slices.Contains(w, member) }
+
+// callerOf resolves an access token (under c.mu).
+func (c *Cloud) callerOf(token string) (caller, bool) {
+	principal, ok := c.st.Tokens[token]
+	if !ok {
+		return nil, false
+	}
+	return append(caller{principal}, c.st.Federated[token]...), true
 }
 
 // setPolicy replaces a resource's policy as setIamPolicy does: an etag
@@ -97,6 +137,11 @@ func (c *Cloud) setPolicy(resource string, in map[string]any) (*Policy, error) {
 	for _, bd := range p.Bindings {
 		if bd.Role == "" {
 			return nil, InvalidArgument("policy.bindings.role", "Role must be set in a binding.")
+		}
+		if strings.HasPrefix(bd.Role, "projects/") {
+			if _, ok := c.st.Objects[bd.Role]; !ok {
+				return nil, InvalidArgument("policy.bindings.role", "Role (%s) does not exist in the resource's hierarchy.", bd.Role)
+			}
 		}
 		for _, m := range bd.Members {
 			if err := checkMember(m); err != nil {

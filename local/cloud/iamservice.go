@@ -102,6 +102,9 @@ func (c *Cloud) iam(s *Service) {
 			if _, err := c.getWIF(poolName(r), "Workload identity pool"); err != nil {
 				return nil, err
 			}
+			if err := checkProviderExpressions(r.Body); err != nil {
+				return nil, err
+			}
 			id := r.Query.Get("workloadIdentityPoolProviderId")
 			return c.createWIF(r, poolName(r)+"/providers/"+id, id, "Workload identity pool provider")
 		}}
@@ -109,12 +112,16 @@ func (c *Cloud) iam(s *Service) {
 		Handle: func(r *Request) (any, error) { return c.getWIF(providerName(r), "Workload identity pool provider") }}
 	s.Methods["iam.projects.locations.workloadIdentityPools.providers.patch"] = &Method{Permission: "iam.workloadIdentityPoolProviders.update", Resource: providerName,
 		Handle: func(r *Request) (any, error) {
+			if err := checkProviderExpressions(r.Body); err != nil {
+				return nil, err
+			}
 			return c.patchWIF(r, providerName(r), "Workload identity pool provider")
 		}}
 	s.Methods["iam.projects.locations.workloadIdentityPools.providers.delete"] = &Method{Permission: "iam.workloadIdentityPoolProviders.delete", Resource: providerName,
 		Handle: func(r *Request) (any, error) { return c.deleteWIF(providerName(r), "Workload identity pool provider") }}
 	s.Methods["iam.projects.locations.workloadIdentityPools.providers.operations.get"] = &Method{Permission: "iam.workloadIdentityPoolProviders.get",
 		Resource: providerName, Handle: c.getOp}
+	c.iamRoles(s)
 }
 
 func setPolicyHandler(c *Cloud, resource string, body any) (any, error) {

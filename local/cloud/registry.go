@@ -89,7 +89,8 @@ func (g *registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		perm = "artifactregistry.repositories.uploadArtifacts"
 	}
-	allowed := repoName != "" && c.allowed(principal, perm, c.policyChain(repoName)...)
+	who, _ := c.callerOf(g.token(r))
+	allowed := repoName != "" && c.allowed(who, perm, c.policyChain(repoName)...)
 	c.mu.Unlock()
 	switch {
 	case repoName == "":
@@ -99,6 +100,7 @@ func (g *registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		registryError(rec, http.StatusForbidden, "DENIED", fmt.Sprintf("Permission %q denied on resource %q (or it may not exist)", perm, repoName))
 		return
 	}
+	entry.Permissions = []string{perm}
 	g.h.ServeHTTP(rec, r)
 	if r.Method == http.MethodPut && m[4] == "manifests" && rec.code < 300 {
 		digest := rec.Header().Get("Docker-Content-Digest")
@@ -112,10 +114,11 @@ func (g *registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// principal reads the Basic credentials (oauth2accesstoken:TOKEN).
-func (g *registry) principal(r *http.Request) string {
-	auth := r.Header.Get("Authorization")
-	raw, ok := strings.CutPrefix(auth, "Basic ")
+// token reads the Basic credentials (oauth2accesstoken:TOKEN), as
+// `docker login -u oauth2accesstoken` stores them in the Docker config and
+// the daemon sends them.
+func (g *registry) token(r *http.Request) string {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Basic ")
 	if !ok {
 		return ""
 	}
@@ -127,9 +130,14 @@ func (g *registry) principal(r *http.Request) string {
 	if user != "oauth2accesstoken" {
 		return ""
 	}
+	return token
+}
+
+// principal is who the Basic credentials name, or "".
+func (g *registry) principal(r *http.Request) string {
 	g.c.mu.Lock()
 	defer g.c.mu.Unlock()
-	return g.c.st.Tokens[token]
+	return g.c.st.Tokens[g.token(r)]
 }
 
 // repository finds the Artifact Registry repository an image path names

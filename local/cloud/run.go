@@ -191,6 +191,12 @@ func (c *Cloud) runSpec(r *Request, obj map[string]any) error {
 			if n, _ := strconv.Atoi(fmt.Sprint(tmpl["maxInstanceRequestConcurrency"])); n > 1 {
 				return InvalidArgument("service.template.max_instance_request_concurrency", "Total cpu < 1 is not supported with concurrency > 1.")
 			}
+			// "If you use less than 1 vCPU ... You must use the first
+			// generation execution environment" (same page). Unset lets
+			// Cloud Run choose, which it does by the features used.
+			if tmpl["executionEnvironment"] == "EXECUTION_ENVIRONMENT_GEN2" {
+				return InvalidArgument("service.template.execution_environment", "Total cpu < 1 is not supported with the second generation execution environment.")
+			}
 		}
 	}
 	return nil

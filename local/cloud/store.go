@@ -22,7 +22,10 @@ type state struct {
 	Tombstones map[string]Tombstone      `json:"tombstones"` // soft-deleted ids, by full name
 	Operations map[string]*operation     `json:"operations"` // long-running operations, by name
 	Tokens     map[string]string         `json:"tokens"`     // access token → principal
-	Serial     uint64                    `json:"serial"`     // etags, ids and operation names
+	// Federated are the principal sets of federated tokens (sts.go):
+	// access token → principalSet://... members.
+	Federated map[string][]string `json:"federated,omitempty"`
+	Serial    uint64              `json:"serial"` // etags, ids and operation names
 }
 
 // Project is a Google Cloud project.
@@ -47,6 +50,7 @@ func newState() *state {
 	return &state{
 		Projects: map[string]*Project{}, Objects: map[string]map[string]any{}, Policies: map[string]*Policy{},
 		Tombstones: map[string]Tombstone{}, Operations: map[string]*operation{}, Tokens: map[string]string{},
+		Federated: map[string][]string{},
 	}
 }
 
@@ -136,6 +140,9 @@ func loadState(dir string) (*state, error) {
 	}
 	if err := json.Unmarshal(b, s); err != nil {
 		return nil, fmt.Errorf("load state %s: %w", filepath.Join(dir, "state.json"), err)
+	}
+	if s.Federated == nil {
+		s.Federated = map[string][]string{}
 	}
 	if s.Projects == nil || s.Objects == nil || s.Policies == nil || s.Tombstones == nil || s.Operations == nil || s.Tokens == nil {
 		fresh := newState()

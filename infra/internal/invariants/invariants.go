@@ -31,6 +31,7 @@ const (
 	PoolProvider    = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
 	Bucket          = "gcp:storage/bucket:Bucket"
 	BucketIAMMember = "gcp:storage/bucketIAMMember:BucketIAMMember"
+	CustomRole      = "gcp:projects/iAMCustomRole:IAMCustomRole"
 )
 
 // GitHubOIDCIssuer is the only identity provider issuer CI trusts.
@@ -54,6 +55,7 @@ var All = map[string]Check{
 	"actAs only on stack accounts":   ActAsOnlyStackAccounts,
 	"state bucket private":           BucketPrivate,
 	"roles documented":               RolesDocumented,
+	"previewer read-only":            PreviewerReadOnly,
 }
 
 // Run runs every invariant; the error names each that fails.
@@ -305,22 +307,22 @@ func NoProjectWideIdentityRoles(rs []pt.Resource) error {
 }
 
 // conditionRe is the only attribute condition a GitHub provider may have:
-// one repository, optionally pinned by its numeric id.
-var conditionRe = regexp.MustCompile(`^assertion\.repository == '([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+)'( && assertion\.repository_id == '[0-9]+')?$`)
+// one repository, pinned by its name and its numeric id.
+var conditionRe = regexp.MustCompile(`^assertion\.repository == '([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+)' && assertion\.repository_id == '[0-9]+'$`)
 
-// pinnedRepository is the repository the graph's identity provider admits.
-func pinnedRepository(rs []pt.Resource) string {
-	for _, p := range pt.ByType(rs, PoolProvider) {
-		if m := conditionRe.FindStringSubmatch(p.Str("attributeCondition")); m != nil {
-			return m[1]
-		}
-	}
-	return ""
+// GitHubAttributes are the attributes workload identity grants may name,
+// each with the one mapping that makes it mean what the grant assumes
+// (infra/bootstrap's AttributeMapping; a test there keeps the two equal).
+var GitHubAttributes = map[string]string{
+	"attribute.event_name":      "assertion.event_name",
+	"attribute.environment_ref": "(has(assertion.environment) ? assertion.environment : '') + ':' + assertion.ref",
 }
 
 // RepositoryPinned: at most one workload identity provider, GitHub's, whose
-// condition admits one repository's tokens only: the repository whose
-// subjects the workload identity grants name.
+// condition admits one repository's tokens only (by name and id), and whose
+// attributes that grants name are mapped from the claims they stand for.
+// Workload identity grants name principal sets of that provider's pool
+// only.
 func RepositoryPinned(rs []pt.Resource) error {
 	ps := pt.ByType(rs, PoolProvider)
 	if len(ps) > 1 {
@@ -331,30 +333,35 @@ func RepositoryPinned(rs []pt.Resource) error {
 			return fmt.Errorf("provider issuer %q, want %s", iss, GitHubOIDCIssuer)
 		}
 		if cond := p.Str("attributeCondition"); !conditionRe.MatchString(cond) {
-			return fmt.Errorf("attribute condition %q does not pin one repository", cond)
+			return fmt.Errorf("attribute condition %q does not pin one repository by name and id", cond)
+		}
+		mapping, _ := p.Input("attributeMapping").(map[string]any)
+		for attr, want := range GitHubAttributes {
+			if got, _ := mapping[attr].(string); got != want {
+				return fmt.Errorf("provider maps %s from %q, want %q", attr, got, want)
+			}
 		}
 	}
-	repo := pinnedRepository(rs)
 	for _, g := range pt.ByType(rs, AccountMember) {
 		if r := g.Str("role"); r != "roles/iam.workloadIdentityUser" && r != "roles/iam.workloadIdentityPoolUser" {
 			continue
 		}
-		if m := g.Str("member"); !strings.Contains(m, "/subject/repo:"+repo+":") {
-			return fmt.Errorf("the provider admits %q, but workload identity is granted to %q", repo, m)
+		if m := g.Str("member"); !strings.HasPrefix(m, "principalSet://iam.googleapis.com/projects/") || !strings.Contains(m, "/workloadIdentityPools/") {
+			return fmt.Errorf("workload identity is granted to %q, want a principal set of the provider's pool", m)
 		}
 	}
 	return nil
 }
 
-// DeployOnlyFromEnvironment: the deployer can be impersonated by exactly
-// one subject, a job in one environment of the pinned repository; the
-// previewer by that repository's pull-request jobs only; nobody else by
-// workload identity.
+// DeployOnlyFromEnvironment: the deployer can be impersonated only by a job
+// of one environment on one branch (attribute.environment_ref ENV:refs/heads/BRANCH),
+// the previewer only by pull requests' jobs (attribute.event_name
+// pull_request); nobody else by workload identity, and never by a subject
+// (GitHub's subjects changed form for new repositories) or a whole pool.
 func DeployOnlyFromEnvironment(rs []pt.Resource) error {
 	deployer, previewer := accountEmail(rs, "-deploy"), accountEmail(rs, "-preview")
-	repo := pinnedRepository(rs)
-	envRe := regexp.MustCompile(`/subject/repo:` + regexp.QuoteMeta(repo) + `:environment:[A-Za-z0-9_.-]+$`)
-	prRe := regexp.MustCompile(`/subject/repo:` + regexp.QuoteMeta(repo) + `:pull_request$`)
+	envRe := regexp.MustCompile(`^principalSet://iam\.googleapis\.com/projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9-]+/attribute\.environment_ref/[A-Za-z0-9_.-]+:refs/heads/[A-Za-z0-9_][A-Za-z0-9_./-]*$`)
+	prRe := regexp.MustCompile(`^principalSet://iam\.googleapis\.com/projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9-]+/attribute\.event_name/pull_request$`)
 	want := map[string]*regexp.Regexp{}
 	if deployer != "" {
 		want[deployer] = envRe
@@ -373,8 +380,8 @@ func DeployOnlyFromEnvironment(rs []pt.Resource) error {
 		if !ok {
 			return fmt.Errorf("workload identity grant on %s, want only the deployer and previewer", target)
 		}
-		if m := g.Str("member"); repo == "" || !strings.HasPrefix(m, "principal://iam.googleapis.com/projects/") || !re.MatchString(m) {
-			return fmt.Errorf("%s can be impersonated by %q, want a single subject of %s (%s)", target, m, repo, re)
+		if m := g.Str("member"); !re.MatchString(m) {
+			return fmt.Errorf("%s can be impersonated by %q, want %s", target, m, re)
 		}
 		seen[target]++
 	}
@@ -418,7 +425,7 @@ func ActAsOnlyStackAccounts(rs []pt.Resource) error {
 
 // BucketPrivate: a state bucket is versioned, uniform, public access
 // prevented and protected; only the two CI accounts get access, the
-// previewer's write access only to Pulumi's locks.
+// previewer read access only (a preview takes no lock).
 func BucketPrivate(rs []pt.Resource) error {
 	for _, b := range pt.ByType(rs, Bucket) {
 		if b.Input("uniformBucketLevelAccess") != true || b.Str("publicAccessPrevention") != "enforced" || b.Input("versioning.enabled") != true || !b.Protect {
@@ -434,8 +441,8 @@ func BucketPrivate(rs []pt.Resource) error {
 			return fmt.Errorf("state bucket grants %s to %s", r, m)
 		case m == deployer:
 		case m == previewer:
-			if r != "roles/storage.objectViewer" && !strings.Contains(g.Str("condition.expression"), "/objects/.pulumi/locks/") {
-				return fmt.Errorf("previewer holds %s on the state bucket beyond the locks", r)
+			if r != "roles/storage.objectViewer" {
+				return fmt.Errorf("previewer holds %s on the state bucket, want roles/storage.objectViewer only", r)
 			}
 		default:
 			return fmt.Errorf("state bucket grants %s to %s", r, m)
@@ -444,9 +451,11 @@ func BucketPrivate(rs []pt.Resource) error {
 	return nil
 }
 
-// RolesDocumented: every project role is the deployer's or the previewer's,
-// and one the stack's components declare (components.Needs, each with its
-// reason): the previewer's are the read-only ones.
+// RolesDocumented: every project role is the deployer's or the previewer's:
+// the deployer's a predefined role the stack's components declare
+// (components.Needs, each with its reason) or its custom role, the
+// previewer's its custom role only; each custom role holds only
+// permissions the components declare for that account.
 func RolesDocumented(rs []pt.Resource) error {
 	var all components.Needs
 	for _, firebase := range []bool{false, true} {
@@ -454,18 +463,101 @@ func RolesDocumented(rs []pt.Resource) error {
 			all = all.Plus(components.StackNeeds(components.StackOptions{ManageFirebase: firebase, ExistingServiceAccounts: existing}))
 		}
 	}
-	deploy, preview := components.Roles(all.DeployRoles), components.Roles(all.PreviewRoles)
+	deploy := components.Roles(all.DeployRoles)
 	deployer, previewer := "serviceAccount:"+accountEmail(rs, "-deploy"), "serviceAccount:"+accountEmail(rs, "-preview")
+	custom := map[string][]string{} // role name -> permissions
+	for _, r := range pt.ByType(rs, CustomRole) {
+		var perms []string
+		for _, p := range asSlice(r.Input("permissions")) {
+			perms = append(perms, fmt.Sprint(p))
+		}
+		custom["projects/"+r.Str("project")+"/roles/"+r.Str("roleId")] = perms
+	}
+	within := func(role string, allowed []components.Permission) error {
+		for _, p := range custom[role] {
+			if !slices.Contains(components.Names(allowed), p) {
+				return fmt.Errorf("custom role %s holds %s, which no component declares", role, p)
+			}
+		}
+		return nil
+	}
 	for _, g := range pt.ByType(rs, ProjectMember) {
 		m, r := g.Str("member"), g.Str("role")
+		_, isCustom := custom[r]
 		switch {
+		case m == deployer && isCustom:
+			if err := within(r, all.DeployPermissions); err != nil {
+				return err
+			}
 		case m == deployer && !slices.Contains(deploy, r):
 			return fmt.Errorf("deployer holds undocumented project role %s", r)
-		case m == previewer && !slices.Contains(preview, r):
-			return fmt.Errorf("previewer holds project role %s, want read-only roles only", r)
+		case m == previewer && !isCustom:
+			return fmt.Errorf("previewer holds project role %s, want its read-only custom role only", r)
+		case m == previewer:
+			if err := within(r, all.PreviewPermissions); err != nil {
+				return err
+			}
 		case m != deployer && m != previewer:
 			return fmt.Errorf("project role %s granted to %s", r, m)
 		}
 	}
 	return nil
+}
+
+// readOnlyRe are the permissions that change nothing: reads and the quota
+// project's use.
+var readOnlyRe = regexp.MustCompile(`\.(get|list|getIamPolicy)$|^serviceusage\.services\.use$`)
+
+// PreviewerReadOnly: every permission of a role the previewer holds
+// through a custom role reads, and changes nothing.
+func PreviewerReadOnly(rs []pt.Resource) error {
+	previewer := "serviceAccount:" + accountEmail(rs, "-preview")
+	for _, g := range pt.ByType(rs, ProjectMember) {
+		if g.Str("member") != previewer {
+			continue
+		}
+		for _, r := range pt.ByType(rs, CustomRole) {
+			if g.Str("role") != "projects/"+r.Str("project")+"/roles/"+r.Str("roleId") {
+				continue
+			}
+			for _, p := range asSlice(r.Input("permissions")) {
+				if !readOnlyRe.MatchString(fmt.Sprint(p)) {
+					return fmt.Errorf("the previewer's role %s holds %v, which is not read-only", r.Str("roleId"), p)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// CredentialPaths lists the paths in a resource's inputs v that hold a
+// credential: a set value under a key that names one (password,
+// accessToken, credentials, token, privateKey), or a Google OAuth access
+// token (ya29.) anywhere. Inputs are stored in the stack's state, which
+// pull-request jobs can read (issue #24): no input may hold one.
+func CredentialPaths(v any, path string) []string {
+	var out []string
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			p := strings.TrimPrefix(path+"."+k, ".")
+			switch strings.ToLower(k) {
+			case "password", "accesstoken", "credentials", "token", "privatekey":
+				if e != nil && fmt.Sprint(e) != "" {
+					out = append(out, p+" holds a credential")
+					continue
+				}
+			}
+			out = append(out, CredentialPaths(e, p)...)
+		}
+	case []any:
+		for i, e := range t {
+			out = append(out, CredentialPaths(e, fmt.Sprintf("%s.%d", path, i))...)
+		}
+	case string:
+		if strings.HasPrefix(t, "ya29.") {
+			out = append(out, path+" holds an OAuth access token")
+		}
+	}
+	return out
 }

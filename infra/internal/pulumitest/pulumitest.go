@@ -31,6 +31,7 @@ type Resource struct {
 	IgnoreChanges       []string
 	CustomTimeouts      map[string]string
 	Aliases             []string // alias specs as "name/type/parent" (empty parts omitted)
+	Dependencies        []string // URNs of the resources it was registered to depend on
 }
 
 // Input returns the input at a dotted path ("template.containers.0.image")
@@ -85,6 +86,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Protect = rpc.GetProtect()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.Dependencies = rpc.GetDependencies()
 		if ct := rpc.GetCustomTimeouts(); ct != nil {
 			r.CustomTimeouts = map[string]string{"create": ct.GetCreate(), "update": ct.GetUpdate(), "delete": ct.GetDelete()}
 		}
@@ -126,6 +128,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("defaultHostname", r.Str("gatewayId")+"-3x4mpl3.ew.gateway.dev")
 	case "gcp:firebase/webApp:WebApp":
 		set("appId", "1:123456789:web:abcdef")
+	case "gcp:projects/iAMCustomRole:IAMCustomRole":
+		set("name", "projects/"+project+"/roles/"+r.Str("roleId"))
 	case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
 		set("name", "projects/"+ProjectNumber+"/locations/global/workloadIdentityPools/"+r.Str("workloadIdentityPoolId"))
 	case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
