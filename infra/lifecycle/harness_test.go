@@ -6,8 +6,9 @@
 // module or infra's Go packages: the scenarios drive stack files and the
 // pulumi CLI, as a user does.
 //
-// Run with `make cloud-test` (inside make test) and `make cloud-ci-test`
-// (scenarios e and f). Every scenario asserts on the engine's result and on
+// Run with `make cloud-test` (inside make test), `make cloud-ci-test`
+// (scenarios e and f) and `make cloud-upgrade-test` (the upgrade scenario
+// with its retiring of /v1; cloud-test runs its upgrade step only). Every scenario asserts on the engine's result and on
 // the cloud's request log.
 package lifecycle
 
