@@ -292,15 +292,7 @@ func (e *env) newStack(t testing.TB, project string, boot bool, stackFile string
 	if boot {
 		s.dir, s.name, bin = filepath.Join(dst, "infra", "bootstrap"), "ci", e.bootBin
 	}
-	yml := filepath.Join(s.dir, "Pulumi.yaml")
-	b, err := os.ReadFile(yml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = regexp.MustCompile(`(?m)^runtime: go$`).ReplaceAll(b, []byte("runtime:\n  name: go\n  options:\n    binary: "+bin))
-	if err := os.WriteFile(yml, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	runBinary(t, s.dir, bin)
 	if err := os.MkdirAll(filepath.Join(s.home, "state"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -330,6 +322,25 @@ func (e *env) newStack(t testing.TB, project string, boot bool, stackFile string
 	}
 	s.config(cfg)
 	return s
+}
+
+// runBinary makes the Pulumi project in dir run the compiled program bin
+// (runtime.options.binary) instead of compiling its source again.
+func runBinary(t testing.TB, dir, bin string) {
+	t.Helper()
+	yml := filepath.Join(dir, "Pulumi.yaml")
+	b, err := os.ReadFile(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime := regexp.MustCompile(`(?m)^runtime: go$`)
+	if !runtime.Match(b) {
+		t.Fatalf("%s has no line `runtime: go`", yml)
+	}
+	b = runtime.ReplaceAll(b, []byte("runtime:\n  name: go\n  options:\n    binary: "+bin))
+	if err := os.WriteFile(yml, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func pluginsDir() string {
