@@ -1,11 +1,16 @@
 package local
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +80,13 @@ func TestSpecMatchesServiceRoutes(t *testing.T) {
 				if bad := unsecuredIdentityRoutes(routes(), &spec.Document{Operations: ops}); len(bad) > 0 {
 					t.Errorf("routes that read the gateway identity on operations the spec does not secure (a client could forge it there): %v", bad)
 				}
+				fragRoles, err := spec.FragmentRoles(b.Fragment)
+				if err != nil {
+					t.Fatalf("%s: %v", b.Spec, err)
+				}
+				if bad := rolesDrift(routes(), fragRoles); len(bad) > 0 {
+					t.Errorf("%s and the backend's routes disagree on roles (Route.Roles in code, x-gatehouse-roles in the fragment):\n  %s", b.Spec, strings.Join(bad, "\n  "))
+				}
 			})
 		}
 	}
@@ -95,6 +107,99 @@ func unsecuredIdentityRoutes(routes []backend.Route, d *spec.Document) []string 
 		}
 	}
 	return bad
+}
+
+// rolesDrift lists the public routes whose required roles in code
+// (Route.Roles) differ from their operation's x-gatehouse-roles in the
+// fragment, and fragment roles on operations no route serves. Order does
+// not matter: a caller needs any one of the roles.
+func rolesDrift(routes []backend.Route, fragment map[string][]string) []string {
+	set := func(roles []string) string {
+		s := slices.Clone(roles)
+		slices.Sort(s)
+		return strings.Join(s, ",")
+	}
+	var bad []string
+	served := map[string]bool{}
+	for _, r := range routes {
+		if !r.Public {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		served[key] = true
+		if code, frag := set(r.Roles), set(fragment[key]); code != frag {
+			bad = append(bad, fmt.Sprintf("%s: code requires [%s], the fragment [%s]", key, code, frag))
+		}
+	}
+	for key, roles := range fragment {
+		if !served[key] {
+			bad = append(bad, fmt.Sprintf("%s: the fragment requires [%s] on an operation no route serves", key, set(roles)))
+		}
+	}
+	slices.Sort(bad)
+	return bad
+}
+
+// TestRolesDrift shows the guard fails on roles planted on either side
+// only, or differing, and passes on the same roles in any order; and that
+// /v1's real fragment without its x-gatehouse-roles line drifts.
+func TestRolesDrift(t *testing.T) {
+	admin := []backend.Route{{Method: "GET", Path: "/v1/admin/hello", Public: true, Identity: true, Roles: []string{"admin"}}, {Method: "GET", Path: "/v1/hello", Public: true, Identity: true}}
+	for _, tt := range []struct {
+		name     string
+		routes   []backend.Route
+		fragment map[string][]string
+		want     string // "" for no drift
+	}{
+		{"same", admin, map[string][]string{"GET /v1/admin/hello": {"admin"}}, ""},
+		{"only in code", admin, map[string][]string{}, "GET /v1/admin/hello: code requires [admin], the fragment []"},
+		{"only in the fragment", admin, map[string][]string{"GET /v1/admin/hello": {"admin"}, "GET /v1/hello": {"admin"}}, "GET /v1/hello: code requires [], the fragment [admin]"},
+		{"different", admin, map[string][]string{"GET /v1/admin/hello": {"support"}}, "code requires [admin], the fragment [support]"},
+		{"one more in the fragment", admin, map[string][]string{"GET /v1/admin/hello": {"admin", "support"}}, "code requires [admin], the fragment [admin,support]"},
+		{"on an operation not served", admin, map[string][]string{"GET /v1/admin/hello": {"admin"}, "DELETE /v1/admin/hello": {"admin"}}, "DELETE /v1/admin/hello: the fragment requires [admin] on an operation no route serves"},
+		{"order", []backend.Route{{Method: "GET", Path: "/a", Public: true, Identity: true, Roles: []string{"b", "a"}}}, map[string][]string{"GET /a": {"a", "b"}}, ""},
+	} {
+		got := strings.Join(rolesDrift(tt.routes, tt.fragment), "; ")
+		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("%s: drift %q, want %q", tt.name, got, tt.want)
+		}
+	}
+
+	// The planted drift on the real files: /v1's fragment without its
+	// x-gatehouse-roles line, against /v1's real routes.
+	real, err := os.ReadFile(filepath.Join("..", "service", "hello", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := regexp.MustCompile(`(?m)^\s*x-gatehouse-roles:.*\n`).ReplaceAll(real, nil)
+	if bytes.Equal(planted, real) {
+		t.Fatal("/v1's fragment declares no x-gatehouse-roles: nothing to plant")
+	}
+	for name, fragment := range map[string][]byte{"real": real, "planted": planted} {
+		roles, err := spec.FragmentRoles(fragment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := rolesDrift(hello.Routes(), roles)
+		if name == "real" && len(bad) > 0 || name == "planted" && !slices.Equal(bad, []string{"GET /v1/admin/hello: code requires [admin], the fragment []"}) {
+			t.Errorf("%s fragment: drift %q", name, bad)
+		}
+	}
+}
+
+// TestRoleNameRulesAgree: the backend kit's rule for Route.Roles and the
+// spec's for x-gatehouse-roles (the service module depends on nothing of
+// spec's) accept the same names.
+func TestRoleNameRulesAgree(t *testing.T) {
+	for _, name := range []string{"admin", "notes:admin", "team.lead", "on-call_2", "A", "0", strings.Repeat("r", 64),
+		"", " admin", "-admin", ".x", "super admin", "admin\n", "rôle", "a/b", "a@b", strings.Repeat("r", 65)} {
+		if backend.RoleName(name) != spec.RoleName(name) {
+			t.Errorf("role %q: the backend says %v, the spec %v", name, backend.RoleName(name), spec.RoleName(name))
+		}
+	}
+	if backend.RoleNameRule != spec.RoleNameRule {
+		t.Errorf("the rules' descriptions differ:\n  backend: %s\n  spec:    %s", backend.RoleNameRule, spec.RoleNameRule)
+	}
 }
 
 // TestUnsecuredIdentityRoutes shows the guard fails when a route reading

@@ -563,19 +563,7 @@ func TestTwinHeaderLimit(t *testing.T) {
 func TestE2ETwoBackends(t *testing.T) {
 	is := newIssuer(t)
 	var logs syncbuf.Buffer
-	v2, err := stack.LoadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"), repoRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var backends []twin.Backend
-	for _, b := range v2.Backends {
-		backends = append(backends, twin.Backend{Backend: b})
-	}
-	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: &logs, Backends: backends})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tw.Stop)
+	tw := startTwoBackendTwin(t, is, &logs)
 	auth := map[string]string{"Authorization": "Bearer " + is.sign(t, is.key, "key-1", claims(nil))}
 
 	if status, body := get(t, tw.GatewayURL+"/v1/hello", auth); status != 200 || !strings.Contains(body, "Hello, robot@example.com!") {
@@ -674,4 +662,24 @@ func TestE2ERetireV1(t *testing.T) {
 	if status, body := get(t, tw.GatewayURL+"/v2/notes", auth); status != 200 {
 		t.Errorf("/v2/notes = %d %s, want 200", status, body)
 	}
+}
+
+// startTwoBackendTwin starts the twin on the two-backend example stack
+// (Pulumi.v2.yaml: /v1 and the notes backend) with the test issuer.
+func startTwoBackendTwin(t *testing.T, is *issuer, log io.Writer) *twin.Twin {
+	t.Helper()
+	v2, err := stack.LoadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"), repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backends []twin.Backend
+	for _, b := range v2.Backends {
+		backends = append(backends, twin.Backend{Backend: b})
+	}
+	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: log, Backends: backends})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tw.Stop)
+	return tw
 }

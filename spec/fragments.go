@@ -96,6 +96,10 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 			errs = append(errs, fmt.Errorf("%s: fragment: %w", who, err))
 			continue
 		}
+		if err := noGatehouseExtension(frag.Extensions, "the fragment's top level"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: fragment: %w", who, err))
+			continue
+		}
 		for name, def := range frag.Definitions {
 			if have, ok := sw.Definitions[name]; ok {
 				if !reflect.DeepEqual(mustJSON(have), mustJSON(def)) {
@@ -127,6 +131,10 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 			}
 			fitem := frag.Paths.Paths[path]
 			item := sw.Paths.Paths[path]
+			if err := noGatehouseExtension(fitem.Extensions, "path "+path); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", who, err))
+				continue
+			}
 			ops := itemOps(fitem)
 			if len(ops) == 0 {
 				errs = append(errs, fmt.Errorf("%s: path %s has no operation", who, path))
@@ -149,6 +157,13 @@ func mergeFragments(sw *oaspec.Swagger, p Params) (map[string]map[string]any, er
 				}
 				owners[key] = who
 				op := ops[m]
+				// Roles are checked here and enforced by the backend; the
+				// gateway's document does not carry them (RolesExtension).
+				if _, err := operationRoles(op); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %s: %w", who, key, err))
+					continue
+				}
+				stripGatehouseExtensions(op)
 				op.AddExtension("x-google-backend", route)
 				setOp(&item, m, op)
 			}

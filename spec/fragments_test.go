@@ -61,6 +61,7 @@ func TestRenderWithBackends(t *testing.T) {
 	primary, notes := p.Backends[0].URL, p.Backends[1].URL
 	want := map[string]string{
 		"GET /v1/hello": primary, "GET /v1/me": primary, "OPTIONS /v1/hello": primary, "OPTIONS /v1/me": primary,
+		"GET /v1/admin/hello": primary, "OPTIONS /v1/admin/hello": primary,
 		"GET /v2/notes": notes, "POST /v2/notes": notes, "OPTIONS /v2/notes": notes,
 	}
 	for k, v := range want {

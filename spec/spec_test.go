@@ -110,6 +110,7 @@ func TestRenderContent(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %s %v", op.Method, op.Path, op.ID, op.Security))
 	}
 	want := []string{
+		"GET /v1/admin/hello adminHello [[firebase] [sa_robot_at_demo_gatehouse_iam_gserviceaccount_com]]",
 		"GET /v1/hello hello [[firebase] [sa_robot_at_demo_gatehouse_iam_gserviceaccount_com]]",
 		"GET /v1/me me [[firebase] [sa_robot_at_demo_gatehouse_iam_gserviceaccount_com]]",
 	}

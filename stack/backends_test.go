@@ -94,6 +94,7 @@ func TestFragments(t *testing.T) {
 		{"dot segments", strings.Replace(frag, "%s", "/v2/../v1/hello", 1), "is not a normalised absolute path"},
 		{"missing file", "", "gatehouse:backends[0].spec: open"},
 		{"not YAML", "paths: [unclosed", "gatehouse:backends[0].spec"},
+		{"bad roles", strings.Replace(strings.Replace(frag, "%s", "/v2/x", 1), "operationId: x,", "operationId: x, x-gatehouse-roles: admin,", 1), "GET /v2/x: x-gatehouse-roles: must be a list of role names"},
 	}
 	for _, tt := range tests {
 		repo := t.TempDir()

@@ -17,7 +17,7 @@ import {
   createUserWithEmailAndPassword,
   indexedDBLocalPersistence,
   initializeAuth,
-  onAuthStateChanged,
+  onIdTokenChanged,
   signInWithEmailAndPassword,
   signOut,
 } from "firebase/auth";
@@ -115,10 +115,49 @@ async function main() {
     connectAuthEmulator(auth, `http://${cfg.authEmulatorHost}`, { disableWarnings: true });
   }
 
-  onAuthStateChanged(auth, (user) => {
+  // Fired on sign-in, sign-out and every new ID token (a refresh), so the
+  // roles shown are always those of the token the calls send.
+  onIdTokenChanged(auth, async (user) => {
     if (user) status(`signed in as ${user.email}`, "signed-in");
     else status("signed out", "signed-out");
+    await showRoles(user);
   });
+
+  // showRoles shows the roles claim of the user's current ID token: what
+  // the backends check (read here for display only; the backends read the
+  // verified token the gateway forwards).
+  async function showRoles(user) {
+    const el = $("roles");
+    if (!user) {
+      el.textContent = "-";
+      delete el.dataset.roles;
+      return;
+    }
+    let roles = [];
+    try {
+      const { claims } = await user.getIdTokenResult();
+      if (Array.isArray(claims.roles)) roles = claims.roles.filter((r) => typeof r === "string");
+    } catch {
+      // no token: shown as none
+    }
+    el.textContent = roles.length ? roles.join(", ") : "none";
+    el.dataset.roles = roles.join(",");
+  }
+
+  // A new ID token now (getIdToken(true)), so that claims an operator just
+  // set show at once; onIdTokenChanged then shows its roles.
+  $("refresh").onclick = async () => {
+    const user = auth.currentUser;
+    if (!user) {
+      status("sign in first", "signed-out");
+      return;
+    }
+    try {
+      await user.getIdToken(true);
+    } catch (err) {
+      status(authError(err), "error");
+    }
+  };
 
   const credentials = () => [auth, $("email").value.trim(), $("password").value];
   const account = (action) => async () => {
@@ -172,6 +211,7 @@ async function main() {
   };
   $("hello").onclick = call("/v1/hello");
   $("me").onclick = call("/v1/me");
+  $("admin").onclick = call("/v1/admin/hello");
 }
 
 main();

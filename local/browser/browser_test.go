@@ -101,8 +101,23 @@ func contains(list []string, want string) bool {
 	return false
 }
 
+// buildCLI builds the gatehouse CLI, for the operator's part.
+func buildCLI(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gatehouse")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse")
+	build.Dir = filepath.Join(root, "client")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the CLI: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestBrowserClient signs up in a real browser, calls the API from the
 // page (cross-origin, so preflighted), reads the answers from the DOM,
+// shows the user's roles and the admin call going from 403 to 200 once an
+// operator sets the claim (gatehouse claims set) and the page refreshes
+// the token,
 // shows that a page from an origin the gateway does not allow is blocked
 // by the browser, and that a signed-out call gets the gateway's 401. The
 // page works within the Content-Security-Policy its server sends (no
@@ -226,10 +241,49 @@ func TestBrowserClient(t *testing.T) {
 	}
 	t.Logf("screenshot of the signed-in page: %s", png)
 
+	// Roles: the page shows the token's roles (none yet) and the admin
+	// call is refused (403, readable: the backend's answer carries CORS
+	// headers); an operator sets the claim with the CLI; after Refresh
+	// token the page shows admin and the same call answers 200.
+	cli := buildCLI(t, root)
+	if err := chromedp.Do(browser, chromedp.WaitVisible(css(`#roles[data-roles=""]`)),
+		chromedp.Click(css("#admin")), chromedp.WaitVisible(css(`#result[data-status="403"]`))); err != nil {
+		shown, _ := text("#roles")
+		t.Fatalf("roles before any claim (shown %q) and the admin call: %v\ngateway log:\n%s", shown, err, gwLog.String())
+	}
+	noRoles, _ := text("#roles")
+	refused, _ := text("#result")
+	claimsSet := exec.Command(cli, "claims", "set", email, `{"roles":["admin"]}`)
+	claimsSet.Env = []string{"FIREBASE_AUTH_EMULATOR_HOST=" + tw.AuthHost, "PATH=/usr/bin:/bin", "GATEHOUSE_CREDENTIALS=" + filepath.Join(t.TempDir(), "operator.json")}
+	if out, err := claimsSet.CombinedOutput(); err != nil {
+		t.Fatalf("gatehouse claims set: %v\n%s", err, out)
+	}
+	if err := chromedp.Do(browser, chromedp.Click(css("#refresh")), chromedp.WaitVisible(css(`#roles[data-roles="admin"]`)),
+		chromedp.Click(css("#admin")), chromedp.WaitVisible(css(`#result[data-status="200"]`))); err != nil {
+		shown, _ := text("#roles")
+		result, _ := text("#result")
+		t.Fatalf("after claims set and Refresh token (roles shown %q, result %q): %v", shown, result, err)
+	}
+	adminRoles, _ := text("#roles")
+	admitted, _ := text("#result")
+	if noRoles != "none" || adminRoles != "admin" {
+		t.Errorf("roles shown: %q before the claim, %q after it and a refresh; want none, then admin", noRoles, adminRoles)
+	}
+	if !strings.Contains(refused, "403") || !strings.Contains(refused, "needs the role admin") {
+		t.Errorf("admin call without the role shows %q, want the backend's 403", refused)
+	}
+	if !strings.Contains(admitted, "200 OK") || !strings.Contains(admitted, "You hold the admin role.") {
+		t.Errorf("admin call with the role shows %q", admitted)
+	}
+	if shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(filepath.Join(artifacts, "browser-admin.png"), shot, 0o644)
+	}
+
 	// The calls were cross-origin with an Authorization header: the browser
 	// preflighted them, and the gateway passed the preflight on.
 	reqs := gatewayRequests(gwLog.String())
-	for _, want := range []string{"OPTIONS /v1/hello 204", "GET /v1/hello 200", "OPTIONS /v1/me 204", "GET /v1/me 200"} {
+	for _, want := range []string{"OPTIONS /v1/hello 204", "GET /v1/hello 200", "OPTIONS /v1/me 204", "GET /v1/me 200",
+		"OPTIONS /v1/admin/hello 204", "GET /v1/admin/hello 403", "GET /v1/admin/hello 200"} {
 		if !contains(reqs, want) {
 			t.Errorf("the gateway saw no %s (it saw %v)", want, reqs)
 		}

@@ -70,6 +70,8 @@ func unauthorizedMessage(err error) string {
 	switch {
 	case errors.Is(err, identity.ErrMissing):
 		return "missing gateway identity"
+	case errors.Is(err, identity.ErrRoles):
+		return "invalid gateway identity: the token's roles claim must be an array of strings"
 	default:
 		return "invalid gateway identity"
 	}

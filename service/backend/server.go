@@ -74,6 +74,13 @@ type Route struct {
 	// only on operations with a JWT requirement, so on any other operation
 	// a client could forge it. The drift guard in local/ checks this.
 	Identity bool
+	// Roles: the caller must hold at least one of these roles (the
+	// verified token's roles claim, identity.RolesClaim), else 403. Empty:
+	// every verified caller. Needs Identity. The route's operation in the
+	// backend's spec fragment declares the same roles in x-gatehouse-roles
+	// (the drift guard in local/ keeps them in step). Role names are
+	// RoleNameRule.
+	Roles []string
 }
 
 // Handler is a Route with its handler. NewServer registers exactly these,
@@ -99,6 +106,11 @@ func RoutesOf(hs []Handler) []Route {
 // on it, so they share one identity check. Routes that read the identity
 // need o.GatewayServiceAccount; without it NewServer fails.
 func NewServer(o Options, routes []Handler) (*echo.Echo, error) {
+	for _, r := range routes {
+		if err := checkRoles(r.Route); err != nil {
+			return nil, err
+		}
+	}
 	for _, r := range routes {
 		if r.Identity {
 			if err := checkGatewayAccount(o.GatewayServiceAccount); err != nil {
@@ -167,6 +179,9 @@ func NewServer(o Options, routes []Handler) (*echo.Echo, error) {
 		var mw []echo.MiddlewareFunc
 		if r.Identity {
 			mw = append(mw, requireIdentity)
+		}
+		if len(r.Roles) > 0 {
+			mw = append(mw, requireRoles(r.Roles)) // after the identity: it reads it
 		}
 		e.Add(r.Method, r.Path, r.Func, mw...)
 	}

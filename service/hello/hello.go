@@ -1,5 +1,6 @@
-// Package hello is the /v1 API: a greeting and the caller's identity, the
-// smallest backend built on the kit (package backend). Its operations are
+// Package hello is the /v1 API: a greeting, the caller's identity (with
+// their roles) and a greeting for admins only, the smallest backend built
+// on the kit (package backend). Its operations are
 // declared in its spec fragment (openapi.yaml beside this file).
 package hello
 
@@ -15,6 +16,9 @@ type helloResponse struct {
 	Message string `json:"message"`
 }
 
+// AdminRole is the role /v1/admin/hello needs.
+const AdminRole = "admin"
+
 type handlers struct {
 	revision string
 }
@@ -23,6 +27,9 @@ func routeTable(h *handlers) []backend.Handler {
 	return []backend.Handler{
 		{Route: backend.Route{Method: http.MethodGet, Path: "/v1/hello", Public: true, Identity: true}, Func: h.hello},
 		{Route: backend.Route{Method: http.MethodGet, Path: "/v1/me", Public: true, Identity: true}, Func: h.me},
+		// For admins only: the example of a route that needs a role (the
+		// fragment says so too, in x-gatehouse-roles).
+		{Route: backend.Route{Method: http.MethodGet, Path: "/v1/admin/hello", Public: true, Identity: true, Roles: []string{AdminRole}}, Func: h.adminHello},
 		{Route: backend.Route{Method: http.MethodGet, Path: "/healthz"}, Func: backend.Healthz(h.revision)},
 	}
 }
@@ -50,4 +57,14 @@ func (h *handlers) me(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, id)
+}
+
+// adminHello greets a caller holding the admin role; the kit has refused
+// everyone else (403) before it runs.
+func (h *handlers) adminHello(c echo.Context) error {
+	id, err := backend.CallerIdentity(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, helloResponse{Message: "Hello, " + id.Name() + "! You hold the " + AdminRole + " role."})
 }

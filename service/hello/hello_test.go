@@ -2,6 +2,7 @@ package hello
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,6 +84,55 @@ func TestMe(t *testing.T) {
 	}
 }
 
+// TestMeShowsRoles: /v1/me shows the caller's roles ([] when none) and
+// their other custom claims.
+func TestMeShowsRoles(t *testing.T) {
+	e := newHello(t)
+	for _, tt := range []struct {
+		claims, roles, others string
+	}{
+		{payload, `[]`, `null`},
+		{`{"sub":"u1","roles":["admin","support"],"plan":"pro"}`, `["admin","support"]`, `{"plan":"pro","roles":["admin","support"]}`},
+	} {
+		rec := do(e, http.MethodGet, "/v1/me", gatewaytest.Headers(tt.claims), "")
+		var got map[string]json.RawMessage
+		decodeJSON(t, rec, &got)
+		claims := got["claims"]
+		if claims == nil {
+			claims = json.RawMessage("null")
+		}
+		if rec.Code != http.StatusOK || string(got["roles"]) != tt.roles || string(claims) != tt.others {
+			t.Errorf("GET /v1/me with %s = %d roles %s claims %s, want roles %s claims %s", tt.claims, rec.Code, got["roles"], claims, tt.roles, tt.others)
+		}
+	}
+}
+
+// TestAdminHello: /v1/admin/hello greets callers holding the admin role
+// and answers 403 JSON to everyone else, machine clients included (their
+// roles are the ones their signer wrote).
+func TestAdminHello(t *testing.T) {
+	e := newHello(t)
+	for _, tt := range []struct {
+		claims string
+		want   int
+		msg    string
+	}{
+		{`{"sub":"u1","email":"ada@example.com","roles":["admin"]}`, 200, "Hello, ada@example.com! You hold the admin role."},
+		{`{"sub":"u1","email":"ada@example.com","roles":["support","admin"]}`, 200, "You hold the admin role."},
+		{`{"sub":"u1","email":"ada@example.com"}`, 403, "needs the role admin"},
+		{`{"sub":"u1","email":"ada@example.com","roles":["support"]}`, 403, "needs the role admin"},
+		{`{"iss":"robot@p.iam.gserviceaccount.com","sub":"machine-7","roles":["admin"]}`, 200, "Hello, machine-7! You hold the admin role."},
+		{`{"iss":"robot@p.iam.gserviceaccount.com","sub":"machine-7"}`, 403, "needs the role admin"},
+	} {
+		rec := do(e, http.MethodGet, "/v1/admin/hello", gatewaytest.Headers(tt.claims), "")
+		var got map[string]any
+		decodeJSON(t, rec, &got)
+		if rec.Code != tt.want || !strings.Contains(fmt.Sprint(got["message"]), tt.msg) {
+			t.Errorf("GET /v1/admin/hello with %s = %d %v, want %d %q", tt.claims, rec.Code, got, tt.want, tt.msg)
+		}
+	}
+}
+
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestRoutesMatchRouter(t *testing.T) {
@@ -111,6 +161,10 @@ func TestIdentityOnlyWhereDeclared(t *testing.T) {
 	for _, r := range Routes() {
 		without := do(e, r.Method, r.Path, nil, "")
 		with := do(e, r.Method, r.Path, forged, "")
+		if len(r.Roles) > 0 { // an identity holding the route's roles
+			roles, _ := json.Marshal(r.Roles)
+			with = do(e, r.Method, r.Path, gatewaytest.Headers(`{"sub":"admin","email":"admin@example.com","roles":`+string(roles)+`}`), "")
+		}
 		if r.Identity {
 			if without.Code != http.StatusUnauthorized || with.Code != http.StatusOK {
 				t.Errorf("%s %s (Identity): %d without, %d with an identity; want 401 and 200", r.Method, r.Path, without.Code, with.Code)

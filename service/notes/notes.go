@@ -58,12 +58,18 @@ type newNote struct {
 	Text string `json:"text"`
 }
 
+// AdminRole is the role /v2/admin/stats needs.
+const AdminRole = "admin"
+
 type handlers struct{ store *store }
 
 func routeTable(h *handlers, revision string) []backend.Handler {
 	return []backend.Handler{
 		{Route: backend.Route{Method: http.MethodGet, Path: "/v2/notes", Public: true, Identity: true}, Func: h.list},
 		{Route: backend.Route{Method: http.MethodPost, Path: "/v2/notes", Public: true, Identity: true}, Func: h.create},
+		// Admins read how full the instance's store is (counts, never
+		// anyone's notes): the example of a route that needs a role.
+		{Route: backend.Route{Method: http.MethodGet, Path: "/v2/admin/stats", Public: true, Identity: true, Roles: []string{AdminRole}}, Func: h.stats},
 		{Route: backend.Route{Method: http.MethodGet, Path: "/healthz"}, Func: backend.Healthz(revision)},
 	}
 }
@@ -115,4 +121,10 @@ func (h *handlers) create(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusInsufficientStorage).WithInternal(err)
 	}
 	return c.JSON(http.StatusCreated, n)
+}
+
+// stats answers an admin with the store's counts; the kit has refused
+// everyone else (403).
+func (h *handlers) stats(c echo.Context) error {
+	return c.JSON(http.StatusOK, h.store.stats())
 }

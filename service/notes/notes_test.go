@@ -293,3 +293,35 @@ func TestNotesNeedJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminStats: an admin reads the store's counts; any other caller,
+// whoever issued their token, gets 403; no caller's text or identity is in
+// the answer.
+func TestAdminStats(t *testing.T) {
+	e := newNotes(t)
+	do(e, "POST", "/v2/notes", caller("ada"), `{"text":"secret plan"}`)
+	do(e, "POST", "/v2/notes", caller("ada"), `{"text":"second"}`)
+	do(e, "POST", "/v2/notes", caller("bob"), `{"text":"bob's"}`)
+	admin := gatewaytest.Headers(`{"sub":"root","iss":"` + firebaseIssuer + `","roles":["admin"]}`)
+	rec := do(e, "GET", "/v2/admin/stats", admin, "")
+	var st Stats
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &st) != nil || st.Callers != 2 || st.Notes != 3 || st.Bytes <= 0 || st.CapacityBytes != DefaultStoreBytes {
+		t.Errorf("admin stats = %d %s", rec.Code, rec.Body.String())
+	}
+	if strings.Contains(rec.Body.String(), "secret") || strings.Contains(rec.Body.String(), "ada") {
+		t.Errorf("stats leak a note or a caller: %s", rec.Body.String())
+	}
+	for name, h := range map[string]map[string]string{
+		"no roles":          caller("ada"),
+		"another role":      gatewaytest.Headers(`{"sub":"ada","iss":"` + firebaseIssuer + `","roles":["support"]}`),
+		"machine, no roles": callerOf("robot@p.iam.gserviceaccount.com", "machine-7"),
+	} {
+		if rec := do(e, "GET", "/v2/admin/stats", h, ""); rec.Code != 403 || !strings.Contains(rec.Body.String(), "needs the role admin") {
+			t.Errorf("%s: %d %s, want 403", name, rec.Code, rec.Body.String())
+		}
+	}
+	machine := gatewaytest.Headers(`{"sub":"machine-7","iss":"robot@p.iam.gserviceaccount.com","roles":["admin"]}`)
+	if rec := do(e, "GET", "/v2/admin/stats", machine, ""); rec.Code != 200 {
+		t.Errorf("machine client whose signer gave it admin: %d %s, want 200", rec.Code, rec.Body.String())
+	}
+}

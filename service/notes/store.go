@@ -118,3 +118,22 @@ func (s *store) add(u backend.User, text string) (Note, error) {
 	s.bytes += delta
 	return n, nil
 }
+
+// Stats is what the store holds, for the admin route: counts only, no
+// caller's identity or text.
+type Stats struct {
+	Callers       int   `json:"callers"`        // callers with at least one note
+	Notes         int   `json:"notes"`          // notes of all callers
+	Bytes         int64 `json:"bytes"`          // what they cost, as the store counts it
+	CapacityBytes int64 `json:"capacity_bytes"` // the store's bound
+}
+
+func (s *store) stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Callers: len(s.byUser), Bytes: s.bytes, CapacityBytes: s.maxBytes}
+	for _, un := range s.byUser {
+		st.Notes += len(un.notes)
+	}
+	return st
+}

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client/internal/authadmin"
 	"github.com/gatehouse/gatehouse/client/internal/creds"
 	"github.com/gatehouse/gatehouse/client/internal/firebase"
+	"github.com/gatehouse/gatehouse/client/internal/googleauth"
 	"github.com/gatehouse/gatehouse/client/internal/session"
 	"github.com/gatehouse/gatehouse/client/internal/target"
 )
@@ -38,6 +40,12 @@ type Factory struct {
 	Resolver *target.Resolver
 	// HTTPClient sends requests that carry an ID token (session.Client).
 	HTTPClient func() *http.Client
+	// AuthAdmin is the Firebase Auth admin client of the operator: the
+	// Auth emulator's at emulatorHost when it is set (refused unless on
+	// this machine, session.CheckEmulatorHost; the emulator takes its own
+	// admin token), else Google's Identity Toolkit API with the operator's
+	// Google credentials (googleauth), which go nowhere else.
+	AuthAdmin func(emulatorHost string) (*authadmin.Client, error)
 }
 
 // EmulatorHost is FIREBASE_AUTH_EMULATOR_HOST.
@@ -72,5 +80,16 @@ func New(env Env) *Factory {
 			Firebase: func(apiKey, host string) (session.Refresher, error) { return f.Firebase(apiKey, host) }}, nil
 	}
 	f.HTTPClient = func() *http.Client { return session.Client(60 * time.Second) }
+	f.AuthAdmin = func(emulatorHost string) (*authadmin.Client, error) {
+		hc := session.Client(60 * time.Second) // no redirect is followed with the token
+		if emulatorHost != "" {
+			if err := session.CheckEmulatorHost(emulatorHost); err != nil {
+				return nil, err
+			}
+			return authadmin.NewEmulator(hc, emulatorHost), nil
+		}
+		finder := &googleauth.Finder{Getenv: env.Getenv, Environ: env.Environ, LookPath: env.LookPath}
+		return authadmin.New(hc, finder.Find), nil
+	}
 	return f
 }

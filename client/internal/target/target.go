@@ -146,6 +146,20 @@ func (r *Resolver) Resolve(ctx context.Context, f *Flags, need Need) (Target, er
 	return t, nil
 }
 
+// FirebaseProject is the Firebase project whose users the admin commands
+// manage: the stack's firebaseProjectId output.
+func (r *Resolver) FirebaseProject(ctx context.Context, stack string) (string, error) {
+	out, err := r.stackOutputs(ctx, stack)
+	if err != nil {
+		return "", fmt.Errorf("no Firebase project: pass --project, or run from the gatehouse checkout after `pulumi up` (%v); for the local twin, export FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 as make local prints", err)
+	}
+	p, _ := out["firebaseProjectId"].(string)
+	if p == "" {
+		return "", errors.New("no Firebase project: the stack has no firebaseProjectId output yet; run `pulumi up` first, or pass --project")
+	}
+	return p, nil
+}
+
 // stackOutputs runs `pulumi stack output --json`.
 func (r *Resolver) stackOutputs(ctx context.Context, stack string) (map[string]any, error) {
 	bin, err := r.LookPath("pulumi")

@@ -99,3 +99,18 @@ func TestResolveErrors(t *testing.T) {
 		t.Errorf("API key only = %+v, %v", got, err)
 	}
 }
+
+// The admin commands' project is the stack's firebaseProjectId output; an
+// error says how to name one.
+func TestFirebaseProject(t *testing.T) {
+	got, err := resolver(nil, fakePulumi(t, `{"firebaseProjectId":"my-project"}`)).FirebaseProject(t.Context(), "")
+	if err != nil || got != "my-project" {
+		t.Errorf("FirebaseProject = %q, %v", got, err)
+	}
+	if _, err := resolver(nil, fakePulumi(t, `{"gatewayUrl":"https://x"}`)).FirebaseProject(t.Context(), ""); err == nil || !strings.Contains(err.Error(), "no firebaseProjectId output") {
+		t.Errorf("no output: %v", err)
+	}
+	if _, err := resolver(nil, "").FirebaseProject(t.Context(), ""); err == nil || !strings.Contains(err.Error(), "pass --project") || !strings.Contains(err.Error(), "not installed") {
+		t.Errorf("no pulumi: %v", err)
+	}
+}

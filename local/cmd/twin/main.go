@@ -113,6 +113,9 @@ In another terminal (gatehouse: go install ./client/cmd/gatehouse, or make build
   gatehouse signup --email you@example.com
   gatehouse call /v1/hello
   gatehouse call /v1/me
+  gatehouse call /v1/admin/hello                               # 403: admins only
+  gatehouse claims set you@example.com '{"roles":["admin"]}'   # as the emulator's admin
+  gatehouse token --refresh && gatehouse call /v1/admin/hello  # 200
 
 Press Ctrl-C to stop.
 `, t.GatewayURL, t.GatewayURL, backendLines(t, backends), t.AuthHost, *project, keeps(dataDir), webLine(t), t.AuthHost, t.GatewayURL)

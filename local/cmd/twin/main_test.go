@@ -213,7 +213,7 @@ func TestStopsEveryWay(t *testing.T) {
 			}
 			cmd, out, done := start(t, shell)
 			// The banner tells the truth: loopback backend, the installed CLI.
-			for _, want := range []string{fmt.Sprintf("v1        http://127.0.0.1:%d   (loopback only", p.backend), "gatehouse signup --email", "accounts are forgotten"} {
+			for _, want := range []string{fmt.Sprintf("v1        http://127.0.0.1:%d   (loopback only", p.backend), "gatehouse signup --email", "accounts are forgotten", "gatehouse claims set you@example.com '{\"roles\":[\"admin\"]}'"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("banner lacks %q:\n%s", want, out.String())
 				}

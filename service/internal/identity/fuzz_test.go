@@ -19,6 +19,8 @@ func FuzzDecode(f *testing.F) {
 		enc(`{"sub":"x","aud":["a"],"iat":1,"exp":2}`),
 		enc(`{"sub":"a","user_id":"b"}`),
 		enc(`{"sub":1}`),
+		enc(`{"sub":"x","roles":["admin"],"plan":"pro"}`),
+		enc(`{"sub":"x","roles":"admin"}`),
 		enc(`not json`),
 		"====",
 		"%%%",
@@ -36,6 +38,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if id.UID == "" {
 			t.Fatalf("Decode(%q) accepted an identity without a subject", in)
+		}
+		if id.Roles == nil {
+			t.Fatalf("Decode(%q) returned nil roles, want empty", in)
 		}
 		if _, err := json.Marshal(id); err != nil {
 			t.Fatalf("decoded identity does not marshal: %v", err)

@@ -43,7 +43,34 @@ const MaxHeaderLen = 16 << 10
 const (
 	maxAudiences = 16
 	maxClaimLen  = 1024 // any one string claim, in bytes
+	// MaxRoles bounds the roles claim: Firebase caps a user's custom
+	// claims at 1,000 bytes, so its tokens carry far fewer; a machine
+	// client's signer could put in any number.
+	MaxRoles = 64
+	// maxClaims bounds the other claims a backend can read (Claims).
+	maxClaims = 64
 )
+
+// RolesClaim is the claim gatehouse reads the caller's roles from: an array
+// of strings, set on a Firebase user as a custom claim (`gatehouse claims
+// set EMAIL '{"roles":["admin"]}'`), or written by a machine client's signer
+// into its own token.
+const RolesClaim = "roles"
+
+// standardClaims are the claims that are not the caller's custom claims:
+// the registered JWT and OpenID Connect claims Firebase reserves (custom
+// claims may not use them: acr, amr, at_hash, aud, auth_time, azp, cnf,
+// c_hash, exp, firebase, iat, iss, jti, nbf, nonce, sub; firebase-admin-go
+// auth/auth.go reservedClaims), and those Firebase sets in every ID token
+// itself (https://firebase.google.com/docs/reference/node/firebase.FirebaseIdToken).
+// Every other claim is in Identity.Claims.
+var standardClaims = map[string]bool{
+	"acr": true, "amr": true, "at_hash": true, "aud": true, "auth_time": true, "azp": true, "cnf": true,
+	"c_hash": true, "exp": true, "firebase": true, "iat": true, "iss": true, "jti": true, "nbf": true,
+	"nonce": true, "sub": true,
+	"user_id": true, "email": true, "email_verified": true, "name": true, "picture": true,
+	"phone_number": true, "provider_id": true,
+}
 
 // The range of times an identity may carry: a time that does not fit in a
 // four-digit year cannot be encoded as RFC 3339, so /v1/me could not answer.
@@ -59,9 +86,16 @@ var (
 	ErrEncoding  = errors.New("gateway identity is not base64url")
 	ErrMalformed = errors.New("gateway identity is not a JSON object")
 	ErrNoSubject = errors.New("gateway identity has no subject")
+	// ErrRoles: the roles claim is not an array of at most MaxRoles
+	// strings. The identity is refused rather than read as having no
+	// roles: a token that says something else about roles says it wrongly,
+	// and whoever set it should hear so.
+	ErrRoles = errors.New("gateway identity: the roles claim is not an array of strings")
 )
 
-// Identity is the verified caller as the gateway saw it.
+// Identity is the verified caller as the gateway saw it. One Identity is
+// shared by every request made with the same token (Cache): treat its
+// slices and map as read-only.
 type Identity struct {
 	UID            string    `json:"uid"`
 	Email          string    `json:"email,omitempty"`
@@ -71,6 +105,41 @@ type Identity struct {
 	Audience       []string  `json:"audience"`
 	IssuedAt       time.Time `json:"issued_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
+	// Roles are the token's roles claim (RolesClaim); empty, never nil,
+	// when it has none. Routes that declare roles (backend.Route.Roles)
+	// admit callers holding one of them.
+	Roles []string `json:"roles"`
+	// Claims are the token's other claims, as it carries them: every claim
+	// that is neither a registered one nor one Firebase sets itself
+	// (Firebase custom claims such as roles or a plan, or what a machine
+	// client's signer put in). Nil when there are none. Read one with
+	// Claim.
+	Claims map[string]json.RawMessage `json:"claims,omitempty"`
+}
+
+// HasRole reports whether the caller holds at least one of roles.
+func (id Identity) HasRole(roles ...string) bool {
+	for _, want := range roles {
+		for _, have := range id.Roles {
+			if have == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Claim decodes the custom claim name into v; false when the token does
+// not carry it.
+func (id Identity) Claim(name string, v any) (bool, error) {
+	raw, ok := id.Claims[name]
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("claim %s: %w", name, err)
+	}
+	return true, nil
 }
 
 // Name is what a greeting calls the caller: the email when there is one,
@@ -156,6 +225,10 @@ func Decode(header string) (Identity, error) {
 			return Identity{}, fmt.Errorf("%w: a claim longer than %d bytes", ErrMalformed, maxClaimLen)
 		}
 	}
+	custom, roles, err := customClaims(raw)
+	if err != nil {
+		return Identity{}, err
+	}
 	return Identity{
 		UID:            c.Sub,
 		Email:          c.Email,
@@ -165,7 +238,44 @@ func Decode(header string) (Identity, error) {
 		Audience:       aud,
 		IssuedAt:       iat,
 		ExpiresAt:      exp,
+		Roles:          roles,
+		Claims:         custom,
 	}, nil
+}
+
+// customClaims returns the payload's claims other than the standard ones
+// (nil if none) and its roles (empty if none). raw is a JSON object: Decode
+// parsed it already.
+func customClaims(raw []byte) (map[string]json.RawMessage, []string, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s", ErrMalformed, jsonErrorKind(err))
+	}
+	var custom map[string]json.RawMessage
+	for name, v := range all {
+		if standardClaims[name] {
+			continue
+		}
+		if custom == nil {
+			custom = map[string]json.RawMessage{}
+		}
+		custom[name] = v
+	}
+	if len(custom) > maxClaims {
+		return nil, nil, fmt.Errorf("%w: more than %d custom claims", ErrMalformed, maxClaims)
+	}
+	roles := []string{}
+	if v, ok := custom[RolesClaim]; ok && string(v) != "null" {
+		if err := json.Unmarshal(v, &roles); err != nil || roles == nil || len(roles) > MaxRoles {
+			return nil, nil, ErrRoles
+		}
+		for _, r := range roles {
+			if len(r) > maxClaimLen {
+				return nil, nil, ErrRoles
+			}
+		}
+	}
+	return custom, roles, nil
 }
 
 func unixTime(n *json.Number) (time.Time, error) {
@@ -234,9 +344,15 @@ func NewCache(maxBytes int) *Cache { return &Cache{maxBytes: maxBytes, m: map[st
 // size is what an entry costs, approximately: its key and its strings, plus
 // the fixed part of an Identity and the map's own overhead.
 func size(header string, id Identity) int {
-	n := len(header) + len(id.UID) + len(id.Email) + len(id.SignInProvider) + len(id.Issuer) + 160
+	n := len(header) + len(id.UID) + len(id.Email) + len(id.SignInProvider) + len(id.Issuer) + 200
 	for _, a := range id.Audience {
 		n += len(a) + 16
+	}
+	for _, r := range id.Roles {
+		n += len(r) + 16
+	}
+	for k, v := range id.Claims {
+		n += len(k) + len(v) + 64 // the map entry and the slice header
 	}
 	return n
 }

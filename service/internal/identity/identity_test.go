@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ func TestDecode(t *testing.T) {
 		Audience:       []string{"demo-gatehouse"},
 		IssuedAt:       time.Unix(1700000000, 0).UTC(),
 		ExpiresAt:      time.Unix(1700003600, 0).UTC(),
+		Roles:          []string{},
 	}
 	unpadded := base64.RawURLEncoding.EncodeToString([]byte(firebasePayload))
 	padded := base64.URLEncoding.EncodeToString([]byte(firebasePayload))
@@ -202,5 +204,121 @@ func TestClaimLimits(t *testing.T) {
 				t.Errorf("error %v is not ErrMalformed", err)
 			}
 		})
+	}
+}
+
+// The roles claim and the other custom claims a Firebase user's token
+// carries (set with `gatehouse claims set`) are read; the claims Firebase
+// sets itself are not custom claims.
+func TestDecodeRolesAndClaims(t *testing.T) {
+	payload := `{"iss":"https://securetoken.google.com/p","aud":"p","sub":"u1","user_id":"u1","email":"ada@example.com","email_verified":true,` +
+		`"name":"Ada","auth_time":1,"firebase":{"sign_in_provider":"password"},"roles":["admin","support"],"plan":"pro","limits":{"notes":500}}`
+	id, err := Decode(enc(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(id.Roles, []string{"admin", "support"}) {
+		t.Errorf("roles = %q", id.Roles)
+	}
+	var names []string
+	for k := range id.Claims {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if !reflect.DeepEqual(names, []string{"limits", "plan", "roles"}) {
+		t.Errorf("custom claims = %q, want limits, plan, roles (and none of the standard ones)", names)
+	}
+	var plan string
+	if ok, err := id.Claim("plan", &plan); !ok || err != nil || plan != "pro" {
+		t.Errorf("Claim(plan) = %v %v %q", ok, err, plan)
+	}
+	var limits struct{ Notes int }
+	if ok, err := id.Claim("limits", &limits); !ok || err != nil || limits.Notes != 500 {
+		t.Errorf("Claim(limits) = %v %v %+v", ok, err, limits)
+	}
+	if ok, err := id.Claim("absent", &plan); ok || err != nil {
+		t.Errorf("Claim(absent) = %v %v, want false, nil", ok, err)
+	}
+	var n int
+	if ok, err := id.Claim("plan", &n); !ok || err == nil {
+		t.Errorf("Claim(plan) into an int = %v %v, want an error", ok, err)
+	}
+	b, err := json.Marshal(id)
+	if err != nil || !strings.Contains(string(b), `"roles":["admin","support"]`) || !strings.Contains(string(b), `"claims":{`) {
+		t.Errorf("identity as JSON = %s %v", b, err)
+	}
+
+	// No roles: an empty list (shown as [] by /v1/me), and no claims.
+	for _, p := range []string{`{"sub":"u"}`, `{"sub":"u","roles":null}`, `{"sub":"u","roles":[]}`} {
+		id, err := Decode(enc(p))
+		if err != nil || id.Roles == nil || len(id.Roles) != 0 || id.HasRole("admin") {
+			t.Errorf("%s: roles %#v, %v", p, id.Roles, err)
+		}
+	}
+	if id, _ := Decode(enc(`{"sub":"u"}`)); id.Claims != nil {
+		t.Errorf("claims of a token without custom claims = %v, want nil", id.Claims)
+	}
+}
+
+// A roles claim of another shape is refused (ErrRoles), not read as no
+// roles or as a role: a token saying "roles":"admin" says it wrongly.
+func TestDecodeRolesErrors(t *testing.T) {
+	many := make([]string, MaxRoles+1)
+	for i := range many {
+		many[i] = fmt.Sprint("r", i)
+	}
+	tooMany, _ := json.Marshal(many)
+	justRight, _ := json.Marshal(many[:MaxRoles])
+	for _, tt := range []struct {
+		name, roles string
+		ok          bool
+	}{
+		{"array of strings", `["admin"]`, true},
+		{"64 roles", string(justRight), true},
+		{"a string", `"admin"`, false},
+		{"a number", `1`, false},
+		{"an object", `{"admin":true}`, false},
+		{"numbers", `[1,2]`, false},
+		{"a nested array", `[["admin"]]`, false},
+		{"true", `true`, false},
+		{"65 roles", string(tooMany), false},
+		{"a long role", `["` + strings.Repeat("r", maxClaimLen+1) + `"]`, false},
+	} {
+		_, err := Decode(enc(`{"sub":"u","roles":` + tt.roles + `}`))
+		if tt.ok && err != nil || !tt.ok && !errors.Is(err, ErrRoles) {
+			t.Errorf("%s: %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+	var claims strings.Builder
+	claims.WriteString(`{"sub":"u"`)
+	for i := range maxClaims + 1 {
+		fmt.Fprintf(&claims, `,"c%d":1`, i)
+	}
+	claims.WriteString("}")
+	if _, err := Decode(enc(claims.String())); !errors.Is(err, ErrMalformed) {
+		t.Errorf("%d custom claims: %v, want ErrMalformed", maxClaims+1, err)
+	}
+}
+
+// HasRole admits a caller holding any one of the roles, and no caller
+// without them.
+func TestHasRole(t *testing.T) {
+	id := Identity{Roles: []string{"support", "admin"}}
+	for _, tt := range []struct {
+		want []string
+		ok   bool
+	}{
+		{[]string{"admin"}, true},
+		{[]string{"billing", "support"}, true},
+		{[]string{"Admin"}, false}, // exact, case-sensitive
+		{[]string{"billing"}, false},
+		{nil, false},
+	} {
+		if got := id.HasRole(tt.want...); got != tt.ok {
+			t.Errorf("HasRole(%q) = %v, want %v", tt.want, got, tt.ok)
+		}
+	}
+	if (Identity{}).HasRole("admin") {
+		t.Error("an identity without roles holds admin")
 	}
 }

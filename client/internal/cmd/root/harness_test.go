@@ -95,17 +95,62 @@ type fakeFirebase struct {
 	refreshes int
 	ttl       time.Duration
 	onRefresh func() // called while a refresh is being answered
+	// The admin API (accounts:lookup and accounts:update, as the
+	// emulator's admin): each user's custom claims, which their next
+	// token carries, and every admin request's path and Authorization.
+	claims map[string]string
+	admin  []string
 }
 
 func newFakeFirebase(t *testing.T) *fakeFirebase {
-	f := &fakeFirebase{users: map[string]string{}, ttl: time.Hour}
+	f := &fakeFirebase{users: map[string]string{}, ttl: time.Hour, claims: map[string]string{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
 }
 
 func (f *fakeFirebase) token(email string) string {
-	return fakeJWT(map[string]any{"aud": "demo-p", "sub": "uid-" + email, "email": email, "exp": time.Now().Add(f.ttl).Unix(), "jti": time.Now().UnixNano()})
+	claims := map[string]any{}
+	_ = json.Unmarshal([]byte(f.claims[email]), &claims)
+	for k, v := range map[string]any{"aud": "demo-p", "sub": "uid-" + email, "email": email, "exp": time.Now().Add(f.ttl).Unix(), "jti": time.Now().UnixNano()} {
+		claims[k] = v
+	}
+	return fakeJWT(claims)
+}
+
+// serveAdmin answers the admin API as the emulator does for its admin
+// ("Authorization: Bearer owner"); false if r is not an admin call.
+func (f *fakeFirebase) serveAdmin(w http.ResponseWriter, r *http.Request) bool {
+	method := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	if method != "accounts:lookup" && method != "accounts:update" || !strings.HasPrefix(r.URL.Path, "/identitytoolkit.googleapis.com/v1/") {
+		return false
+	}
+	f.admin = append(f.admin, r.URL.Path+" "+r.Header.Get("Authorization"))
+	if r.Header.Get("Authorization") != "Bearer owner" {
+		w.WriteHeader(401)
+		fmt.Fprint(w, `{"error":{"code":401,"message":"UNAUTHENTICATED"}}`)
+		return true
+	}
+	var in struct {
+		Email            []string
+		LocalID          string
+		CustomAttributes string
+	}
+	_ = json.NewDecoder(r.Body).Decode(&in)
+	if method == "accounts:update" {
+		f.claims[strings.TrimPrefix(in.LocalID, "uid-")] = in.CustomAttributes
+		fmt.Fprintf(w, `{"localId":%q}`, in.LocalID)
+		return true
+	}
+	var users []any
+	for _, e := range in.Email {
+		if _, ok := f.users[e]; ok {
+			users = append(users, map[string]string{"localId": "uid-" + e, "email": e, "customAttributes": f.claims[e]})
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"users": users})
+	_, _ = w.Write(b)
+	return true
 }
 
 func (f *fakeFirebase) serve(w http.ResponseWriter, r *http.Request) {
@@ -114,6 +159,9 @@ func (f *fakeFirebase) serve(w http.ResponseWriter, r *http.Request) {
 	fail := func(code string) {
 		w.WriteHeader(400)
 		fmt.Fprintf(w, `{"error":{"code":400,"message":%q}}`, code)
+	}
+	if f.serveAdmin(w, r) {
+		return
 	}
 	switch r.URL.Path {
 	case "/identitytoolkit.googleapis.com/v1/accounts:signUp", "/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword":

@@ -22,7 +22,7 @@ func Main(env cmdutil.Env) int {
 	cmd, err := root.ExecuteContextC(context.Background())
 	name := "gatehouse"
 	if cmd != nil && cmd != root {
-		name += " " + cmd.Name()
+		name = cmd.CommandPath() // gatehouse claims set
 	}
 	var ue *cmdutil.UsageError
 	var bad *target.BadGatewayURL

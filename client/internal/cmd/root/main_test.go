@@ -281,7 +281,10 @@ func TestHelp(t *testing.T) {
 		args          []string
 		want, notWant []string
 	}{
-		{[]string{"--help"}, []string{"signup", "login", "logout", "token", "call", "whoami", "GATEHOUSE_GATEWAY_URL"}, nil},
+		{[]string{"--help"}, []string{"signup", "login", "logout", "token", "call", "whoami", "claims", "GATEHOUSE_GATEWAY_URL"}, nil},
+		{[]string{"claims", "--help"}, []string{"set", "get", "clear", "roles/firebaseauth.admin", "gatehouse token --refresh"}, nil},
+		{[]string{"claims", "set", "--help"}, []string{"--project", "--stack", "firebaseauth.users.update", "1,000 bytes", "gatehouse claims set ada@example.com"}, []string{"--gateway-url", "--api-key"}},
+		{[]string{"help", "claims", "get"}, []string{"--project", "roles/firebaseauth.viewer"}, []string{"--gateway-url"}},
 		{[]string{"help"}, []string{"signup", "call", "GATEHOUSE_GATEWAY_URL"}, nil},
 		{[]string{"signup", "--help"}, []string{"--email", "--password-stdin", "--api-key", "--profile"}, []string{"--gateway-url", "--data"}},
 		{[]string{"login", "-h"}, []string{"--email", "--password-stdin"}, []string{"--gateway-url"}},
@@ -289,7 +292,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "call"}, []string{"--data", "--verbose", "--gateway-url"}, []string{"--email"}},
 		{[]string{"help", "whoami"}, []string{"--profile", "--stack"}, []string{"--gateway-url", "--api-key", "--email"}},
 		{[]string{"logout", "--help"}, []string{"--profile", "--stack"}, []string{"--gateway-url", "--api-key"}},
-		{[]string{"token", "--help"}, []string{"--profile", "--stack"}, []string{"--gateway-url", "--api-key"}},
+		{[]string{"token", "--help"}, []string{"--profile", "--stack", "--refresh"}, []string{"--gateway-url", "--api-key"}},
 		{[]string{"whoami", "--help"}, []string{"--profile", "--stack"}, []string{"--gateway-url", "--api-key"}},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/client/internal/cmd/auth"
 	"github.com/gatehouse/gatehouse/client/internal/cmd/call"
+	"github.com/gatehouse/gatehouse/client/internal/cmd/claims"
 	"github.com/gatehouse/gatehouse/client/internal/cmd/logout"
 	"github.com/gatehouse/gatehouse/client/internal/cmd/token"
 	"github.com/gatehouse/gatehouse/client/internal/cmd/whoami"
@@ -47,12 +48,13 @@ func NewCmdRoot(f *cmdutil.Factory, version string) *cobra.Command {
 		token.NewCmdToken(f, nil),
 		call.NewCmdCall(f, nil),
 		whoami.NewCmdWhoami(f, nil),
+		claims.NewCmdClaims(f, nil),
 	)
 	// help CMD is CMD --help; help with an unknown name is a usage error.
 	root.SetHelpCommand(&cobra.Command{
-		Use:   "help [COMMAND]",
+		Use:   "help [COMMAND [SUBCOMMAND]]",
 		Short: "help about any command",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  cobra.ArbitraryArgs, // help claims set
 		RunE: func(cmd *cobra.Command, args []string) error {
 			found, rest, err := root.Find(args)
 			if err != nil || len(rest) > 0 {

@@ -20,14 +20,19 @@ type Options struct {
 	Profile  func(target.ProfileFlags) string
 
 	Flags target.ProfileFlags
+	// Refresh gets a new ID token even if the stored one is still valid:
+	// the way to see new custom claims (roles) at once.
+	Refresh bool
 }
 
 // NewCmdToken is `gatehouse token`.
 func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Sessions: f.Sessions, Profile: f.Resolver.Profile}
 	short := "print a valid ID token (refreshed when needed), for curl -H \"Authorization: Bearer $(gatehouse token)\""
+	long := short + ".\n\nA token carries the custom claims (roles) its user had when it was issued:\n" +
+		"after an operator changes them, --refresh gets a token that shows them at once.\n\n" + target.ProfileHelp
 	cmd := &cobra.Command{
-		Use: "token", Short: short, Long: short + ".\n\n" + target.ProfileHelp, Args: cmdutil.NoArgs,
+		Use: "token", Short: short, Long: long, Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -35,6 +40,7 @@ func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 			return run(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Refresh, "refresh", false, "get a new ID token now, even if the stored one is still valid (to see claims an operator just set)")
 	target.AddProfileFlags(cmd.Flags(), &opts.Flags)
 	return cmd
 }
@@ -47,7 +53,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	e, err := sessions.Fresh(ctx, opts.Profile(opts.Flags), false)
+	e, err := sessions.Fresh(ctx, opts.Profile(opts.Flags), opts.Refresh)
 	if err != nil {
 		return err
 	}

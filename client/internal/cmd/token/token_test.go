@@ -61,3 +61,24 @@ func TestRun(t *testing.T) {
 		t.Error("the refreshed token was not stored")
 	}
 }
+
+// --refresh gets a new token even when the stored one is valid for an
+// hour: the way to see claims an operator just set.
+func TestRunRefresh(t *testing.T) {
+	store := &creds.Store{Path: filepath.Join(t.TempDir(), "credentials.json")}
+	r := &refresher{}
+	m := &session.Manager{Store: store, Now: time.Now, Firebase: func(string, string) (session.Refresher, error) { return r, nil }}
+	_ = store.Put("p", &creds.Entry{Session: firebase.Session{IDToken: "stored", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}})
+	streams, stdout, _ := cmdutil.TestIO("")
+	opts := &Options{IO: streams, Sessions: func() (*session.Manager, error) { return m, nil }, Profile: func(target.ProfileFlags) string { return "p" }, Refresh: true}
+	if err := run(t.Context(), opts); err != nil || stdout.String() != "refreshed\n" || r.n.Load() != 1 {
+		t.Errorf("token --refresh = %q, %v after %d refreshes", stdout.String(), err, r.n.Load())
+	}
+	var got *Options
+	cmd := NewCmdToken(&cmdutil.Factory{IO: streams, Resolver: &target.Resolver{}}, func(_ context.Context, o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"--refresh"})
+	cmd.SetOut(io.Discard)
+	if err := cmd.Execute(); err != nil || got == nil || !got.Refresh {
+		t.Errorf("--refresh not parsed: %+v %v", got, err)
+	}
+}

@@ -5,11 +5,13 @@ package whoami
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/client/internal/cmdutil"
+	"github.com/gatehouse/gatehouse/client/internal/firebase"
 	"github.com/gatehouse/gatehouse/client/internal/printable"
 	"github.com/gatehouse/gatehouse/client/internal/session"
 	"github.com/gatehouse/gatehouse/client/internal/target"
@@ -58,8 +60,36 @@ func run(_ context.Context, opts *Options) error {
 	} else {
 		state += fmt.Sprintf(" (in %s)", left.Round(time.Minute))
 	}
-	// Email, uid and project are as Firebase Auth issued them: escaped.
-	fmt.Fprintf(opts.IO.Out, "email:   %s\nuid:     %s\nproject: %s\nprofile: %s\ntoken:   %s\n",
-		printable.Line(e.Email), printable.Line(e.UID), printable.Line(e.ProjectID), printable.Line(profile), state)
+	// Email, uid, project and roles are as Firebase Auth issued them: escaped.
+	fmt.Fprintf(opts.IO.Out, "email:   %s\nuid:     %s\nproject: %s\nroles:   %s\nprofile: %s\ntoken:   %s\n",
+		printable.Line(e.Email), printable.Line(e.UID), printable.Line(e.ProjectID), roles(e.IDToken), printable.Line(profile), state)
 	return nil
+}
+
+// roles are the stored ID token's roles claim, read without verifying it
+// (it is our own token, for display): what backends saw on its last use.
+func roles(idToken string) string {
+	const asOf = " (in the stored token: `gatehouse token --refresh` shows a change at once)"
+	claims, err := firebase.Claims(idToken)
+	if err != nil {
+		return "unknown (the stored token is not a JWT)"
+	}
+	raw, ok := claims["roles"]
+	if !ok {
+		return "none" + asOf
+	}
+	list, ok := raw.([]any)
+	var names []string
+	for _, r := range list {
+		name, isString := r.(string)
+		ok = ok && isString
+		names = append(names, name)
+	}
+	switch {
+	case !ok:
+		return "not a list of role names (backends refuse such a token)"
+	case len(names) == 0:
+		return "none" + asOf
+	}
+	return printable.Line(strings.Join(names, ", ")) + asOf
 }

@@ -2,6 +2,7 @@ package whoami
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"path/filepath"
 	"strings"
@@ -47,8 +48,31 @@ func TestRun(t *testing.T) {
 	} {
 		_ = store.Put("p", &creds.Entry{Session: firebase.Session{Email: "ada@example.com", UID: "u1", ProjectID: "demo-p", Expiry: expiry}})
 		out, err := whoami()
-		if err != nil || !strings.HasPrefix(out, "email:   ada@example.com\nuid:     u1\nproject: demo-p\nprofile: p\ntoken:   ") || !strings.Contains(out, want) {
+		if err != nil || !strings.Contains(out, "\nprofile: p\ntoken:   ") || !strings.HasPrefix(out, "email:   ada@example.com\nuid:     u1\nproject: demo-p\nroles:   ") || !strings.Contains(out, want) {
 			t.Errorf("whoami = %q, %v; want %q", out, err, want)
 		}
+	}
+}
+
+// whoami shows the roles claim of the stored token, which is what backends
+// saw on its last use, and says how to see a change.
+func TestRoles(t *testing.T) {
+	jwt := func(payload string) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + "."
+	}
+	for payload, want := range map[string]string{
+		`{"sub":"u1"}`:                             "none (in the stored token: `gatehouse token --refresh` shows a change at once)",
+		`{"sub":"u1","roles":[]}`:                  "none (in the stored token",
+		`{"sub":"u1","roles":["admin","support"]}`: "admin, support (in the stored token",
+		`{"sub":"u1","roles":"admin"}`:             "not a list of role names (backends refuse such a token)",
+		`{"sub":"u1","roles":["a\u001b[2Jb"]}`:     `a\x1b[2Jb (in the stored token`,
+		`{"sub":"u1","roles":[1]}`:                 "not a list of role names",
+	} {
+		if got := roles(jwt(payload)); !strings.HasPrefix(got, want) {
+			t.Errorf("roles of %s = %q, want %q", payload, got, want)
+		}
+	}
+	if got := roles("not a token"); !strings.HasPrefix(got, "unknown") {
+		t.Errorf("roles of a non-JWT = %q", got)
 	}
 }
