@@ -30,7 +30,7 @@ import (
 func TestScenarioUpgrade(t *testing.T) {
 	e := needLifecycle(t)
 	t.Parallel()
-	commit := formerLayout(t, e)
+	commit, archive := formerLayout(t, e)
 	const project = "gatehouse-upgrade"
 	e.project(t, project, 0)
 	start := time.Now()
@@ -39,7 +39,7 @@ func TestScenarioUpgrade(t *testing.T) {
 	// the former program runs on the same stack (same state, same
 	// encryption salt), as a user's checkout before and after `git pull`.
 	s := e.newStack(t, project, false, "", nil)
-	old, compile := e.formerStack(t, s, commit)
+	old, compile := e.formerStack(t, s, commit, archive)
 	fmt.Printf("    upgrade: %s's program compiled in %.0fs\n", commit[:7], compile.Seconds())
 
 	// Each step's stacks fail the step that runs them.
@@ -53,26 +53,23 @@ func TestScenarioUpgrade(t *testing.T) {
 // formerLayout is the commit whose first deployment infra/plan's upgrade
 // fixtures hold (testdata/upgrade-from-SHORT, written by its
 // TestGenerateUpgradeFixtures): the last commit with the layout before one
-// list of backends. It is read from this clone's history; a shallow clone
-// lacks it (GitHub's checkout fetches it with fetch-depth: 0).
-func formerLayout(t *testing.T, e *env) string {
+// list of backends. Its program is read from testdata/former-SHORT.tar.gz
+// (git archive of the folders `pulumi up` reads), so the scenario does not
+// depend on how deep the clone is; TestFormerArchive keeps it equal to the
+// commit in history, and GATEHOUSE_UPGRADE_FIXTURES=1 writes it anew.
+func formerLayout(t *testing.T, e *env) (commit, archive string) {
 	t.Helper()
 	dirs, err := filepath.Glob(filepath.Join(e.root, "infra", "plan", "testdata", "upgrade-from-*"))
 	if err != nil || len(dirs) != 1 {
 		t.Fatalf("want one infra/plan/testdata/upgrade-from-COMMIT, found %v (%v)", dirs, err)
 	}
-	short := strings.TrimPrefix(filepath.Base(dirs[0]), "upgrade-from-")
-	out, err := exec.Command("git", "-C", e.root, "rev-parse", "--verify", "--quiet", short+"^{commit}").Output()
-	if err != nil {
-		msg := fmt.Sprintf("MISSING commit %s (the layout before one list of backends) in this clone's history: "+
-			"a shallow clone? Run `git fetch --unshallow`", short)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return strings.TrimSpace(string(out))
+	commit = strings.TrimPrefix(filepath.Base(dirs[0]), "upgrade-from-")
+	return commit, filepath.Join(e.root, "infra", "lifecycle", "testdata", "former-"+commit+".tar.gz")
 }
+
+// formerPaths are the files and folders of the former commit the scenario
+// deploys from: the project and stack files and what `pulumi up` builds.
+var formerPaths = []string{"Pulumi.yaml", "Pulumi.dev.yaml", "infra", "spec", "service"}
 
 // formerPatch is what is changed in the former program, in the test's copy
 // only (history is not edited); each text must occur once.
@@ -132,13 +129,12 @@ func (e *env) formerImageStandIn(t *testing.T, dir, commit string) string {
 // its own, patches it (formerPatch), compiles it and sets
 // it up on s's stack: the same backend, stack name and encryption salt, its
 // own stack file as it was then, with the stack's project and region.
-func (e *env) formerStack(t *testing.T, s *stack, commit string) (*stack, time.Duration) {
+func (e *env) formerStack(t *testing.T, s *stack, commit, archive string) (*stack, time.Duration) {
 	t.Helper()
 	dir := t.TempDir()
-	archive := exec.Command("bash", "-c", `set -o pipefail; git -C "$1" archive "$2" Pulumi.yaml Pulumi.dev.yaml infra spec service | tar -C "$3" -x`,
-		"archive", e.root, commit, dir)
-	if out, err := archive.CombinedOutput(); err != nil {
-		t.Fatalf("git archive %s: %v\n%s", commit, err, out)
+	if out, err := exec.Command("tar", "-C", dir, "-xzf", archive).CombinedOutput(); err != nil {
+		t.Fatalf("unpack %s's program (%s; GATEHOUSE_UPGRADE_FIXTURES=1 go test -run TestFormerArchive ./lifecycle/ writes it from history): %v\n%s",
+			commit, archive, err, out)
 	}
 	backend := filepath.Join(dir, "infra", "components", "backend.go")
 	src, err := os.ReadFile(backend)
