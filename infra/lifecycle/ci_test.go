@@ -389,15 +389,6 @@ func TestScenarioE(t *testing.T) {
 	fmt.Printf("    scenario e: %.0fs\n", time.Since(start).Seconds())
 }
 
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // TestScenarioF is scenario f: the README's steps for a stack deployed from
 // a laptop before the bootstrap, run as written, on the two-backend stack:
 // nothing is deleted or recreated, the bootstrap adopts every backend's

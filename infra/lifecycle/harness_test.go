@@ -6,8 +6,10 @@
 // module or infra's Go packages: the scenarios drive stack files and the
 // pulumi CLI, as a user does.
 //
-// Run with `make cloud-test` (every scenario, inside make test), or `make
-// cloud-ci-test` (scenarios e and f alone). Every scenario asserts on the engine's result and on
+// Run with `make cloud-test` (inside make test), `make cloud-ci-test`
+// (scenarios e and f alone) and `make cloud-upgrade-test` (the upgrade
+// scenario with its retiring of /v1; cloud-test runs its upgrade step
+// only). Every scenario asserts on the engine's result and on
 // the cloud's request log.
 package lifecycle
 
@@ -293,15 +295,7 @@ func (e *env) newCheckout(t testing.TB) string {
 		t.Fatalf("copy: %v\n%s", err, out)
 	}
 	for dir, bin := range map[string]string{dst: e.stackBin, filepath.Join(dst, "infra", "bootstrap"): e.bootBin} {
-		yml := filepath.Join(dir, "Pulumi.yaml")
-		b, err := os.ReadFile(yml)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = regexp.MustCompile(`(?m)^runtime: go$`).ReplaceAll(b, []byte("runtime:\n  name: go\n  options:\n    binary: "+bin))
-		if err := os.WriteFile(yml, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		runBinary(t, dir, bin)
 	}
 	return dst
 }
@@ -357,6 +351,25 @@ func (e *env) newStackIn(t testing.TB, dst, home, project string, boot bool, sta
 	}
 	s.config(cfg)
 	return s
+}
+
+// runBinary makes the Pulumi project in dir run the compiled program bin
+// (runtime.options.binary) instead of compiling its source again.
+func runBinary(t testing.TB, dir, bin string) {
+	t.Helper()
+	yml := filepath.Join(dir, "Pulumi.yaml")
+	b, err := os.ReadFile(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime := regexp.MustCompile(`(?m)^runtime: go$`)
+	if !runtime.Match(b) {
+		t.Fatalf("%s has no line `runtime: go`", yml)
+	}
+	b = runtime.ReplaceAll(b, []byte("runtime:\n  name: go\n  options:\n    binary: "+bin))
+	if err := os.WriteFile(yml, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func pluginsDir() string {
