@@ -148,7 +148,7 @@ func TestPulumiYAMLMatchesDefaults(t *testing.T) {
 		"serviceAccountIssuers": "[]", "corsOrigins": "[]", "imageTag": DefaultImageTag, "imageRegistry": "",
 		"identityPlatformExists": fmt.Sprint(DefaultIdentityExists), "extraGatewayRegions": "[]",
 		"existingServiceAccounts": fmt.Sprint(DefaultExistingSAs), "backends": DefaultBackends,
-		"allowSignUp":          "<nil>", // no default: unset has a meaning of its own
+		"allowSignUp":          "", // unset has a meaning of its own: Identity Platform's default, or what an adopted config has
 		"requireVerifiedEmail": fmt.Sprint(DefaultRequireVerified),
 	}
 	for key, w := range want {
