@@ -413,6 +413,24 @@ func concrete(v any) any {
 	return v
 }
 
+// readState reads the resources of a state file (`pulumi stack export`).
+func readState(t *testing.T, file string) []stateResource {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Deployment struct {
+			Resources []stateResource `json:"resources"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return st.Deployment.Resources
+}
+
 type stateResource struct {
 	URN      string         `json:"urn"`
 	Custom   bool           `json:"custom"`
@@ -643,23 +661,8 @@ func planAfterChange(t *testing.T, dst, state string, conf []string, file string
 // state (the docker.Image's registry password, in the state recorded from
 // 81c0a1b for the upgrade tests), and nothing in a clean input.
 func TestCredentialPathsFindTheOldToken(t *testing.T) {
-	b, err := os.ReadFile("testdata/upgrade-from-81c0a1b/v2.state.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Deployment struct {
-			Resources []struct {
-				URN    string         `json:"urn"`
-				Inputs map[string]any `json:"inputs"`
-			} `json:"resources"`
-		} `json:"deployment"`
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
 	var hits []string
-	for _, r := range st.Deployment.Resources {
+	for _, r := range readState(t, "testdata/upgrade-from-81c0a1b/v2.state.json") {
 		for _, k := range invariants.CredentialPaths(r.Inputs, "") {
 			hits = append(hits, r.URN+" "+k)
 		}

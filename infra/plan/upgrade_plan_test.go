@@ -3,7 +3,6 @@ package plan
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -271,22 +270,7 @@ const managedService = "gcp:projects/service:Service gateway-managed-service"
 // dropping it from the program only drops it from the state.
 func stateOnlyDelete(t *testing.T, stateFile, name string) {
 	t.Helper()
-	raw, err := os.ReadFile(stateFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Deployment struct {
-			Resources []struct {
-				URN    string         `json:"urn"`
-				Inputs map[string]any `json:"inputs"`
-			} `json:"resources"`
-		} `json:"deployment"`
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		t.Fatalf("%s: %v", stateFile, err)
-	}
-	for _, r := range st.Deployment.Resources {
+	for _, r := range readState(t, stateFile) {
 		if strings.HasSuffix(r.URN, "::"+name) {
 			if v, ok := r.Inputs["disableOnDestroy"].(bool); !ok || v {
 				t.Errorf("%s is deleted and was created with disableOnDestroy %v: its delete would disable it in Google", name, r.Inputs["disableOnDestroy"])
