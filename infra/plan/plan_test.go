@@ -318,6 +318,9 @@ func TestRealPlanAuthSettings(t *testing.T) {
 // the mocks would have accepted.
 func TestRealPlanCatchesProviderViolation(t *testing.T) {
 	needPulumi(t)
+	// Its own copy of the checkout and its own throw-away backend: it runs
+	// beside the other copies (the engine mostly waits on its plugins).
+	t.Parallel()
 	dst := copyProject(t)
 	file := filepath.Join(dst, "infra", "components", "accounts.go")
 	src, err := os.ReadFile(file)
@@ -539,6 +542,7 @@ func changed(p *preview) []string {
 // that depended on them until a preview of the unchanged code is all "same".
 func TestRealPlanCodeChangeTouchesOnlyImageAndService(t *testing.T) {
 	needPulumi(t)
+	t.Parallel() // its own copy of the checkout (copyProject)
 	dst := copyProject(t)
 	// With Firebase managed, the program reads the web app's config
 	// (firebase.getWebAppConfig); once the app id is known, from the state,
@@ -566,6 +570,7 @@ func TestRealPlanCodeChangeTouchesOnlyImageAndService(t *testing.T) {
 // build context, and so its hash, holds only its own and the shared code).
 func TestRealPlanCodeChangeToOneOfTwoBackends(t *testing.T) {
 	needPulumi(t)
+	t.Parallel() // its own copy of the checkout (copyProject)
 	dst := copyProject(t)
 	conf := []string{"-c", filepath.Join(dst, "Pulumi.v2.yaml"),
 		"gatehouse:manageFirebase=false", "gatehouse:firebaseProjectId=other-firebase-proj", "gatehouse:firebaseApiKey=AIzaStandIn"}

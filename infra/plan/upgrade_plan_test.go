@@ -128,6 +128,7 @@ func replaced(op string) bool {
 // document deploys: create-before-delete.
 func TestRealPlanUpgradeInPlace(t *testing.T) {
 	needPulumi(t)
+	t.Parallel() // its own copy of the checkout (copyProject)
 	dst := copyProject(t)
 	for _, stack := range upgradeStacks {
 		t.Run(stack, func(t *testing.T) {
@@ -185,6 +186,7 @@ func TestRealPlanUpgradeInPlace(t *testing.T) {
 // config's deletion; notes, the repository and the gateway stay.
 func TestRealPlanRetireV1(t *testing.T) {
 	needPulumi(t)
+	t.Parallel() // its own copy of the checkout (copyProject)
 	dst := copyProject(t)
 	conf := append([]string{"-c", filepath.Join(dst, "Pulumi.v2.yaml")}, firebaseOff...)
 	state, _ := settledState(t, dst, conf)
