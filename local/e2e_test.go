@@ -110,17 +110,23 @@ func cli(t *testing.T, creds, stdin string, args ...string) (int, string, string
 		"PATH=/usr/bin:/bin",
 	}
 	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	return runCLI(t, cmd)
+}
+
+// runCLI runs cmd and returns its exit code and output; a command that
+// could not run at all fails the test.
+func runCLI(t *testing.T, cmd *exec.Cmd) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return code, stdout.String(), stderr.String()
+	return code, out.String(), errOut.String()
 }
 
 func get(t *testing.T, url string, header map[string]string) (int, string) {

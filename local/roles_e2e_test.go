@@ -1,10 +1,8 @@
 package local
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -31,17 +29,7 @@ func cliWith(t *testing.T, creds string, env []string, args ...string) (int, str
 		"GOOGLE_OAUTH_ACCESS_TOKEN=" + operatorCanary,
 		"PATH=/usr/bin:/bin",
 	}, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, stdout.String(), stderr.String()
+	return runCLI(t, cmd)
 }
 
 // TestE2ERoles: roles from Firebase custom claims, end to end through the
