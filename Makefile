@@ -25,10 +25,10 @@ test: build-alone emulator web chromium ## @test Run every test: unit, process, 
 	@$(MAKE) --no-print-directory image-test IMAGE_STACKS="dev v2"
 	@$(MAKE) --no-print-directory plan-and-cloud-test
 
-# plan-test and cloud-test side by side. The lifecycle scenarios spend most of their time in the
-# engine's and the provider's own waits (about 1.8 of the 2 cores busy), and the plans fill them: make
-# test is minutes shorter than running the two in turn. plan-test's output is kept in a file and printed
-# after cloud-test's, so neither interleaves.
+# plan-test and cloud-test side by side, each with a Docker daemon of its own (plan-test's keeps its
+# store in .cache/docker-plan): one daemon would make them take turns, as local/image/docker.sh's lock
+# did before (plan-test's first preview waited out the whole of cloud-test). plan-test's output is kept
+# in a file and printed after cloud-test's, so neither interleaves.
 .PHONY: plan-and-cloud-test
 plan-and-cloud-test: ## @test plan-test and cloud-test at once (plan-test's output printed after cloud-test's)
 	@mkdir -p .cache; log=.cache/plan-test.log; \
@@ -215,7 +215,8 @@ plan-bootstrap: ## @plan Preview the CI bootstrap program (infra/bootstrap) offl
 .PHONY: plan-test
 plan-test: ## @test Test the real plans (stack and CI bootstrap): resources, providers, invariants, bad config, a planted violation
 	@echo "== real Pulumi plan (infra/plan)"
-	@cd infra && GATEHOUSE_PLAN_TEST=1 go test -count=1 -timeout 90m -v ./plan/ | grep --line-buffered -v '^=== RUN'
+	@GATEHOUSE_DOCKER_CACHE=$(CURDIR)/.cache/docker-plan local/image/docker.sh daemon bash -c "set -o pipefail; \
+	  cd infra && GATEHOUSE_PLAN_TEST=1 go test -count=1 -timeout 90m -v ./plan/ | grep --line-buffered -v '^=== RUN'"
 
 .PHONY: need-pulumi
 need-pulumi:
@@ -255,16 +256,14 @@ cloud: ## @gcp Run the local Google Cloud on 127.0.0.1:CLOUD_PORT (Ctrl-C stops;
 # its time and where it went.
 LIFECYCLE_TEST = cd infra && GATEHOUSE_LIFECYCLE_TEST=1 go test -count=1 -v -timeout 40m -parallel 4
 .PHONY: cloud-test
-# The upgrade in place (#26 item 2: the program of the layout before one list of backends deployed, then
-# today's `pulumi up` on the same state) runs here; its second step, retiring /v1 from the upgraded stack
-# (two more ups, ~30 s), runs in cloud-upgrade-test only: removing a backend with a real up is scenario d,
-# retiring /v1 is planned by plan-test (TestRealPlanRetireV1).
-cloud-test: ## @gcp Deploy scenarios (first deploy, code change, destroy/up, versions, CI path, adoption, fresh-project lag, upgrade in place) against the local Google Cloud
+# The upgrade (#26 item 2: the program of the layout before one list of backends deployed, today's
+# `pulumi up` on the same state, then retiring /v1 from the upgraded stack) runs here whole.
+cloud-test: ## @gcp Deploy scenarios (first deploy, code change, destroy/up, versions, CI path, adoption, fresh-project lag, upgrade in place, retiring /v1) against the local Google Cloud
 	@echo "== lifecycle scenarios against the local Google Cloud (infra/lifecycle)"
-	@local/image/docker.sh run bash -c "set -o pipefail; $(LIFECYCLE_TEST) -run 'TestScenario(ABC|D|E|F|G|Upgrade)$$' -skip 'TestScenarioUpgrade/retire-v1' ./lifecycle/ | grep --line-buffered -v '^=== RUN'"
+	@local/image/docker.sh run bash -c "set -o pipefail; $(LIFECYCLE_TEST) -run 'TestScenario(ABC|D|E|F|G|Upgrade)$$' ./lifecycle/ | grep --line-buffered -v '^=== RUN'"
 
 .PHONY: cloud-upgrade-test
-cloud-upgrade-test: ## @gcp The whole upgrade scenario against the local Google Cloud: upgrade in place, then retiring /v1
+cloud-upgrade-test: ## @gcp The upgrade scenario alone against the local Google Cloud: upgrade in place, then retiring /v1
 	@local/image/docker.sh run bash -c "set -o pipefail; $(LIFECYCLE_TEST) -run 'TestScenarioUpgrade$$' ./lifecycle/ | grep --line-buffered -v '^=== RUN'"
 
 # Scenarios e (the README's CI path: bootstrap as the owner, up as the deployer, preview as the

@@ -8,9 +8,8 @@
 //
 // Run with `make cloud-test` (inside make test), `make cloud-ci-test`
 // (scenarios e and f alone) and `make cloud-upgrade-test` (the upgrade
-// scenario with its retiring of /v1; cloud-test runs its upgrade step
-// only). Every scenario asserts on the engine's result and on
-// the cloud's request log.
+// scenario, with its retiring of /v1, alone). Every scenario asserts on the
+// engine's result and on the cloud's request log.
 package lifecycle
 
 import (
