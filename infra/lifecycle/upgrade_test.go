@@ -426,26 +426,25 @@ func retireV1(t *testing.T, e *env, s *stack) {
 	}
 
 	// The cloud: the new config created and the gateway moved to it before
-	// anything goes; then the old config, /v1's service and its account.
+	// anything goes; then the old config and /v1's service. /v1's account
+	// leaves the stack, not Google: stack accounts are retained on delete
+	// (infra/components NewStackAccount), so its delete calls nothing.
 	created := firstSeq(log, "apigateway.projects.locations.apis.configs.create", "", 200)
 	moved := firstSeq(log, "apigateway.projects.locations.gateways.patch", "", 200)
 	deletedCfg := firstSeq(log, "apigateway.projects.locations.apis.configs.delete", "/configs/"+oldConfig, 200)
-	deletedSvc, deletedAcct := 0, 0
+	deletedSvc := firstSeq(log, "run.projects.locations.services.delete", "/services/gatehouse", 200)
+	fmt.Printf("    retire /v1: request log: config %s created at #%d, gateway moved at #%d, then old config %s deleted at #%d, /v1's Cloud Run service at #%d; every change: %s\n",
+		newConfig, created, moved, oldConfig, deletedCfg, deletedSvc, changeLog(log))
+	if created == 0 || moved == 0 || deletedCfg == 0 || deletedSvc == 0 {
+		t.Fatalf("retire /v1: missing steps in the request log: create %d, move %d, delete config %d, service %d", created, moved, deletedCfg, deletedSvc)
+	}
+	if !(created < moved && moved < deletedCfg && moved < deletedSvc) {
+		t.Errorf("retire /v1: want the config created (#%d), the gateway moved (#%d), then the deletions (#%d, #%d)", created, moved, deletedCfg, deletedSvc)
+	}
 	for _, r := range log {
-		switch {
-		case r.MethodID == "run.projects.locations.services.delete" && strings.HasSuffix(r.Path, "/services/gatehouse") && r.Code == 200:
-			deletedSvc = r.Seq
-		case r.MethodID == "iam.projects.serviceAccounts.delete" && strings.Contains(r.Path, "/gatehouse-runtime@") && r.Code == 200:
-			deletedAcct = r.Seq
+		if r.MethodID == "iam.projects.serviceAccounts.delete" {
+			t.Errorf("retire /v1: #%d deleted an account (%s): stack accounts are retained", r.Seq, r.Path)
 		}
-	}
-	fmt.Printf("    retire /v1: request log: config %s created at #%d, gateway moved at #%d, then old config %s deleted at #%d, /v1's Cloud Run service at #%d, its account at #%d; every change: %s\n",
-		newConfig, created, moved, oldConfig, deletedCfg, deletedSvc, deletedAcct, changeLog(log))
-	if created == 0 || moved == 0 || deletedCfg == 0 || deletedSvc == 0 || deletedAcct == 0 {
-		t.Fatalf("retire /v1: missing steps in the request log: create %d, move %d, delete config %d, service %d, account %d", created, moved, deletedCfg, deletedSvc, deletedAcct)
-	}
-	if !(created < moved && moved < deletedCfg && moved < deletedSvc && moved < deletedAcct) {
-		t.Errorf("retire /v1: want the config created (#%d), the gateway moved (#%d), then the deletions (#%d, #%d, #%d)", created, moved, deletedCfg, deletedSvc, deletedAcct)
 	}
 	for _, r := range mutations(log) {
 		if r.Seq < moved && r.Seq != created {
@@ -468,10 +467,11 @@ func retireV1(t *testing.T, e *env, s *stack) {
 	if paths := storedPaths(t, cloudAfter, project, newConfig); hasPrefix(paths, "/v1/") || !hasPrefix(paths, "/v2/") {
 		t.Errorf("retire /v1: the new config's document routes %v, want /v2/ and no /v1/", paths)
 	}
-	for _, n := range []string{v1Service, v1Account} {
-		if cloudAfter[n] != nil {
-			t.Errorf("retire /v1: %s is still in the cloud", n)
-		}
+	if cloudAfter[v1Service] != nil {
+		t.Errorf("retire /v1: %s is still in the cloud", v1Service)
+	}
+	if cloudAfter[v1Account] == nil {
+		t.Errorf("retire /v1: %s left the cloud; stack accounts are retained on delete", v1Account)
 	}
 	if fingerprint(cloudAfter[notesService]) != fingerprint(cloudBefore[notesService]) || cloudAfter[notesService] == nil {
 		t.Errorf("retire /v1: notes' Cloud Run service changed")

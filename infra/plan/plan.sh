@@ -2,7 +2,7 @@
 # A real `pulumi preview` of the stack, offline, with no cloud account: the engine, the Go language
 # host and the gcp/docker providers' own input checks all run; nothing can leave the machine.
 #
-#   infra/plan/plan.sh [-o DIR] [-p PROJECT_DIR] [-c CONFIG.yaml] [-n] [-s STATE.json] [KEY=VALUE ...]
+#   infra/plan/plan.sh [-o DIR] [-p PROJECT_DIR] [-c CONFIG.yaml] [-n] [-j] [-s STATE.json] [KEY=VALUE ...]
 #
 #   -o DIR          where plan.json (pulumi preview --json) and plan.txt (the readable diff) go
 #                   (default: .cache/plan in the checkout)
@@ -13,6 +13,8 @@
 #                   (default: gcp:project and gcp:region only); infra/bootstrap's Pulumi.example.yaml
 #                   for the bootstrap
 #   -n              no Docker daemon (a program without the docker provider)
+#   -j              plan.json (and plan.err) only: one preview instead of two, no readable diff
+#                   (plan.txt); the tests read the JSON, and each preview compiles the program anew
 #   -s STATE.json   a deployment (`pulumi stack export` format) imported into the throw-away stack
 #                   first, so the preview diffs against it instead of planning a fresh stack
 #   KEY=VALUE       extra stack config, such as gatehouse:minInstances=5 (tests use it for bad config)
@@ -34,15 +36,16 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd -P)
-out=$repo/.cache/plan project=$repo state="" base="" docker=1
-while getopts "o:p:c:ns:" opt; do
+out=$repo/.cache/plan project=$repo state="" base="" docker=1 text=1
+while getopts "o:p:c:njs:" opt; do
   case $opt in
     o) out=$OPTARG ;;
     p) project=$OPTARG ;;
     c) base=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
     n) docker=0 ;;
+    j) text=0 ;;
     s) state=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
-    *) echo "usage: $0 [-o DIR] [-p PROJECT_DIR] [-c CONFIG.yaml] [-n] [-s STATE.json] [KEY=VALUE ...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-o DIR] [-p PROJECT_DIR] [-c CONFIG.yaml] [-n] [-j] [-s STATE.json] [KEY=VALUE ...]" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -105,15 +108,18 @@ inner() {
   local conf="$work/Pulumi.plan.yaml" rc=0
   p() { pulumi --cwd "$project" --non-interactive "$@"; }
   # `stack init` writes the passphrase's salt to Pulumi.plan.yaml in the project: remove it on the
-  # way out (the run's own config is in $work), unless the project had one already.
-  local salt="$project/Pulumi.plan.yaml"
-  if [ ! -e "$salt" ]; then trap "rm -f $(printf %q "$salt")" EXIT; fi
+  # way out (the run's own config is in $work), unless the project had one already. This trap
+  # replaces the script's own (with -n, inner runs in the script's shell), so it removes $work too.
+  local salt="$project/Pulumi.plan.yaml" keep=""
+  [ ! -e "$salt" ] || keep=1
+  trap "[ -n '$keep' ] || rm -f $(printf %q "$salt"); rm -rf $(printf %q "$work")" EXIT
   p stack init plan >/dev/null
   if [ -n "$state" ]; then p stack import --stack plan --file "$state" >/dev/null; fi
   for kv in "$@"; do
     p config set --stack plan --config-file "$conf" --path "${kv%%=*}" "${kv#*=}"
   done
   p preview --stack plan --config-file "$conf" --json >"$out/plan.json" 2>"$out/plan.err" || rc=$?
+  [ "$text" = 1 ] || return $rc
   p preview --stack plan --config-file "$conf" --diff --color never >"$out/plan.txt" 2>&1 || true
   if [ -s "$out/plan.json" ] && "$work/planfile" summary "$out/plan.json" >"$out/summary.txt" 2>/dev/null; then
     printf '\nEvery resource by type, name and parent (from plan.json):\n' >>"$out/plan.txt"
@@ -123,7 +129,7 @@ inner() {
   return $rc
 }
 export -f inner
-export project work out state
+export project work out state text
 if [ "$docker" = 1 ]; then
   "$repo/local/image/docker.sh" daemon bash -c 'inner "$@"' inner "$@"
 else

@@ -59,12 +59,15 @@ func needPulumi(t *testing.T) {
 	}
 }
 
-// runPlan runs plan.sh on project with extra config; it returns the parsed
-// plan (when one was written), everything printed, and the exit error.
+// runPlan runs plan.sh -j on project with extra config; it returns the
+// parsed plan (when one was written), everything printed (plan.err
+// included), and the exit error.
 func runPlan(t *testing.T, project string, config ...string) (*preview, string, error) {
 	t.Helper()
 	out := t.TempDir()
-	args := append([]string{"-o", out, "-p", project}, config...)
+	// -j: the JSON plan only, which is all the tests read (one preview, not
+	// two: each compiles the program anew). make plan keeps the readable diff.
+	args := append([]string{"-j", "-o", out, "-p", project}, config...)
 	cmd := exec.Command("./plan.sh", args...)
 	salt := filepath.Join(project, "Pulumi.plan.yaml")
 	_, before := os.Stat(salt)
