@@ -144,11 +144,12 @@ func newest(t *testing.T, pattern string) int {
 }
 
 // assertAllGone waits for every port of the twin to be free again: the
-// gateway, the backend and the emulator are all gone.
-func assertAllGone(t *testing.T, p ports, out *syncbuf.Buffer) {
+// gateway, the backends (more: the ports of backends after the first) and
+// the emulator are all gone.
+func assertAllGone(t *testing.T, p ports, out *syncbuf.Buffer, more ...int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for _, port := range []int{p.gateway, p.backend, p.auth} {
+	for _, port := range append([]int{p.gateway, p.backend, p.auth}, more...) {
 		for !testenv.PortFree(port) {
 			if time.Now().After(deadline) {
 				t.Fatalf("port %d still held 20 s after the twin was stopped: an orphan is left\n%s", port, out.String())
@@ -172,6 +173,10 @@ func waitDone(t *testing.T, done chan error, out *syncbuf.Buffer) error {
 func TestStopsEveryWay(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The same recipe shape as `make local`: build elsewhere, then exec.
 	makefile := filepath.Join(dir, "Makefile")
 	if err := os.WriteFile(makefile, []byte("local:\n\t@exec $(TWIN) $(ARGS)\n"), 0o644); err != nil {
@@ -184,32 +189,39 @@ func TestStopsEveryWay(t *testing.T) {
 		// wantClean: the starting process exits 0 with nothing on its output
 		// that reads as a failure.
 		wantClean bool
+		// stackFile, when set, is the stack file the twin runs; its banner
+		// must show every backend's calls (bannerCalls).
+		stackFile string
 	}{
-		{"SIGTERM to the twin", false, func(t *testing.T, _ *exec.Cmd) {
+		{"SIGTERM to the twin (two backends)", false, func(t *testing.T, _ *exec.Cmd) {
 			_ = syscall.Kill(newest(t, "^"+regexp.QuoteMeta(bin)+" "), syscall.SIGTERM)
-		}, true},
+		}, true, "Pulumi.v2.yaml"},
 		{"SIGINT to the twin", false, func(t *testing.T, _ *exec.Cmd) {
 			_ = syscall.Kill(newest(t, "^"+regexp.QuoteMeta(bin)+" "), syscall.SIGINT)
-		}, true},
+		}, true, ""},
 		{"SIGHUP (terminal closed)", false, func(t *testing.T, _ *exec.Cmd) {
 			_ = syscall.Kill(newest(t, "^"+regexp.QuoteMeta(bin)+" "), syscall.SIGHUP)
-		}, true},
-		{"its parent killed", false, func(t *testing.T, cmd *exec.Cmd) { _ = cmd.Process.Kill() }, false},
-		{"Ctrl-C under make (INT to the group)", true, func(t *testing.T, cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }, false},
+		}, true, ""},
+		{"its parent killed", false, func(t *testing.T, cmd *exec.Cmd) { _ = cmd.Process.Kill() }, false, ""},
+		{"Ctrl-C under make (INT to the group)", true, func(t *testing.T, cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }, false, ""},
 		{"kill -INT <make pid>", true, func(t *testing.T, _ *exec.Cmd) {
 			_ = syscall.Kill(newest(t, "make --no-print-directory -f "+regexp.QuoteMeta(makefile)), syscall.SIGINT)
-		}, false},
+		}, false, ""},
 		{"kill -TERM <make pid>", true, func(t *testing.T, _ *exec.Cmd) {
 			_ = syscall.Kill(newest(t, "make --no-print-directory -f "+regexp.QuoteMeta(makefile)), syscall.SIGTERM)
-		}, false},
+		}, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := freePorts(t)
+			args := p.args()
+			if tt.stackFile != "" {
+				args += " --stack-file " + filepath.Join(root, tt.stackFile)
+			}
 			// Without make, bash is the parent and waits (no exec), as a shell does.
-			shell := bin + " " + p.args() + "; exit $?"
+			shell := bin + " " + args + "; exit $?"
 			if tt.viaMake {
-				shell = fmt.Sprintf("exec make --no-print-directory -f %s local TWIN=%s ARGS='%s'", makefile, bin, p.args())
+				shell = fmt.Sprintf("exec make --no-print-directory -f %s local TWIN=%s ARGS='%s'", makefile, bin, args)
 			}
 			cmd, out, done := start(t, shell)
 			// The banner tells the truth: loopback backend, the installed CLI.
@@ -221,6 +233,17 @@ func TestStopsEveryWay(t *testing.T) {
 			if strings.Contains(out.String(), "go run") {
 				t.Errorf("banner still runs the CLI with go run:\n%s", out.String())
 			}
+			// The second backend's port, from the banner, must be freed too.
+			var more []int
+			if tt.stackFile != "" {
+				bannerCalls(t, out.String(), fmt.Sprintf("http://127.0.0.1:%d", p.gateway))
+				m := regexp.MustCompile(`(?m)^  notes +http://127\.0\.0\.1:(\d+) `).FindStringSubmatch(out.String())
+				if m == nil {
+					t.Fatalf("the banner names no port for notes:\n%s", out.String())
+				}
+				n, _ := strconv.Atoi(m[1])
+				more = append(more, n)
+			}
 			tt.stop(t, cmd)
 			err := waitDone(t, done, out)
 			if tt.wantClean && err != nil {
@@ -229,7 +252,7 @@ func TestStopsEveryWay(t *testing.T) {
 			if strings.Contains(out.String(), "Error 1") || strings.Contains(out.String(), "twin:") {
 				t.Errorf("output reads as a failure:\n%s", out.String())
 			}
-			assertAllGone(t, p, out)
+			assertAllGone(t, p, out, more...)
 		})
 	}
 }
@@ -342,27 +365,19 @@ func TestStackBackends(t *testing.T) {
 	}
 }
 
-// TestBannerShowsEveryBackendsCalls: the banner prints every backend's
-// example calls, derived from its fragment: for Pulumi.v2.yaml, the notes
-// backend's calls too, and its JSON POST also as curl with the
-// Content-Type a JSON operation needs.
-func TestBannerShowsEveryBackendsCalls(t *testing.T) {
-	bin := binary(t)
-	p := freePorts(t)
-	root, _ := filepath.Abs("../../..")
-	cmd, out, done := start(t, fmt.Sprintf("%s %s --stack-file %s; exit $?", bin, p.args(), filepath.Join(root, "Pulumi.v2.yaml")))
-	gateway := fmt.Sprintf("http://127.0.0.1:%d", p.gateway)
+// bannerCalls: the banner prints every backend's example calls, derived
+// from its fragment: for Pulumi.v2.yaml, the notes backend's calls too, and
+// its JSON POST also as curl with the Content-Type a JSON operation needs.
+func bannerCalls(t *testing.T, banner, gateway string) {
+	t.Helper()
 	for _, want := range []string{
 		"# v1 (service/hello/openapi.yaml)\n  gatehouse call /v1/admin/hello   # 403 without the role admin\n  gatehouse call /v1/hello\n  gatehouse call /v1/me\n",
 		"# notes (service/notes/openapi.yaml)\n  gatehouse call /v2/admin/stats   # 403 without the role admin\n  gatehouse call /v2/notes\n  gatehouse call POST /v2/notes -d '{\"text\":\"buy milk\"}'\n",
 		"gatehouse claims set you@example.com '{\"roles\":[\"admin\"]}'\n  gatehouse token --refresh && gatehouse call /v1/admin/hello\n",
 		`curl -H "Authorization: Bearer $(gatehouse token)" -H 'Content-Type: application/json' -d '{"text":"buy milk"}' ` + gateway + "/v2/notes\n",
 	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	_ = waitDone(t, done, out)
-	assertAllGone(t, p, out)
 }
