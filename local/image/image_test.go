@@ -114,7 +114,8 @@ func buildImageFrom(t testing.TB, contextDir, dockerfile string, args map[string
 	if err := WriteContextTar(&tarball, contextDir, files); err != nil {
 		t.Fatal(err)
 	}
-	argv := []string{"build", "--network", "host", "--platform", platform, "-f", filepath.ToSlash(rel), "-t", tag}
+	cli, env := buildKit(t)
+	argv := append(cli[1:], "--network", "host", "--platform", platform, "-f", filepath.ToSlash(rel), "-t", tag)
 	keys := make([]string, 0, len(args))
 	for k := range args {
 		keys = append(keys, k)
@@ -123,13 +124,41 @@ func buildImageFrom(t testing.TB, contextDir, dockerfile string, args map[string
 	for _, k := range keys {
 		argv = append(argv, "--build-arg", k+"="+args[k])
 	}
-	build := exec.Command("docker", append(argv, "-")...)
+	build := exec.Command(cli[0], append(argv, "-")...)
+	build.Env = append(os.Environ(), env...)
 	build.Stdin = &tarball
 	out, err := build.CombinedOutput()
 	if err != nil {
 		return out, fmt.Errorf("docker build of %s: %w", rel, err)
 	}
 	return out, nil
+}
+
+// buildKit is the command (and environment) that builds an image with
+// BuildKit, as pulumi up does: pulumi-docker's docker.Image builds with
+// BuildKit unless told otherwise (provider/image.go: defaultBuilder "2"),
+// and the backends' Dockerfile needs it (RUN --mount). The Docker CLI builds
+// with BuildKit through buildx from version 23 on (without buildx it falls
+// back to the legacy builder); older CLIs, such as Debian 12's docker.io
+// that local/image/docker.sh installs, have it built in with
+// DOCKER_BUILDKIT=1.
+func buildKit(t testing.TB) (cli, env []string) {
+	t.Helper()
+	if exec.Command("docker", "buildx", "version").Run() == nil {
+		return []string{"docker", "buildx", "build", "--load"}, nil
+	}
+	for _, c := range []string{"docker", "/usr/bin/docker"} {
+		v, err := exec.Command(c, "version", "--format", "{{.Client.Version}}").Output()
+		if err != nil {
+			continue
+		}
+		major, _, _ := strings.Cut(strings.TrimSpace(string(v)), ".")
+		if n, err := strconv.Atoi(major); err == nil && n < 23 {
+			return []string{c, "build"}, []string{"DOCKER_BUILDKIT=1"}
+		}
+	}
+	t.Fatal("no Docker CLI here builds with BuildKit: install the buildx plugin (docker-buildx), or Debian's docker.io (a CLI before 23 has BuildKit built in)")
+	return nil, nil
 }
 
 func freePort(t testing.TB) int {
