@@ -18,12 +18,7 @@ import (
 // depends on the emulator): signup, the emulator's refusals in plain words,
 // login, a refresh through the Secure Token API, logout.
 func TestE2ECLIAccountLifecycle(t *testing.T) {
-	if emuTwin == nil {
-		t.Skip("npm is not installed: no Firebase Auth emulator")
-	}
-	if err := emuTwin.ResetAuth(); err != nil {
-		t.Fatal(err)
-	}
+	freshAuth(t)
 	creds := filepath.Join(t.TempDir(), "credentials.json")
 	signup := func(email, pw string) (int, string, string) {
 		return cli(t, creds, pw+"\n", "signup", "--email", email, "--password-stdin")
@@ -81,16 +76,7 @@ func TestE2ECLIAccountLifecycle(t *testing.T) {
 // `gatehouse help call` shows calls that work: each example, run as a
 // shell would run it, against the twin's /v1 backend, answers 2xx.
 func TestE2EHelpCallExamplesWork(t *testing.T) {
-	if emuTwin == nil {
-		t.Skip("npm is not installed: no Firebase Auth emulator")
-	}
-	if err := emuTwin.ResetAuth(); err != nil {
-		t.Fatal(err)
-	}
-	creds := filepath.Join(t.TempDir(), "credentials.json")
-	if code, out, stderr := cli(t, creds, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin"); code != 0 {
-		t.Fatalf("signup = %d %q %q", code, out, stderr)
-	}
+	creds := signedUp(t)
 	_, help, _ := cli(t, creds, "", "help", "call")
 	_, examples, found := strings.Cut(help, "Examples:\n")
 	examples, _, _ = strings.Cut(examples, "\n\n")
@@ -160,16 +146,7 @@ func editSession(t *testing.T, path, profile string, edit func(map[string]any)) 
 // Pulumi.v2.yaml answers 2xx, the notes POST with its JSON body included,
 // except those that say they need a role, which answer 403.
 func TestE2EExampleCallsWork(t *testing.T) {
-	if emuTwin == nil {
-		t.Skip("npm is not installed: no Firebase Auth emulator")
-	}
-	if err := emuTwin.ResetAuth(); err != nil {
-		t.Fatal(err)
-	}
-	creds := filepath.Join(t.TempDir(), "credentials.json")
-	if code, out, stderr := cli(t, creds, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin"); code != 0 {
-		t.Fatalf("signup = %d %q %q", code, out, stderr)
-	}
+	creds := signedUp(t)
 	ran := map[string]int{}
 	for _, b := range emuBackends {
 		lines, err := spec.ExampleLines(b.Fragment, emuTwin.GatewayURL)

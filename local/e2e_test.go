@@ -99,6 +99,30 @@ func setup(m *testing.M) int {
 	return m.Run()
 }
 
+// freshAuth: the emulator twin with no accounts (its tests skip outside CI
+// without npm; TestMain fails under CI).
+func freshAuth(t *testing.T) {
+	t.Helper()
+	if emuTwin == nil {
+		t.Skip("npm is not installed: no Firebase Auth emulator")
+	}
+	if err := emuTwin.ResetAuth(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signedUp: freshAuth, then ada@example.com (password correct-horse)
+// signed up with the CLI; it returns the CLI's credentials file.
+func signedUp(t *testing.T) string {
+	t.Helper()
+	freshAuth(t)
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+	if code, out, stderr := cli(t, creds, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin"); code != 0 {
+		t.Fatalf("signup = %d %q %q\n%s", code, out, stderr, childLog.String())
+	}
+	return creds
+}
+
 // cli runs the gatehouse binary against the emulator twin.
 func cli(t *testing.T, creds, stdin string, args ...string) (int, string, string) {
 	t.Helper()
@@ -162,22 +186,11 @@ func doBody(t *testing.T, method, url string, header map[string]string, body str
 }
 
 func TestE2EWithEmulatorAndCLI(t *testing.T) {
-	if emuTwin == nil {
-		t.Skip("npm is not installed: no Firebase Auth emulator")
-	}
-	if err := emuTwin.ResetAuth(); err != nil {
-		t.Fatal(err)
-	}
-	creds := filepath.Join(t.TempDir(), "credentials.json")
-
-	code, out, stderr := cli(t, creds, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin")
-	if code != 0 {
-		t.Fatalf("signup = %d %q %q\n%s", code, out, stderr, childLog.String())
-	}
-	if code, out, stderr = cli(t, creds, "correct-horse\n", "login", "--email", "ada@example.com", "--password-stdin"); code != 0 {
+	creds := signedUp(t)
+	if code, out, stderr := cli(t, creds, "correct-horse\n", "login", "--email", "ada@example.com", "--password-stdin"); code != 0 {
 		t.Fatalf("login = %d %q %q", code, out, stderr)
 	}
-	code, out, stderr = cli(t, creds, "", "call", "/v1/hello")
+	code, out, stderr := cli(t, creds, "", "call", "/v1/hello")
 	if code != 0 || strings.TrimSpace(out) != `{"message":"Hello, ada@example.com!"}` {
 		t.Errorf("call /v1/hello = %d %q %q", code, out, stderr)
 	}

@@ -39,17 +39,8 @@ func cliWith(t *testing.T, creds string, env []string, args ...string) (int, str
 // claims and refreshing gives 403 again; a client-sent userinfo header
 // claiming admin changes nothing.
 func TestE2ERoles(t *testing.T) {
-	if emuTwin == nil {
-		t.Skip("npm is not installed: no Firebase Auth emulator")
-	}
-	if err := emuTwin.ResetAuth(); err != nil {
-		t.Fatal(err)
-	}
-	user := filepath.Join(t.TempDir(), "user.json")         // the user's sessions
+	user := signedUp(t)                                     // the user's sessions
 	operator := filepath.Join(t.TempDir(), "operator.json") // the operator has none
-	if code, out, stderr := cli(t, user, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin"); code != 0 {
-		t.Fatalf("signup = %d %q %q", code, out, stderr)
-	}
 	admin := func() (int, string) {
 		t.Helper()
 		code, out, _ := cli(t, user, "", "call", "/v1/admin/hello")
@@ -154,17 +145,8 @@ func subject(t *testing.T, tok string) string {
 // listener that counts connections, the CLI never connects; and the real
 // emulator's account keeps its claims.
 func TestE2EClaimsRefusedNothingSent(t *testing.T) {
-	if emuTwin == nil {
-		t.Skip("npm is not installed: no Firebase Auth emulator")
-	}
-	if err := emuTwin.ResetAuth(); err != nil {
-		t.Fatal(err)
-	}
-	user := filepath.Join(t.TempDir(), "user.json")
+	signedUp(t) // the account the operator sets claims on
 	operator := filepath.Join(t.TempDir(), "operator.json")
-	if code, _, stderr := cli(t, user, "correct-horse\n", "signup", "--email", "ada@example.com", "--password-stdin"); code != 0 {
-		t.Fatalf("signup: %s", stderr)
-	}
 	if code, _, stderr := cliWith(t, operator, nil, "claims", "set", "ada@example.com", `{"roles":["support"]}`); code != 0 {
 		t.Fatalf("claims set: %s", stderr)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -286,7 +287,7 @@ func TestScenarioE(t *testing.T) {
 		}
 	}
 	fmt.Printf("    the deployer's up was granted (permission <- first call that needed it):\n")
-	for _, p := range sortedKeys(used) {
+	for _, p := range slices.Sorted(maps.Keys(used)) {
 		fmt.Printf("      %-45s <- %s\n", p, used[p])
 	}
 
@@ -350,7 +351,7 @@ func TestScenarioE(t *testing.T) {
 		t.Errorf("e: the previewer's project roles are %v, want its custom role only", r)
 	}
 	fmt.Printf("    the previewer's preview was granted:\n")
-	for _, p := range sortedKeys(previewUsed) {
+	for _, p := range slices.Sorted(maps.Keys(previewUsed)) {
 		fmt.Printf("      %-45s <- %s\n", p, previewUsed[p])
 	}
 	for _, p := range previewerPerms {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -338,7 +339,7 @@ func upgradeInPlace(t *testing.T, e *env, old, s *stack) {
 		}
 	}
 	sort.Strings(added)
-	fmt.Printf("    upgrade: the gateway serves %s, routing %v to %s as %s did (added since: %v)\n", newConfig, sortedKeys(oldRoutes), uri, oldConfig, added)
+	fmt.Printf("    upgrade: the gateway serves %s, routing %v to %s as %s did (added since: %v)\n", newConfig, slices.Sorted(maps.Keys(oldRoutes)), uri, oldConfig, added)
 	outAfter := s.outputs()
 	for _, k := range []string{"gatewayUrl", "backendUrl", "runtimeServiceAccount", "gatewayServiceAccount", "firebaseApiKey"} {
 		if outAfter[k] != outBefore[k] || outAfter[k] == nil {
@@ -694,16 +695,7 @@ func storedRoutes(t *testing.T, objects map[string]map[string]any, project, conf
 // sorted.
 func storedPaths(t *testing.T, objects map[string]map[string]any, project, config string) []string {
 	t.Helper()
-	return sortedKeys(storedRoutes(t, objects, project, config))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(storedRoutes(t, objects, project, config)))
 }
 
 func hasPrefix(paths []string, prefix string) bool {

@@ -139,9 +139,10 @@ func buildImageFrom(t testing.TB, contextDir, dockerfile string, args map[string
 // BuildKit unless told otherwise (provider/image.go: defaultBuilder "2"),
 // and the backends' Dockerfile needs it (RUN --mount). The Docker CLI builds
 // with BuildKit through buildx from version 23 on (without buildx it falls
-// back to the legacy builder); older CLIs, such as Debian 12's docker.io
-// that local/image/docker.sh installs, have it built in with
-// DOCKER_BUILDKIT=1.
+// back to the legacy builder); older CLIs have it built in with
+// DOCKER_BUILDKIT=1. On a machine with no Docker engine (this project's CI
+// machine has Docker's 28 CLI alone), local/image/docker.sh installs
+// Debian 12's docker.io, whose /usr/bin/docker is such a CLI.
 func buildKit(t testing.TB) (cli, env []string) {
 	t.Helper()
 	if exec.Command("docker", "buildx", "version").Run() == nil {
