@@ -132,7 +132,7 @@ func TestStackNeeds(t *testing.T) {
 	if len(fb.DeployRoles) != len(base.DeployRoles) {
 		t.Errorf("Firebase adds deploy roles %v: it needs single permissions, not roles/firebase.admin", Roles(fb.DeployRoles[len(base.DeployRoles):]))
 	}
-	if got := strings.Join(Names(fb.DeployPermissions), " "); got != "firebase.projects.get firebase.clients.create firebase.clients.get firebaseauth.configs.get" {
+	if got := strings.Join(Names(fb.DeployPermissions), " "); got != "firebase.projects.get firebase.clients.create firebase.clients.get firebaseauth.configs.get firebaseauth.configs.update" {
 		t.Errorf("Firebase's deploy permissions = %s", got)
 	}
 	if got := strings.Join(Names(fb.PreviewPermissions), " "); got != "serviceusage.services.use firebase.clients.get" {

@@ -18,6 +18,9 @@ import (
 // firebase.projects.get, resourcemanager.projects.get and
 // serviceusage.services.list (https://firebase.google.com/docs/projects/iam/permissions#required-permissions);
 // the deployer has the last two through roles/serviceusage.serviceUsageAdmin.
+// Identity Platform's config methods check firebaseauth.configs.get and
+// .update (roles/firebaseauth.admin holds both, roles/firebaseauth.viewer
+// the first: https://firebase.google.com/docs/projects/iam/permissions).
 // An existing Firebase project (manageFirebase false) needs nothing.
 func firebaseAuthNeeds(manage bool) Needs {
 	if !manage {
@@ -30,6 +33,7 @@ func firebaseAuthNeeds(manage bool) Needs {
 			{"firebase.clients.create", "create the web app (projects.webApps.create)"},
 			{"firebase.clients.get", "read the web app and its configuration, the API key the stack exports (projects.webApps.get, projects.webApps.getConfig)"},
 			{"firebaseauth.configs.get", "adopt the Identity Platform configuration the CI bootstrap initialised (gatehouse:identityPlatformExists imports it: projects.getConfig)"},
+			{"firebaseauth.configs.update", "apply gatehouse:allowSignUp to that configuration (the engine imports it, then updates client.permissions.disabledUserSignup: projects.updateConfig)"},
 		},
 		PreviewPermissions: []Permission{
 			{"firebase.clients.get", "read the web app's configuration, which a preview looks up once the app exists (projects.webApps.getConfig)"},
@@ -115,7 +119,7 @@ func NewFirebaseAuth(ctx *pulumi.Context, name string, args *FirebaseAuthArgs, o
 		if args.Exists {
 			authOpts = append(authOpts,
 				pulumi.Import(pulumi.ID("projects/"+args.Project+"/config")),
-				pulumi.IgnoreChanges(AdoptedIgnores(args.AllowSignUp != nil)))
+				pulumi.IgnoreChanges(adoptedIgnores(args.AllowSignUp != nil)))
 		}
 		auth, err := identityplatform.NewConfig(ctx, name+"-auth", EmailPasswordAuth(fb.Project, args.AllowSignUp), withParent(c, authOpts...)...)
 		if err != nil {
@@ -142,11 +146,11 @@ func NewFirebaseAuth(ctx *pulumi.Context, name string, args *FirebaseAuthArgs, o
 	return c, nil
 }
 
-// AdoptedIgnores are the inputs of an adopted Identity Platform config that
+// adoptedIgnores are the inputs of an adopted Identity Platform config that
 // gatehouse leaves as they are in Google: all of them, but the sign-up
 // setting when the stack manages it (then only its sibling permission,
 // disabledUserDeletion, is left as it is).
-func AdoptedIgnores(manageSignUp bool) []string {
+func adoptedIgnores(manageSignUp bool) []string {
 	client := "client"
 	if manageSignUp {
 		client = "client.permissions.disabledUserDeletion"

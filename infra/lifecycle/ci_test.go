@@ -260,9 +260,21 @@ func TestScenarioE(t *testing.T) {
 		}
 	}
 
-	// The deploy workflow: `up` as the deployer. The one test-only step:
-	// images go to the cloud's registry.
-	main.config(map[string]string{"gatehouse:imageRegistry": e.registry})
+	// The deploy workflow: `up` as the deployer, with sign-up closed
+	// (gatehouse:allowSignUp false, as the README advises for an internal
+	// API), which updates the configuration the bootstrap initialised open.
+	// The one test-only step: images go to the cloud's registry.
+	main.config(map[string]string{"gatehouse:imageRegistry": e.registry, "gatehouse:allowSignUp": "false"})
+	authConfig := "/identitytoolkit/v2/projects/" + project + "/config"
+	signUpClosed := func() bool {
+		c := e.googleCall(t, ownerToken, http.MethodGet, authConfig, nil)
+		client, _ := c["client"].(map[string]any)
+		perms, _ := client["permissions"].(map[string]any)
+		return perms["disabledUserSignup"] == true
+	}
+	if signUpClosed() {
+		t.Fatal("e: sign-up is closed before the deploy: the update below would prove nothing")
+	}
 	deployToken, err := e.githubJob(t, provider, deployer, repoClaims(repoID))
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +283,9 @@ func TestScenarioE(t *testing.T) {
 	from := e.seq(t) + 1
 	if out, err := main.up("e: main stack up (the deploy job, as the deployer)"); err != nil {
 		t.Fatalf("e: the main stack's up as the deployer failed: %v\n%s", err, diagnostics(out))
+	}
+	if !signUpClosed() {
+		t.Error("e: the deployer's up left sign-up open in the adopted Identity Platform configuration")
 	}
 	log := e.requests(t, project, from)
 	for _, r := range log {
@@ -304,6 +319,10 @@ func TestScenarioE(t *testing.T) {
 	}
 	needed := func(what string, take, give func()) {
 		destroy()
+		// The configuration is retained on destroy: open sign-up again, as
+		// the bootstrap left it, so that each first deploy updates it.
+		e.googleCall(t, ownerToken, http.MethodPatch, authConfig+"?updateMask=client.permissions.disabledUserSignup",
+			map[string]any{"client": map[string]any{"permissions": map[string]any{"disabledUserSignup": false}}})
 		take()
 		out, err := main.up("e: up as the deployer without " + what)
 		give()
