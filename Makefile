@@ -28,12 +28,15 @@ test: build-alone emulator web chromium ## @test Run every test: unit, process, 
 # plan-test and cloud-test side by side, each with a Docker daemon of its own (plan-test's keeps its
 # store in .cache/docker-plan): one daemon would make them take turns, as local/image/docker.sh's lock
 # did before (plan-test's first preview waited out the whole of cloud-test). plan-test's output is kept
-# in a file and printed after cloud-test's, so neither interleaves.
+# in a file and printed after cloud-test's, so neither interleaves. A job in the background of a
+# shell without job control ignores SIGINT, so Ctrl-C would leave plan-test running: it runs in a
+# process group of its own (setsid, util-linux), which the recipe stops on every way out.
 .PHONY: plan-and-cloud-test
 plan-and-cloud-test: ## @test plan-test and cloud-test at once (plan-test's output printed after cloud-test's)
 	@mkdir -p .cache; log=.cache/plan-test.log; \
 	echo "== plan-test runs beside cloud-test: its output follows cloud-test's (and is in $$log)"; \
-	$(MAKE) --no-print-directory plan-test > $$log 2>&1 & pid=$$!; \
+	setsid $(MAKE) --no-print-directory plan-test > $$log 2>&1 & pid=$$!; \
+	trap 'kill -TERM -- -$$pid 2>/dev/null || true' EXIT; \
 	c=0; $(MAKE) --no-print-directory cloud-test || c=$$?; \
 	p=0; wait $$pid || p=$$?; cat $$log; \
 	if [ $$c != 0 ] || [ $$p != 0 ]; then echo "plan-test exit $$p, cloud-test exit $$c"; exit 1; fi

@@ -499,7 +499,7 @@ func TestSignUpSetting(t *testing.T) {
 	}
 }
 
-// TestRequireVerifiedEmail: gatehouse:requireVerifiedEmail puts
+// TestRequireVerifiedEmailEnv: gatehouse:requireVerifiedEmail puts
 // REQUIRE_EMAIL_VERIFIED=true in every backend's environment, and nothing
 // when off (services are not changed by upgrading).
 func TestRequireVerifiedEmailEnv(t *testing.T) {

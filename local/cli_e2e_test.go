@@ -89,18 +89,24 @@ func TestE2EHelpCallExamplesWork(t *testing.T) {
 			t.Errorf("example %q is not a gatehouse call", example)
 			continue
 		}
-		sh := exec.Command("sh", "-c", example)
-		sh.Env = []string{
-			"PATH=" + filepath.Dir(cliBin) + ":/usr/bin:/bin",
-			"FIREBASE_AUTH_EMULATOR_HOST=" + emuTwin.AuthHost,
-			"GATEHOUSE_GATEWAY_URL=" + emuTwin.GatewayURL,
-			"GATEHOUSE_CREDENTIALS=" + creds,
-		}
-		out, err := sh.CombinedOutput()
+		out, err := shellLine(creds, example)
 		if err != nil {
 			t.Errorf("example %q failed (%v):\n%s", example, err, out)
 		}
 	}
+}
+
+// shellLine runs line with sh, as a user pastes it, with the CLI on PATH
+// and pointed at the emulator twin, signed in as creds says.
+func shellLine(creds, line string) ([]byte, error) {
+	sh := exec.Command("sh", "-c", line)
+	sh.Env = []string{
+		"PATH=" + filepath.Dir(cliBin) + ":/usr/bin:/bin",
+		"FIREBASE_AUTH_EMULATOR_HOST=" + emuTwin.AuthHost,
+		"GATEHOUSE_GATEWAY_URL=" + emuTwin.GatewayURL,
+		"GATEHOUSE_CREDENTIALS=" + creds,
+	}
+	return sh.CombinedOutput()
 }
 
 // session is the part of the CLI's credentials file the tests read.
@@ -157,14 +163,7 @@ func TestE2EExampleCallsWork(t *testing.T) {
 			if !strings.HasPrefix(line, "gatehouse call ") {
 				continue // curl: the same request (TestExampleCalls in spec pins its form)
 			}
-			sh := exec.Command("sh", "-c", line)
-			sh.Env = []string{
-				"PATH=" + filepath.Dir(cliBin) + ":/usr/bin:/bin",
-				"FIREBASE_AUTH_EMULATOR_HOST=" + emuTwin.AuthHost,
-				"GATEHOUSE_GATEWAY_URL=" + emuTwin.GatewayURL,
-				"GATEHOUSE_CREDENTIALS=" + creds,
-			}
-			out, err := sh.CombinedOutput()
+			out, err := shellLine(creds, line)
 			switch {
 			case strings.Contains(line, "# 403 without the role "):
 				// A call that needs a role says so, and the new account

@@ -44,7 +44,7 @@ var (
 	emuTwin  *twin.Twin // nil when npm is missing
 	// emuBackends are emuTwin's: Pulumi.v2.yaml's (/v1 and notes).
 	emuBackends []twin.Backend
-	childLog    bytes.Buffer
+	childLog    syncbuf.Buffer // every child of the twins writes to it
 )
 
 func TestMain(m *testing.M) { os.Exit(setup(m)) }
@@ -699,15 +699,7 @@ func TestE2ERetireV1(t *testing.T) {
 // (Pulumi.v2.yaml: /v1 and the notes backend) with the test issuer.
 func startTwoBackendTwin(t *testing.T, is *issuer, log io.Writer) *twin.Twin {
 	t.Helper()
-	v2, err := stack.LoadFile(filepath.Join(repoRoot, "Pulumi.v2.yaml"), repoRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var backends []twin.Backend
-	for _, b := range v2.Backends {
-		backends = append(backends, twin.Backend{Backend: b})
-	}
-	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: log, Backends: backends})
+	tw, err := twin.Start(t.Context(), twin.Config{RepoRoot: repoRoot, Issuers: []spec.Issuer{is.spec}, Log: log, Backends: emuBackends})
 	if err != nil {
 		t.Fatal(err)
 	}

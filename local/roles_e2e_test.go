@@ -15,10 +15,13 @@ import (
 )
 
 // operatorCanary stands for an operator's Google access token in the
-// environment: the emulator path must never send it anywhere.
+// environment: the emulator path never prints it (cliWith checks every
+// run), nor sends it (client/internal/cmd/root's claims tests, against a
+// server that records every header).
 const operatorCanary = "ya29.operator-canary-token"
 
-// cliWith runs the gatehouse binary with env added to the emulator twin's.
+// cliWith runs the gatehouse binary with env added to the emulator twin's;
+// a run that prints operatorCanary fails the test.
 func cliWith(t *testing.T, creds string, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(cliBin, args...)
@@ -29,7 +32,11 @@ func cliWith(t *testing.T, creds string, env []string, args ...string) (int, str
 		"GOOGLE_OAUTH_ACCESS_TOKEN=" + operatorCanary,
 		"PATH=/usr/bin:/bin",
 	}, env...)
-	return runCLI(t, cmd)
+	code, stdout, stderr := runCLI(t, cmd)
+	if strings.Contains(stdout+stderr, operatorCanary) {
+		t.Errorf("gatehouse %v printed the operator's Google token:\n%s%s", args, stdout, stderr)
+	}
+	return code, stdout, stderr
 }
 
 // TestE2ERoles: roles from Firebase custom claims, end to end through the

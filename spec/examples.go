@@ -14,9 +14,8 @@ import (
 // the twin's banner and the README show, derived from the fragment so that
 // a new backend's calls are printed without anyone writing them.
 type Call struct {
-	Method  string // GET, POST, ...
-	Path    string // the path, with path parameters filled in
-	Summary string // the operation's summary
+	Method string // GET, POST, ...
+	Path   string // the path, with path parameters filled in
 	// Body is an example JSON body, for an operation that takes one (an
 	// in: body parameter), built from its schema: each property's example,
 	// enum or default, else a value of its type. Empty: no body.
@@ -46,7 +45,7 @@ func ExampleCalls(fragment []byte) ([]Call, error) {
 			if op == nil {
 				continue
 			}
-			c := Call{Method: m, Path: fillPath(path, append(append([]oaspec.Parameter{}, item.Parameters...), op.Parameters...)), Summary: op.Summary}
+			c := Call{Method: m, Path: fillPath(path, append(append([]oaspec.Parameter{}, item.Parameters...), op.Parameters...))}
 			roles, err := operationRoles(op)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", m, path, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	oaspec "github.com/go-openapi/spec"
@@ -89,7 +88,7 @@ func FragmentRoles(fragment []byte) (map[string][]string, error) {
 func operationRoles(op *oaspec.Operation) ([]string, error) {
 	var roles []string
 	var errs []error
-	for _, k := range sortedExtensionKeys(op.Extensions) {
+	for _, k := range sortedKeys(op.Extensions) {
 		lk := strings.ToLower(k)
 		switch {
 		case lk == RolesExtension:
@@ -135,7 +134,7 @@ func parseRoles(v any) ([]string, error) {
 // noGatehouseExtension refuses gatehouse's extensions where they do
 // nothing: they belong on operations.
 func noGatehouseExtension(ext oaspec.Extensions, where string) error {
-	for _, k := range sortedExtensionKeys(ext) {
+	for _, k := range sortedKeys(ext) {
 		if strings.HasPrefix(strings.ToLower(k), gatehousePrefix) {
 			return fmt.Errorf("%s: %s belongs on an operation (get, post, ...), not here", where, k)
 		}
@@ -154,13 +153,4 @@ func stripGatehouseExtensions(op *oaspec.Operation) {
 	if len(op.Extensions) == 0 {
 		op.Extensions = nil
 	}
-}
-
-func sortedExtensionKeys(ext oaspec.Extensions) []string {
-	keys := make([]string, 0, len(ext))
-	for k := range ext {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

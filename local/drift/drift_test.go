@@ -8,10 +8,14 @@ package drift
 import (
 	"bytes"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -201,18 +205,83 @@ func TestRolesDrift(t *testing.T) {
 	}
 }
 
-// TestRoleNameRulesAgree: the backend kit's rule for Route.Roles and the
-// spec's for x-gatehouse-roles (the service module depends on nothing of
-// spec's) accept the same names.
+// roleNames are names on either side of the role-name rule.
+var roleNames = []string{"admin", "notes:admin", "team.lead", "on-call_2", "A", "0", strings.Repeat("r", 64),
+	"", " admin", "-admin", ".x", "super admin", "admin\n", "rôle", "a/b", "a@b", strings.Repeat("r", 65)}
+
+// TestRoleNameRulesAgree: the backend kit's rule for Route.Roles, the
+// spec's for x-gatehouse-roles and the CLI's for `gatehouse claims set`
+// (the service and client modules depend on nothing of spec's) accept the
+// same names and describe them alike.
 func TestRoleNameRulesAgree(t *testing.T) {
-	for _, name := range []string{"admin", "notes:admin", "team.lead", "on-call_2", "A", "0", strings.Repeat("r", 64),
-		"", " admin", "-admin", ".x", "super admin", "admin\n", "rôle", "a/b", "a@b", strings.Repeat("r", 65)} {
-		if backend.RoleName(name) != spec.RoleName(name) {
-			t.Errorf("role %q: the backend says %v, the spec %v", name, backend.RoleName(name), spec.RoleName(name))
+	cliRule, cliRe := clientRoleRule(t, filepath.Join("..", "..", "client", "internal", "authadmin", "claims.go"))
+	for _, name := range roleNames {
+		if backend.RoleName(name) != spec.RoleName(name) || cliRe.MatchString(name) != spec.RoleName(name) {
+			t.Errorf("role %q: the backend says %v, the CLI %v, the spec %v", name, backend.RoleName(name), cliRe.MatchString(name), spec.RoleName(name))
 		}
 	}
-	if backend.RoleNameRule != spec.RoleNameRule {
-		t.Errorf("the rules' descriptions differ:\n  backend: %s\n  spec:    %s", backend.RoleNameRule, spec.RoleNameRule)
+	if backend.RoleNameRule != spec.RoleNameRule || cliRule != spec.RoleNameRule {
+		t.Errorf("the rules' descriptions differ:\n  backend: %s\n  CLI:     %s\n  spec:    %s", backend.RoleNameRule, cliRule, spec.RoleNameRule)
+	}
+}
+
+// clientRoleRule reads the CLI's RoleNameRule and roleNameRe from its
+// source (client/internal cannot be imported from this module).
+func clientRoleRule(t *testing.T, file string) (rule string, re *regexp.Regexp) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok {
+			continue
+		}
+		for _, sp := range g.Specs {
+			v, ok := sp.(*ast.ValueSpec)
+			if !ok || len(v.Names) != 1 || len(v.Values) != 1 {
+				continue
+			}
+			switch v.Names[0].Name {
+			case "RoleNameRule":
+				if lit, ok := v.Values[0].(*ast.BasicLit); ok {
+					rule, _ = strconv.Unquote(lit.Value)
+				}
+			case "roleNameRe":
+				if call, ok := v.Values[0].(*ast.CallExpr); ok && len(call.Args) == 1 {
+					if lit, ok := call.Args[0].(*ast.BasicLit); ok {
+						pattern, _ := strconv.Unquote(lit.Value)
+						re = regexp.MustCompile(pattern)
+					}
+				}
+			}
+		}
+	}
+	if rule == "" || re == nil {
+		t.Fatalf("%s: no RoleNameRule string and roleNameRe = regexp.MustCompile(literal) found", file)
+	}
+	return rule, re
+}
+
+// The check above fails on a CLI rule that drifted: a copy of claims.go
+// whose pattern also accepts '/'.
+func TestRoleNameRulesDrift(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "client", "internal", "authadmin", "claims.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drifted := bytes.Replace(src, []byte("[A-Za-z0-9._:-]{0,63}"), []byte("[A-Za-z0-9._:/-]{0,63}"), 1)
+	if bytes.Equal(drifted, src) {
+		t.Fatal("could not plant the drift: claims.go changed shape")
+	}
+	file := filepath.Join(t.TempDir(), "claims.go")
+	if err := os.WriteFile(file, drifted, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, re := clientRoleRule(t, file)
+	if re.MatchString("a/b") == spec.RoleName("a/b") {
+		t.Error("the drifted CLI rule agrees with the spec on \"a/b\": TestRoleNameRulesAgree would miss the drift")
 	}
 }
 

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,12 +117,7 @@ func buildImageFrom(t testing.TB, contextDir, dockerfile string, args map[string
 	}
 	cli, env := buildKit(t)
 	argv := append(cli[1:], "--network", "host", "--platform", platform, "-f", filepath.ToSlash(rel), "-t", tag)
-	keys := make([]string, 0, len(args))
-	for k := range args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(args)) {
 		argv = append(argv, "--build-arg", k+"="+args[k])
 	}
 	build := exec.Command(cli[0], append(argv, "-")...)

@@ -230,13 +230,16 @@ func (o Options) stackFile(p string) ([]byte, bool, error) {
 	}
 	backends := mapValue(config, stack.Namespace+":backends")
 	if backends == nil {
-		var def []map[string]any
+		var def []stack.Backend
 		if err := json.Unmarshal([]byte(stack.DefaultBackends), &def); err != nil {
 			return nil, false, err
 		}
 		backends = &yaml.Node{Kind: yaml.SequenceNode}
 		for _, e := range def {
-			backends.Content = append(backends.Content, entryNode(e["name"].(string), e["command"].(string), e["spec"].(string), fmt.Sprint(e["paths"].([]any)[0])))
+			if len(e.Paths) != 1 {
+				return nil, false, fmt.Errorf("the default backend %s has %d paths, want one", e.Name, len(e.Paths))
+			}
+			backends.Content = append(backends.Content, entryNode(e.Name, e.Command, e.Spec, e.Paths[0]))
 		}
 		backends.Content[0].HeadComment = "/v1's entry (the default list): a list without it would retire /v1"
 		config.Content = append(config.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: stack.Namespace + ":backends"}, backends)

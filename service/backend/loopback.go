@@ -1,17 +1,19 @@
 package backend
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 )
 
 // loopbackHostsOnly serves next only requests whose Host names this
 // machine (localhost, or a loopback IP, with any port or none), and
-// answers any other with a JSON 421 Misdirected Request (RFC 9110 section
-// 15.5.20). Run puts it in front of a backend listening on a loopback
+// answers any other with a 421 Misdirected Request (RFC 9110 section
+// 15.5.20), through the error handler as every error. Run puts it before
+// the routes (echo's Pre) of a backend listening on a loopback
 // address, as the local twin runs it: there the gateway's stand-in token is
 // unsigned, so a web page that rebinds its own name to 127.0.0.1 (DNS
 // rebinding: the browser then treats the backend's port as the page's own
@@ -20,18 +22,14 @@ import (
 // Host: 127.0.0.1 (the backend URL's host, without its port, as Envoy's
 // host rewrite does). On Cloud Run the backend listens on every interface
 // and Cloud Run's front end verifies the invoker: no check is added.
-func loopbackHostsOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isLoopbackHost(r.Host) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("X-Content-Type-Options", "nosniff")
-			w.WriteHeader(http.StatusMisdirectedRequest)
-			_ = json.NewEncoder(w).Encode(ErrorBody{Code: http.StatusMisdirectedRequest,
-				Message: fmt.Sprintf("this backend listens on loopback and answers only loopback Host names (127.0.0.1, localhost, [::1]), not %q", r.Host)})
-			return
+func loopbackHostsOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if host := c.Request().Host; !isLoopbackHost(host) {
+			return echo.NewHTTPError(http.StatusMisdirectedRequest,
+				fmt.Sprintf("this backend listens on loopback and answers only loopback Host names (127.0.0.1, localhost, [::1]), not %q", host))
 		}
-		next.ServeHTTP(w, r)
-	})
+		return next(c)
+	}
 }
 
 // isLoopbackHost reports whether a Host value (name or IP, with or without

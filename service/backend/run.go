@@ -84,12 +84,11 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, newS
 	if err != nil {
 		return err
 	}
-	var serve http.Handler = e
 	if listensOnLoopback(cfg.host) {
-		serve = loopbackHostsOnly(e) // the local twin: see loopback.go
+		e.Pre(loopbackHostsOnly) // the local twin: see loopback.go
 	}
 	srv := &http.Server{
-		Handler:           serve,
+		Handler:           e,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

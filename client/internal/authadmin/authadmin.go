@@ -28,6 +28,7 @@ package authadmin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -252,7 +253,7 @@ func apiError(status int, body []byte, who, doing, project string) error {
 	case status == http.StatusForbidden && strings.Contains(msg, "serviceusage"):
 		return fmt.Errorf("%s may not bill calls to the quota project of %s: it needs serviceusage.services.use there (roles/serviceusage.serviceUsageConsumer; Owner and Editor have it), or a quota project of its own (gcloud auth application-default set-quota-project): Google said: %s", who, project, msg)
 	case status == http.StatusForbidden:
-		return fmt.Errorf("%s may not %s %s: it needs firebaseauth.users.get and firebaseauth.users.update there (roles/firebaseauth.admin; roles/firebaseauth.viewer to read only): Google said: %s", who, doing, project, firstNonEmpty(msg, http.StatusText(status)))
+		return fmt.Errorf("%s may not %s %s: it needs firebaseauth.users.get and firebaseauth.users.update there (roles/firebaseauth.admin; roles/firebaseauth.viewer to read only): Google said: %s", who, doing, project, cmp.Or(msg, http.StatusText(status)))
 	case code == "USER_NOT_FOUND":
 		return errors.New("the account no longer exists (deleted meanwhile?)")
 	case code == "CLAIMS_TOO_LARGE":
@@ -260,16 +261,7 @@ func apiError(status int, body []byte, who, doing, project string) error {
 	case strings.HasPrefix(code, "FORBIDDEN_CLAIM"), code == "INVALID_CLAIMS":
 		return fmt.Errorf("the claims were refused by Firebase: %s", msg)
 	case status == http.StatusNotFound || code == "CONFIGURATION_NOT_FOUND" || code == "PROJECT_NOT_FOUND":
-		return fmt.Errorf("%s has no Firebase Authentication (%s): check --project or the stack's firebaseProjectId", project, firstNonEmpty(msg, strconv.Itoa(status)))
+		return fmt.Errorf("%s has no Firebase Authentication (%s): check --project or the stack's firebaseProjectId", project, cmp.Or(msg, strconv.Itoa(status)))
 	}
-	return fmt.Errorf("the Identity Toolkit API answered %d %s: %s", status, http.StatusText(status), firstNonEmpty(msg, "no message"))
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	return fmt.Errorf("the Identity Toolkit API answered %d %s: %s", status, http.StatusText(status), cmp.Or(msg, "no message"))
 }

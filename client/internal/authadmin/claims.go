@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -38,7 +39,8 @@ var TokenClaims = []string{"email", "email_verified", "name", "phone_number", "p
 const RolesClaim = "roles"
 
 // RoleNameRule is the backends' rule for role names (service/backend
-// RoleName; the spec's x-gatehouse-roles follows the same).
+// RoleName; the spec's x-gatehouse-roles follows the same; local/drift's
+// TestRoleNameRulesAgree keeps this copy in step).
 const RoleNameRule = "1 to 64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
 
 var roleNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
@@ -94,9 +96,9 @@ func CheckClaims(text string) ([]byte, error) {
 	var reserved, shadowing []string
 	for name := range claims {
 		switch {
-		case contains(ReservedClaims, name):
+		case slices.Contains(ReservedClaims, name):
 			reserved = append(reserved, name)
-		case contains(TokenClaims, name):
+		case slices.Contains(TokenClaims, name):
 			shadowing = append(shadowing, name)
 		}
 	}
@@ -153,15 +155,6 @@ func Roles(claims []byte) []string {
 	}
 	_ = json.Unmarshal(claims, &c)
 	return c.Roles
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func names(list []string) string {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -50,8 +51,8 @@ type Options struct {
 }
 
 // Help is what every claims command says about who may run it and when
-// users see the change.
-const Help = `Custom claims are set on a Firebase user through the Identity Toolkit admin
+// users see the change; its limits are authadmin's, which the CLI applies.
+var Help = `Custom claims are set on a Firebase user through the Identity Toolkit admin
 API, authenticated as you, the operator, with no key files: GOOGLE_OAUTH_ACCESS_TOKEN
 when set, else Application Default Credentials (gcloud auth
 application-default login, as for pulumi up), else gcloud auth
@@ -69,11 +70,11 @@ admin; your Google credentials are not used.
 Users see new claims in their ID token when it is next refreshed: within the
 hour, or at once with "gatehouse token --refresh" or by signing in again.
 
-Claims are a JSON object of at most 1,000 bytes; Firebase's reserved names
-(` + "acr, amr, at_hash, aud, auth_time, azp, cnf, c_hash, exp, firebase, iat, iss, jti, nbf, nonce, sub" + `)
-and those Firebase sets itself (email, email_verified, name, phone_number,
-picture, provider_id, user_id) are refused before anything is sent. The
-convention backends read is "roles": a list of role names.`
+Claims are a JSON object of at most ` + strconv.Itoa(authadmin.MaxClaimsBytes) + ` bytes; Firebase's reserved names
+(` + strings.Join(authadmin.ReservedClaims, ", ") + `)
+and those Firebase sets itself (` + strings.Join(authadmin.TokenClaims, ", ") + `)
+are refused before anything is sent. The convention backends read is
+"` + authadmin.RolesClaim + `": a list of role names.`
 
 // NewCmdClaims is `gatehouse claims` with set, get and clear.
 func NewCmdClaims(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {

@@ -283,7 +283,7 @@ func TestHelp(t *testing.T) {
 	}{
 		{[]string{"--help"}, []string{"signup", "login", "logout", "token", "call", "whoami", "claims", "GATEHOUSE_GATEWAY_URL"}, nil},
 		{[]string{"claims", "--help"}, []string{"set", "get", "clear", "roles/firebaseauth.admin", "gatehouse token --refresh"}, nil},
-		{[]string{"claims", "set", "--help"}, []string{"--project", "--stack", "firebaseauth.users.update", "1,000 bytes", "gatehouse claims set ada@example.com"}, []string{"--gateway-url", "--api-key"}},
+		{[]string{"claims", "set", "--help"}, []string{"--project", "--stack", "firebaseauth.users.update", "at most 1000 bytes", "nonce, sub)", "picture, provider_id, user_id)", "gatehouse claims set ada@example.com"}, []string{"--gateway-url", "--api-key"}},
 		{[]string{"help", "claims", "get"}, []string{"--project", "roles/firebaseauth.viewer"}, []string{"--gateway-url"}},
 		{[]string{"help"}, []string{"signup", "call", "GATEHOUSE_GATEWAY_URL"}, nil},
 		{[]string{"signup", "--help"}, []string{"--email", "--password-stdin", "--api-key", "--profile"}, []string{"--gateway-url", "--data"}},
